@@ -1,0 +1,183 @@
+package discriminator
+
+import (
+	"fmt"
+	"math"
+
+	"promptgan/internal/nn"
+)
+
+// Config is the discriminator's architecture.
+type Config struct {
+	Vocab     int     `yaml:"vocab" json:"vocab"`           // vocabulary size; required
+	Emb       int     `yaml:"emb" json:"emb"`               // embedding width; default 64
+	Hidden    int     `yaml:"hidden" json:"hidden"`         // LSTM width; default 64
+	Members   int     `yaml:"members" json:"members"`       // ensemble size K; default 3
+	InitScale float64 `yaml:"init_scale" json:"init_scale"` // weights start uniform in ±InitScale; default 0.1
+}
+
+// DefaultConfig returns the default discriminator for a vocabulary of size vocab.
+func DefaultConfig(vocab int) Config {
+	return Config{Vocab: vocab, Emb: 64, Hidden: 64, Members: 3, InitScale: 0.1}
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.Vocab < 2:
+		return fmt.Errorf("discriminator.vocab = %d: need a vocabulary of at least 2 tokens", c.Vocab)
+	case c.Emb < 1:
+		return fmt.Errorf("discriminator.emb = %d: must be >= 1", c.Emb)
+	case c.Hidden < 1:
+		return fmt.Errorf("discriminator.hidden = %d: must be >= 1", c.Hidden)
+	case c.Members < 1 || c.Members > 32:
+		return fmt.Errorf("discriminator.members = %d: the ensemble needs 1 to 32 members (default 3)", c.Members)
+	case !(c.InitScale > 0):
+		return fmt.Errorf("discriminator.init_scale = %v: must be > 0, e.g. 0.1", c.InitScale)
+	}
+	return nil
+}
+
+// Member is one network of the ensemble.
+type Member struct {
+	Emb   *nn.Param // (V, E)
+	LSTM  *nn.LSTM
+	Whead *nn.Param // (H, 1)
+	Bhead *nn.Param // (1)
+	cfg   Config
+}
+
+func newMember(prefix string, cfg Config, rng *nn.RNG) *Member {
+	m := &Member{
+		Emb:   nn.NewParam(prefix+"emb", cfg.Vocab, cfg.Emb),
+		LSTM:  nn.NewLSTM(prefix+"lstm.", cfg.Emb, cfg.Hidden),
+		Whead: nn.NewParam(prefix+"head.w", cfg.Hidden, 1),
+		Bhead: nn.NewParam(prefix+"head.b", 1),
+		cfg:   cfg,
+	}
+	for _, p := range m.Params() {
+		if p != m.Bhead && p != m.LSTM.B {
+			nn.InitUniform(p, cfg.InitScale, rng)
+		}
+	}
+	return m
+}
+
+// Params returns the member's learnables in a fixed order.
+func (m *Member) Params() nn.Params {
+	return append(append(nn.Params{m.Emb}, m.LSTM.Params()...), m.Whead, m.Bhead)
+}
+
+// Cache holds what Backward needs from Forward.
+type Cache struct {
+	lstm *nn.LSTMCache
+	ids  []int32 // (T, B)
+	B, T int
+}
+
+// Forward returns the (B, T) logits judging every prefix of the (B, T)
+// sequences in tokens, and the cache for Backward.
+func (m *Member) Forward(tokens []int32, B, T int) ([]float32, *Cache) {
+	if len(tokens) != B*T {
+		panic(fmt.Sprintf("discriminator: %d tokens for a (%d, %d) batch", len(tokens), B, T))
+	}
+	ids := make([]int32, T*B)
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			ids[t*B+b] = tokens[b*T+t]
+		}
+	}
+	x := nn.Lookup(m.Emb.W, m.cfg.Emb, ids)
+	lc := m.LSTM.Forward(x, T, B, nil)
+	H := m.cfg.Hidden
+	tm := make([]float32, T*B) // time-major logits
+	nn.Gemm(false, false, T*B, 1, H, 1, lc.Outputs(H), H, m.Whead.W, 1, 0, tm, 1)
+	logits := make([]float32, B*T)
+	for t := 0; t < T; t++ {
+		for b := 0; b < B; b++ {
+			logits[b*T+t] = tm[t*B+b] + m.Bhead.W[0]
+		}
+	}
+	return logits, &Cache{lstm: lc, ids: ids, B: B, T: T}
+}
+
+// Backward adds into the member's gradients the gradient given dlogits, the
+// (B, T) gradient of the loss with respect to Forward's logits.
+func (m *Member) Backward(c *Cache, dlogits []float32) {
+	B, T, H := c.B, c.T, m.cfg.Hidden
+	tm := make([]float32, T*B)
+	for b := 0; b < B; b++ {
+		for t := 0; t < T; t++ {
+			d := dlogits[b*T+t]
+			tm[t*B+b] = d
+			m.Bhead.G[0] += d
+		}
+	}
+	nn.Gemm(true, false, H, 1, T*B, 1, c.lstm.Outputs(H), H, tm, 1, 1, m.Whead.G, 1)
+	dh := make([]float32, T*B*H)
+	nn.Gemm(false, true, T*B, H, 1, 1, tm, 1, m.Whead.W, 1, 0, dh, H)
+	dx, _ := m.LSTM.Backward(c.lstm, dh, true)
+	nn.ScatterAdd(m.Emb.G, m.cfg.Emb, c.ids, dx)
+}
+
+// Ensemble is the discriminator: K members judged together.
+type Ensemble struct {
+	Cfg     Config
+	Members []*Member
+}
+
+// New returns an ensemble whose members are initialised from rng in turn.
+// It panics if cfg is invalid (callers validate configs first).
+func New(cfg Config, rng *nn.RNG) *Ensemble {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	e := &Ensemble{Cfg: cfg}
+	for k := 0; k < cfg.Members; k++ {
+		e.Members = append(e.Members, newMember(fmt.Sprintf("m%d.", k), cfg, rng))
+	}
+	return e
+}
+
+// Params returns every member's learnables, member by member.
+func (e *Ensemble) Params() nn.Params {
+	var ps nn.Params
+	for _, m := range e.Members {
+		ps = append(ps, m.Params()...)
+	}
+	return ps
+}
+
+// Score returns, for every (b, t), the members' mean probability that the
+// prefix x_1..x_t is real, and the standard deviation across members.
+func (e *Ensemble) Score(tokens []int32, B, T int) (mean, std []float32) {
+	mean, std = make([]float32, B*T), make([]float32, B*T)
+	sum, sq := make([]float64, B*T), make([]float64, B*T)
+	for _, m := range e.Members {
+		logits, _ := m.Forward(tokens, B, T)
+		for i, z := range logits {
+			p := 1 / (1 + math.Exp(-float64(z)))
+			sum[i] += p
+			sq[i] += p * p
+		}
+	}
+	k := float64(len(e.Members))
+	for i := range sum {
+		mu := sum[i] / k
+		mean[i] = float32(mu)
+		std[i] = float32(math.Sqrt(math.Max(sq[i]/k-mu*mu, 0)))
+	}
+	return mean, std
+}
+
+// MeanLogits returns the members' mean logit at every (b, t).
+func (e *Ensemble) MeanLogits(tokens []int32, B, T int) []float32 {
+	out := make([]float32, B*T)
+	for _, m := range e.Members {
+		logits, _ := m.Forward(tokens, B, T)
+		for i, z := range logits {
+			out[i] += z / float32(len(e.Members))
+		}
+	}
+	return out
+}

@@ -1,0 +1,80 @@
+package discriminator
+
+import (
+	"math"
+	"testing"
+
+	"promptgan/internal/nn"
+)
+
+func TestMemberGradients(t *testing.T) {
+	for _, tc := range []struct{ B, T int }{{1, 1}, {3, 5}, {2, 7}} {
+		cfg := Config{Vocab: 6, Emb: 3, Hidden: 4, Members: 1, InitScale: 0.5}
+		e := New(cfg, nn.NewRNG(1, 0))
+		m := e.Members[0]
+		rng := nn.NewRNG(2, 0)
+		nn.InitUniform(m.Bhead, 0.5, rng)
+		nn.InitUniform(m.LSTM.B, 0.5, rng)
+		tokens := make([]int32, tc.B*tc.T)
+		w := make([]float32, tc.B*tc.T)
+		for i := range tokens {
+			tokens[i] = int32(rng.IntN(cfg.Vocab))
+			w[i] = float32(rng.NormFloat64())
+		}
+		ps := m.Params()
+		loss := func() float64 {
+			logits, _ := m.Forward(tokens, tc.B, tc.T)
+			s := 0.0
+			for i, z := range logits {
+				s += float64(w[i]) * math.Tanh(float64(z)) // a non-linear loss of the logits
+			}
+			return s
+		}
+		backward := func() {
+			ps.ZeroGrad()
+			logits, c := m.Forward(tokens, tc.B, tc.T)
+			d := make([]float32, len(logits))
+			for i, z := range logits {
+				th := math.Tanh(float64(z))
+				d[i] = w[i] * float32(1-th*th)
+			}
+			m.Backward(c, d)
+		}
+		worst, where := nn.GradCheck(ps, backward, loss, 1e-2, 1e-3, 15, rng)
+		if worst > 2e-2 {
+			t.Fatalf("B=%d T=%d: gradient mismatch %.3g at %s", tc.B, tc.T, worst, where)
+		}
+	}
+}
+
+func TestPrefixLogitsIgnoreTheFuture(t *testing.T) {
+	cfg := Config{Vocab: 6, Emb: 3, Hidden: 4, Members: 1, InitScale: 0.5}
+	m := New(cfg, nn.NewRNG(3, 0)).Members[0]
+	a := []int32{1, 2, 3, 4}
+	b := []int32{1, 2, 5, 0}
+	la, _ := m.Forward(a, 1, 4)
+	lb, _ := m.Forward(b, 1, 4)
+	if la[0] != lb[0] || la[1] != lb[1] {
+		t.Fatalf("logits of a shared prefix differ: %v vs %v", la[:2], lb[:2])
+	}
+	if la[2] == lb[2] {
+		t.Fatal("logits after the sequences diverge are equal")
+	}
+}
+
+func TestEnsembleScoreSpread(t *testing.T) {
+	cfg := Config{Vocab: 6, Emb: 3, Hidden: 4, Members: 4, InitScale: 1}
+	e := New(cfg, nn.NewRNG(4, 0))
+	tokens := []int32{0, 1, 2, 3, 4, 5}
+	mean, std := e.Score(tokens, 2, 3)
+	var sum float64
+	for i := range mean {
+		if mean[i] <= 0 || mean[i] >= 1 || std[i] < 0 {
+			t.Fatalf("score %d: mean %v std %v out of range", i, mean[i], std[i])
+		}
+		sum += float64(std[i])
+	}
+	if sum == 0 {
+		t.Fatal("differently initialised members agree exactly: no uncertainty signal")
+	}
+}

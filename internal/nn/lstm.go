@@ -1,0 +1,166 @@
+package nn
+
+// LSTM is a single-layer LSTM in the row-vector convention of the SeqGAN
+// oracle (x is 1×In, h is 1×H):
+//
+//	i = σ(x·Wi + h·Ui + bi)    f = σ(x·Wf + h·Uf + bf)
+//	o = σ(x·Wo + h·Uo + bo)    g = tanh(x·Wc + h·Uc + bc)
+//	c' = f⊙c + i⊙g             h' = o⊙tanh(c')
+//
+// The four gates' weights are stored side by side in the order i, f, o, g.
+type LSTM struct {
+	In, Hidden int
+	Wx         *Param // (In, 4H)
+	Wh         *Param // (H, 4H)
+	B          *Param // (4H)
+}
+
+// NewLSTM returns an LSTM with zero weights whose parameters are named
+// prefix+"wx", prefix+"wh" and prefix+"b".
+func NewLSTM(prefix string, in, hidden int) *LSTM {
+	return &LSTM{
+		In: in, Hidden: hidden,
+		Wx: NewParam(prefix+"wx", in, 4*hidden),
+		Wh: NewParam(prefix+"wh", hidden, 4*hidden),
+		B:  NewParam(prefix+"b", 4*hidden),
+	}
+}
+
+// Params returns the layer's learnables.
+func (l *LSTM) Params() Params { return Params{l.Wx, l.Wh, l.B} }
+
+// LSTMCache holds what Backward needs from a Forward pass.
+type LSTMCache struct {
+	T, B  int
+	X     []float32 // (T, B, In) inputs
+	Act   []float32 // (T, B, 4H) gate activations i, f, o, g
+	C     []float32 // (T+1, B, H) cell states; C[0] = 0
+	H     []float32 // (T+1, B, H) hidden states; H[0] = 0
+	TanhC []float32 // (T, B, H) tanh of C[1..T]
+	extra bool
+}
+
+// Outputs returns h_1..h_T as a (T, B, H) view into the cache.
+func (c *LSTMCache) Outputs(hidden int) []float32 { return c.H[c.B*hidden:] }
+
+// Forward runs the layer over x, a (T, B, In) batch, from zero state. If
+// extra is not nil it is a (B, 4H) term added to the gate pre-activations at
+// every step (a conditioning vector projected by the caller).
+func (l *LSTM) Forward(x []float32, T, B int, extra []float32) *LSTMCache {
+	H, G := l.Hidden, 4*l.Hidden
+	c := &LSTMCache{
+		T: T, B: B, X: x,
+		Act:   make([]float32, T*B*G),
+		C:     make([]float32, (T+1)*B*H),
+		H:     make([]float32, (T+1)*B*H),
+		TanhC: make([]float32, T*B*H),
+		extra: extra != nil,
+	}
+	pre := c.Act // pre-activations are computed in place, then activated
+	Gemm(false, false, T*B, G, l.In, 1, x, l.In, l.Wx.W, G, 0, pre, G)
+	AddBias(pre, T*B, G, l.B.W)
+	for t := 0; t < T; t++ {
+		pt := pre[t*B*G : (t+1)*B*G]
+		if extra != nil {
+			for i, v := range extra[:B*G] {
+				pt[i] += v
+			}
+		}
+		Gemm(false, false, B, G, H, 1, c.H[t*B*H:(t+1)*B*H], H, l.Wh.W, G, 1, pt, G)
+		cellStep(pt, c.C[t*B*H:(t+1)*B*H], c.C[(t+1)*B*H:(t+2)*B*H], c.TanhC[t*B*H:(t+1)*B*H], c.H[(t+1)*B*H:(t+2)*B*H], B, H)
+	}
+	return c
+}
+
+// cellStep activates the pre-activations in gates (B, 4H) in place and
+// computes the new cell state, tanh of it, and the new hidden state.
+func cellStep(gates, cPrev, cNext, tanhC, hNext []float32, B, H int) {
+	G := 4 * H
+	for b := 0; b < B; b++ {
+		g := gates[b*G : (b+1)*G]
+		for j := 0; j < 3*H; j++ {
+			g[j] = Sigmoid(g[j])
+		}
+		for j := 3 * H; j < G; j++ {
+			g[j] = Tanh(g[j])
+		}
+		for j := 0; j < H; j++ {
+			k := b*H + j
+			cn := g[H+j]*cPrev[k] + g[j]*g[3*H+j]
+			cNext[k] = cn
+			tc := Tanh(cn)
+			tanhC[k] = tc
+			hNext[k] = g[2*H+j] * tc
+		}
+	}
+}
+
+// Step advances B sequences by one step for sampling: x is (B, In), h and c
+// (B, H) are updated in place, gates is (B, 4H) scratch and extra as in
+// Forward.
+func (l *LSTM) Step(x, h, c []float32, B int, extra, gates []float32) {
+	H, G := l.Hidden, 4*l.Hidden
+	for b := 0; b < B; b++ {
+		copy(gates[b*G:(b+1)*G], l.B.W)
+	}
+	if extra != nil {
+		for i, v := range extra[:B*G] {
+			gates[i] += v
+		}
+	}
+	Gemm(false, false, B, G, l.In, 1, x, l.In, l.Wx.W, G, 1, gates, G)
+	Gemm(false, false, B, G, H, 1, h, H, l.Wh.W, G, 1, gates, G)
+	cPrev := append([]float32(nil), c...)
+	tanhC := make([]float32, B*H)
+	cellStep(gates, cPrev, c, tanhC, h, B, H)
+}
+
+// Backward takes dh, the (T, B, H) gradient of the loss with respect to the
+// outputs h_1..h_T, adds the parameter gradients into the layer's Params and
+// returns the (T, B, In) gradient with respect to the inputs (nil unless
+// wantDX) and, if Forward had an extra term, its (B, 4H) gradient.
+func (l *LSTM) Backward(c *LSTMCache, dh []float32, wantDX bool) (dx, dExtra []float32) {
+	T, B, H, G := c.T, c.B, l.Hidden, 4*l.Hidden
+	dG := make([]float32, T*B*G)
+	dhNext := make([]float32, B*H)
+	dcNext := make([]float32, B*H)
+	for t := T - 1; t >= 0; t-- {
+		act := c.Act[t*B*G : (t+1)*B*G]
+		dgt := dG[t*B*G : (t+1)*B*G]
+		cPrev := c.C[t*B*H : (t+1)*B*H]
+		tanhC := c.TanhC[t*B*H : (t+1)*B*H]
+		dht := dh[t*B*H : (t+1)*B*H]
+		for b := 0; b < B; b++ {
+			a := act[b*G : (b+1)*G]
+			d := dgt[b*G : (b+1)*G]
+			for j := 0; j < H; j++ {
+				k := b*H + j
+				i, f, o, g := a[j], a[H+j], a[2*H+j], a[3*H+j]
+				tc := tanhC[k]
+				dhv := dht[k] + dhNext[k]
+				dc := dcNext[k] + dhv*o*(1-tc*tc)
+				d[j] = dc * g * i * (1 - i)
+				d[H+j] = dc * cPrev[k] * f * (1 - f)
+				d[2*H+j] = dhv * tc * o * (1 - o)
+				d[3*H+j] = dc * i * (1 - g*g)
+				dcNext[k] = dc * f
+			}
+		}
+		if t > 0 {
+			Gemm(false, true, B, H, G, 1, dgt, G, l.Wh.W, G, 0, dhNext, H)
+		}
+	}
+	// Weight gradients over all steps at once: h_0..h_{T-1} are the first T rows of H.
+	Gemm(true, false, H, G, T*B, 1, c.H[:T*B*H], H, dG, G, 1, l.Wh.G, G)
+	Gemm(true, false, l.In, G, T*B, 1, c.X, l.In, dG, G, 1, l.Wx.G, G)
+	SumRows(l.B.G, dG, T*B, G)
+	if wantDX {
+		dx = make([]float32, T*B*l.In)
+		Gemm(false, true, T*B, l.In, G, 1, dG, G, l.Wx.W, G, 0, dx, l.In)
+	}
+	if c.extra {
+		dExtra = make([]float32, B*G)
+		SumRows(dExtra, dG, T, B*G)
+	}
+	return dx, dExtra
+}

@@ -1,0 +1,66 @@
+package nn
+
+import (
+	"math"
+	"runtime"
+	"sync"
+)
+
+// Sigmoid returns 1/(1+e^-x).
+func Sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+
+// Tanh returns tanh(x).
+func Tanh(x float32) float32 { return float32(math.Tanh(float64(x))) }
+
+// LogSigmoid returns log σ(x), computed without overflow for large |x|.
+func LogSigmoid(x float64) float64 {
+	if x >= 0 {
+		return -math.Log1p(math.Exp(-x))
+	}
+	return x - math.Log1p(math.Exp(x))
+}
+
+// AddBias adds bias (length n) to every row of the m×n matrix x.
+func AddBias(x []float32, m, n int, bias []float32) {
+	for i := 0; i < m; i++ {
+		row := x[i*n : i*n+n]
+		for j, b := range bias {
+			row[j] += b
+		}
+	}
+}
+
+// SumRows adds the column sums of the m×n matrix x into dst (length n).
+func SumRows(dst, x []float32, m, n int) {
+	for i := 0; i < m; i++ {
+		row := x[i*n : i*n+n]
+		for j, v := range row {
+			dst[j] += v
+		}
+	}
+}
+
+// ParallelFor calls fn on disjoint ranges [lo, hi) covering [0, n), on up to
+// GOMAXPROCS goroutines. fn must write only to per-index outputs so that the
+// result does not depend on how [0, n) was split.
+func ParallelFor(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,9 @@
+// Package metrics provides text-generation metrics over token-id sequences
+// (distinct-n, BLEU, Self-BLEU, mean negative log-likelihood) and the run log
+// metrics.jsonl (one JSON [Record] per line).
+//
+// Sequences are [][]int of token ids. The BLEU family follows NLTK's
+// nltk.translate.bleu_score.sentence_bleu with SmoothingFunction().method1,
+// which is what Texygen (Zhu et al. 2018) uses for Self-BLEU, so numbers are
+// comparable with published Self-BLEU figures.
+package metrics

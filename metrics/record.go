@@ -1,0 +1,237 @@
+package metrics
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// Record is one line of metrics.jsonl. Step is the global step; Phase is e.g.
+// "mle", "d_pretrain", "adversarial", "eval". Values holds named numbers
+// (loss_g, loss_d, d_real, d_fake, nll_oracle, nll_test, distinct_2,
+// self_bleu_3, ...).
+//
+// JSON has no NaN or infinities, so [AppendRecords] skips (omits) every
+// non-finite value: a NaN or ±Inf value is written as if the key were absent,
+// and reads back as absent. Keys are written in sorted order, so encoding is
+// deterministic.
+type Record struct {
+	Step   int                `json:"step"`
+	Phase  string             `json:"phase"`
+	Values map[string]float64 `json:"values"`
+}
+
+// marshalLine returns r as one JSON line (with trailing '\n'), non-finite
+// values dropped and Values always an object (never null).
+func marshalLine(r Record) ([]byte, error) {
+	vals := make(map[string]float64, len(r.Values))
+	for k, v := range r.Values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		vals[k] = v
+	}
+	r.Values = vals
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// AppendRecords appends recs to path (creating it with mode 0644 if needed),
+// one JSON line each, in a single write, and fsyncs the file before
+// returning. Non-finite values are skipped (see [Record]).
+func AppendRecords(path string, recs ...Record) error {
+	var buf bytes.Buffer
+	for _, r := range recs {
+		b, err := marshalLine(r)
+		if err != nil {
+			return fmt.Errorf("metrics: encode record step %d: %w", r.Step, err)
+		}
+		buf.Write(b)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		f.Close()
+		return fmt.Errorf("metrics: append %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("metrics: fsync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("metrics: close %s: %w", path, err)
+	}
+	return nil
+}
+
+// line is one raw line of the log.
+type line struct {
+	no         int    // 1-based line number
+	text       []byte // without the trailing newline
+	terminated bool   // ended with '\n'
+}
+
+// readLines reads every line of r, blank lines included.
+func readLines(r io.Reader) ([]line, error) {
+	br := bufio.NewReader(r)
+	var out []line
+	for no := 1; ; no++ {
+		b, err := br.ReadBytes('\n')
+		if len(b) > 0 {
+			term := b[len(b)-1] == '\n'
+			if term {
+				b = b[:len(b)-1]
+			}
+			out = append(out, line{no: no, text: b, terminated: term})
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// parseLine decodes one non-blank line. It requires a JSON object with a
+// string "phase" and numeric "step"; "values" may be absent or null (read
+// as an empty map).
+func parseLine(b []byte) (Record, error) {
+	var raw struct {
+		Step   *int               `json:"step"`
+		Phase  *string            `json:"phase"`
+		Values map[string]float64 `json:"values"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return Record{}, err
+	}
+	if raw.Step == nil {
+		return Record{}, errors.New(`missing "step"`)
+	}
+	if raw.Phase == nil {
+		return Record{}, errors.New(`missing "phase"`)
+	}
+	if raw.Values == nil {
+		raw.Values = map[string]float64{}
+	}
+	return Record{Step: *raw.Step, Phase: *raw.Phase, Values: raw.Values}, nil
+}
+
+func isBlank(b []byte) bool { return len(bytes.TrimSpace(b)) == 0 }
+
+// ReadRecords reads all records of path in file order. Blank lines are
+// ignored. A malformed line gives an error of the form
+// "metrics: PATH:LINE: what is wrong".
+func ReadRecords(path string) ([]Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	defer f.Close()
+	lines, err := readLines(f)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: read %s: %w", path, err)
+	}
+	var recs []Record
+	for _, l := range lines {
+		if isBlank(l.text) {
+			continue
+		}
+		r, err := parseLine(l.text)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: %s:%d: %v", path, l.no, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// TruncateAfter rewrites path keeping only the records with Step <= step, in
+// their original order and byte-for-byte; blank lines are dropped. It is used
+// on resume so that a run resumed from a checkpoint at step has exactly the
+// records an uninterrupted run would have.
+//
+// The rewrite is atomic: the kept lines go to a temporary file in the same
+// directory, which is fsynced and renamed over path (the directory is then
+// fsynced, best effort). A missing file is not an error. A last line with no
+// trailing newline that does not parse is taken as a torn write from a crash
+// and dropped; any other malformed line is an error and leaves path untouched.
+func TruncateAfter(path string, step int) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	lines, err := readLines(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("metrics: read %s: %w", path, err)
+	}
+	var out bytes.Buffer
+	for i, l := range lines {
+		if isBlank(l.text) {
+			continue
+		}
+		r, err := parseLine(l.text)
+		if err != nil {
+			if i == len(lines)-1 && !l.terminated {
+				break // torn final write
+			}
+			return fmt.Errorf("metrics: %s:%d: %v", path, l.no, err)
+		}
+		if r.Step <= step {
+			out.Write(l.text)
+			out.WriteByte('\n')
+		}
+	}
+	return writeAtomic(path, out.Bytes())
+}
+
+// writeAtomic replaces path with data via a synced temp file and rename.
+func writeAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("metrics: write %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("metrics: chmod %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("metrics: fsync %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("metrics: close %s: %w", tmp.Name(), err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync() // best effort: make the rename durable
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package task
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Sequences is a set of equal-length token-id sequences, stored (N, T) row-major.
+type Sequences struct {
+	Path   string
+	N, T   int
+	Tokens []int32
+}
+
+// Seq returns sequence i as a view.
+func (s *Sequences) Seq(i int) []int32 { return s.Tokens[i*s.T : (i+1)*s.T] }
+
+// Ints returns the sequences as [][]int, the form package metrics takes.
+func (s *Sequences) Ints() [][]int { return ToInts(s.Tokens, s.N, s.T) }
+
+// ToInts converts an (n, t) row-major token array to [][]int.
+func ToInts(tokens []int32, n, t int) [][]int {
+	out := make([][]int, n)
+	for i := range out {
+		row := make([]int, t)
+		for j := range row {
+			row[j] = int(tokens[i*t+j])
+		}
+		out[i] = row
+	}
+	return out
+}
+
+// LoadSequences reads path: JSONL objects {"ids": [...]} if it ends in
+// .jsonl, otherwise one sequence of space-separated ids per line. Blank lines
+// are skipped. Every id must be in [0, vocab) and every sequence must have
+// length ids (if length is 0, the first sequence's length is required of all).
+func LoadSequences(path string, vocab, length int) (*Sequences, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load sequences: %w", err)
+	}
+	defer f.Close()
+	jsonl := strings.HasSuffix(path, ".jsonl")
+	s := &Sequences{Path: path, T: length}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		ids, err := parseLine(text, jsonl)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		if s.T == 0 {
+			s.T = len(ids)
+		}
+		if len(ids) != s.T {
+			return nil, fmt.Errorf("%s:%d: sequence has %d tokens, want %d (all sequences must have the same length)", path, line, len(ids), s.T)
+		}
+		for k, id := range ids {
+			if id < 0 || id >= int64(vocab) {
+				return nil, fmt.Errorf("%s:%d: token %d is %d, outside the vocabulary [0, %d)", path, line, k+1, id, vocab)
+			}
+			s.Tokens = append(s.Tokens, int32(id))
+		}
+		s.N++
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
+	}
+	if s.N == 0 {
+		return nil, fmt.Errorf("%s: no sequences: the file is empty", path)
+	}
+	if s.T == 0 {
+		return nil, fmt.Errorf("%s: sequences are empty", path)
+	}
+	return s, nil
+}
+
+func parseLine(text string, jsonl bool) ([]int64, error) {
+	if jsonl {
+		var rec struct {
+			IDs *[]int64 `json:"ids"`
+		}
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rec); err != nil {
+			return nil, fmt.Errorf("not a JSON object {\"ids\": [...]}: %v", err)
+		}
+		if rec.IDs == nil {
+			return nil, fmt.Errorf(`missing field "ids"`)
+		}
+		return *rec.IDs, nil
+	}
+	fields := strings.Fields(text)
+	ids := make([]int64, len(fields))
+	for k, f := range fields {
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("token %d is %q, not an integer id", k+1, f)
+		}
+		ids[k] = v
+	}
+	return ids, nil
+}
