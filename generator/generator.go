@@ -2,7 +2,6 @@ package generator
 
 import (
 	"fmt"
-	"math"
 
 	"promptgan/internal/nn"
 )
@@ -49,6 +48,16 @@ type Model struct {
 	Wout  *nn.Param // (H, V)
 	Bout  *nn.Param // (V)
 	Wcond *nn.Param // (CondDim, 4H); nil when CondDim = 0
+
+	logits []float32 // reused (rows, V) buffer: a Model is not safe for concurrent use
+}
+
+// scratch returns the model's logits buffer with room for n values.
+func (m *Model) scratch(n int) []float32 {
+	if cap(m.logits) < n {
+		m.logits = make([]float32, n)
+	}
+	return m.logits[:n]
 }
 
 // New returns a generator with weights drawn from rng. It panics if cfg is
@@ -138,18 +147,16 @@ func (m *Model) checkBatch(tokens []int32, B, T int, cond []float32) {
 }
 
 // forward runs the network teacher-forced and returns the LSTM cache and the
-// (T·B, V) logits, time-major.
+// (T·B, V) logits, time-major, without the output bias (the softmax kernels
+// add it). The logits live in the model's scratch buffer.
 func (m *Model) forward(tokens []int32, B, T int, cond []float32) (*nn.LSTMCache, []int32, []float32, []float32) {
 	ids := m.inputs(tokens, B, T)
 	x := nn.Lookup(m.Emb.W, m.Cfg.Emb, ids)
 	extra := m.condGates(cond, B)
 	cache := m.LSTM.Forward(x, T, B, extra)
 	V, H := m.Cfg.Vocab, m.Cfg.Hidden
-	logits := make([]float32, T*B*V)
-	for r := 0; r < T*B; r++ {
-		copy(logits[r*V:(r+1)*V], m.Bout.W)
-	}
-	nn.Gemm(false, false, T*B, V, H, 1, cache.Outputs(H), H, m.Wout.W, V, 1, logits, V)
+	logits := m.scratch(T * B * V)
+	nn.Gemm(false, false, T*B, V, H, 1, cache.Outputs(H), H, m.Wout.W, V, 0, logits, V)
 	return cache, ids, extra, logits
 }
 
@@ -166,35 +173,31 @@ func (m *Model) Backprop(bt Batch) Stats {
 		panic("generator: Backprop: weights do not match the batch shape")
 	}
 	cache, ids, _, logits := m.forward(bt.Tokens, B, T, bt.Cond)
-	rowLoss := make([]float64, T*B)
-	rowNLL := make([]float64, T*B)
-	rowEnt := make([]float64, T*B)
-	nn.ParallelFor(T*B, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			t, b := r/B, r%B
-			k := b*T + t
-			var e float32
+	// Per-row targets and weights in the logits' time-major order.
+	y, w, e := make([]int32, T*B), make([]float32, T*B), make([]float32, T*B)
+	for t := 0; t < T; t++ {
+		for b := 0; b < B; b++ {
+			y[t*B+b], w[t*B+b] = bt.Tokens[b*T+t], bt.Weights[b*T+t]
 			if bt.Entropy != nil {
-				e = bt.Entropy[k]
+				e[t*B+b] = bt.Entropy[b*T+t]
 			}
-			nll, ent := softmaxGrad(logits[r*V:(r+1)*V], int(bt.Tokens[k]), bt.Weights[k], e)
-			rowNLL[r], rowEnt[r] = nll, ent
-			rowLoss[r] = float64(bt.Weights[k])*nll - float64(e)*ent
 		}
-	})
+	}
+	nll, ent := make([]float64, T*B), make([]float64, T*B)
+	nn.SoftmaxXent(logits, m.Bout.W, T*B, V, y, w, e, nll, ent)
 	var st Stats
-	for r := range rowLoss {
-		st.Loss += rowLoss[r]
-		st.NLL += rowNLL[r]
-		st.Entropy += rowEnt[r]
+	for r := range nll {
+		st.Loss += float64(w[r])*nll[r] - float64(e[r])*ent[r]
+		st.NLL += nll[r]
+		st.Entropy += ent[r]
 	}
 	st.NLL /= float64(T * B)
 	st.Entropy /= float64(T * B)
 
-	dlogits := logits // softmaxGrad overwrote the logits with their gradient
+	dlogits := logits // SoftmaxXent overwrote the logits with their gradient
 	hs := cache.Outputs(H)
 	nn.Gemm(true, false, H, V, T*B, 1, hs, H, dlogits, V, 1, m.Wout.G, V)
-	nn.SumRows(m.Bout.G, dlogits, T*B, V)
+	nn.Gemm(false, false, 1, V, T*B, 1, ones(T*B), T*B, dlogits, V, 1, m.Bout.G, V)
 	dh := make([]float32, T*B*H)
 	nn.Gemm(false, true, T*B, H, V, 1, dlogits, V, m.Wout.W, V, 0, dh, H)
 	dx, dExtra := m.LSTM.Backward(cache, dh, true)
@@ -206,72 +209,33 @@ func (m *Model) Backprop(bt Batch) Stats {
 	return st
 }
 
-// softmaxGrad replaces the logits z of one position by the gradient of
-// w·(−log p_y) − e·H(p) with respect to z, and returns −log p_y and H(p):
-//
-//	∂/∂z_j = w·(p_j − [j = y]) + e·p_j·(log p_j + H)
-func softmaxGrad(z []float32, y int, w, e float32) (nll, ent float64) {
-	mx := z[0]
-	for _, v := range z[1:] {
-		mx = max(mx, v)
-	}
-	var s, sz float64
-	for j, v := range z {
-		ex := float32(math.Exp(float64(v - mx)))
-		s += float64(ex)
-		sz += float64(ex) * float64(v)
-		z[j] = ex // z now holds exp(z − max); the logit is recovered as log(ex)+max below only where needed
-	}
-	logZ := float64(mx) + math.Log(s)
-	// Σ p_j z_j = sz/s, so H = logZ − Σ p_j z_j.
-	ent = logZ - sz/s
-	pY := float64(z[y]) / s
-	nll = -math.Log(pY)
-	if pY == 0 {
-		// exp underflowed: recompute from the logit of y via the sum
-		nll = math.Inf(1)
-	}
-	inv := float32(1 / s)
-	entF := float32(ent)
-	for j, ex := range z {
-		p := ex * inv
-		g := w * p
-		if e != 0 && p > 0 {
-			g += e * p * (float32(math.Log(float64(p))) + entF)
-		}
-		z[j] = g
-	}
-	z[y] -= w
-	return nll, ent
-}
-
 // LogProbs returns the (B, T) log-probabilities of tokens under the model
 // with its logits divided by temperature (1 = the model itself).
 func (m *Model) LogProbs(tokens []int32, B, T int, temperature float64, cond []float32) []float32 {
 	m.checkBatch(tokens, B, T, cond)
 	_, _, _, logits := m.forward(tokens, B, T, cond)
 	V := m.Cfg.Vocab
-	out := make([]float32, B*T)
-	inv := float32(1 / temperature)
-	nn.ParallelFor(T*B, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			t, b := r/B, r%B
-			z := logits[r*V : (r+1)*V]
-			out[b*T+t] = float32(logSoftmaxAt(z, int(tokens[b*T+t]), inv))
+	y := make([]int32, T*B)
+	for t := 0; t < T; t++ {
+		for b := 0; b < B; b++ {
+			y[t*B+b] = tokens[b*T+t]
 		}
-	})
+	}
+	lp := make([]float64, T*B)
+	nn.LogSoftmaxPick(logits, m.Bout.W, T*B, V, y, float32(1/temperature), lp)
+	out := make([]float32, B*T)
+	for t := 0; t < T; t++ {
+		for b := 0; b < B; b++ {
+			out[b*T+t] = float32(lp[t*B+b])
+		}
+	}
 	return out
 }
 
-// logSoftmaxAt returns log softmax(z·inv)_y.
-func logSoftmaxAt(z []float32, y int, inv float32) float64 {
-	mx := z[0] * inv
-	for _, v := range z[1:] {
-		mx = max(mx, v*inv)
+func ones(n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = 1
 	}
-	var s float64
-	for _, v := range z {
-		s += math.Exp(float64(v*inv - mx))
-	}
-	return float64(z[y]*inv-mx) - math.Log(s)
+	return s
 }

@@ -26,7 +26,7 @@ func (m *Model) Sample(B, T int, opt SampleOptions, cond []float32, rng *nn.RNG)
 	extra := m.condGates(cond, B)
 	h, c := make([]float32, B*H), make([]float32, B*H)
 	gates := make([]float32, B*4*H)
-	logits := make([]float32, B*V)
+	logits := m.scratch(B * V)
 	x := make([]float32, B*E)
 	prev := make([]int32, B)
 	for b := range prev {
@@ -40,18 +40,20 @@ func (m *Model) Sample(B, T int, opt SampleOptions, cond []float32, rng *nn.RNG)
 			copy(x[b*E:(b+1)*E], m.Emb.W[int(id)*E:(int(id)+1)*E])
 		}
 		m.LSTM.Step(x, h, c, B, extra, gates)
-		for b := 0; b < B; b++ {
-			copy(logits[b*V:(b+1)*V], m.Bout.W)
-		}
-		nn.Gemm(false, false, B, V, H, 1, h, H, m.Wout.W, V, 1, logits, V)
+		nn.Gemm(false, false, B, V, H, 1, h, H, m.Wout.W, V, 0, logits, V)
 		for b := range u {
 			u[b] = rng.Float64()
 		}
-		nn.ParallelFor(B, func(lo, hi int) {
-			for b := lo; b < hi; b++ {
-				prev[b] = int32(drawToken(logits[b*V:(b+1)*V], inv, opt.TopK, u[b]))
-			}
-		})
+		if opt.TopK > 0 && opt.TopK < V {
+			nn.AddBias(logits, B, V, m.Bout.W)
+			nn.ParallelFor(B, func(lo, hi int) {
+				for b := lo; b < hi; b++ {
+					prev[b] = int32(drawTopK(logits[b*V:(b+1)*V], inv, opt.TopK, u[b]))
+				}
+			})
+		} else {
+			nn.SampleRows(logits, m.Bout.W, B, V, inv, u, prev)
+		}
 		for b, id := range prev {
 			out[b*T+t] = id
 		}
@@ -59,39 +61,8 @@ func (m *Model) Sample(B, T int, opt SampleOptions, cond []float32, rng *nn.RNG)
 	return out
 }
 
-// drawToken samples from softmax(z·inv), restricted to the topK largest
-// logits when 0 < topK < len(z), by inverting the CDF at u ∈ [0, 1).
-func drawToken(z []float32, inv float32, topK int, u float64) int {
-	if topK > 0 && topK < len(z) {
-		return drawTopK(z, inv, topK, u)
-	}
-	mx := z[0]
-	for _, v := range z[1:] {
-		mx = max(mx, v)
-	}
-	var s float64
-	for j, v := range z {
-		e := math.Exp(float64((v - mx) * inv))
-		z[j] = float32(e)
-		s += e
-	}
-	target := u * s
-	var acc float64
-	for j, e := range z {
-		acc += float64(e)
-		if acc > target {
-			return j
-		}
-	}
-	// Rounding left target at the very end: return the last token with mass.
-	for j := len(z) - 1; j >= 0; j-- {
-		if z[j] > 0 {
-			return j
-		}
-	}
-	return len(z) - 1
-}
-
+// drawTopK samples from softmax(z·inv) restricted to the k largest logits,
+// by inverting the CDF at u ∈ [0, 1).
 func drawTopK(z []float32, inv float32, k int, u float64) int {
 	h := &minHeap{z: z}
 	for j := range z {

@@ -3,18 +3,56 @@
 package nn
 
 /*
-#cgo LDFLAGS: -l:libopenblas.so.0
-// Declared here rather than through cblas.h so that only the shared library is
-// needed at build time (make setup extracts it into the cache). The CBLAS enums
-// are C ints.
-void cblas_sgemm(int order, int transA, int transB, int m, int n, int k,
-	float alpha, const float *a, int lda, const float *b, int ldb,
-	float beta, float *c, int ldc);
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdlib.h>
+
+// OpenBLAS is opened at run time rather than linked, so that its CPU kernel
+// can be chosen first: OpenBLAS 0.3.21 reads OPENBLAS_CORETYPE when it loads,
+// and on virtual machines whose cpuid hides the model it falls back to its
+// generic "Prescott" kernels, 4-5x slower than the AVX2/AVX-512 ones.
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int,
+	const float *, int, float, float *, int);
+typedef void (*threads_fn)(int);
+typedef char *(*name_fn)(void);
+
+static sgemm_fn p_sgemm;
+static name_fn p_corename;
+
+static const char *open_openblas(const char *path) {
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) return dlerror();
+	p_sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
+	threads_fn set_threads = (threads_fn)dlsym(h, "openblas_set_num_threads");
+	p_corename = (name_fn)dlsym(h, "openblas_get_corename");
+	if (!p_sgemm || !set_threads) return "cblas_sgemm or openblas_set_num_threads not found";
+	// OpenBLAS's own threads spin while idle and would compete with the Go
+	// goroutines that run the softmax kernels; gemm splits work itself instead.
+	set_threads(1);
+	return 0;
+}
+
+static void sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+	const float *b, int ldb, float beta, float *c, int ldc) {
+	p_sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static const char *corename(void) { return p_corename ? p_corename() : "unknown"; }
 */
 import "C"
 
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
 // BLAS names the matrix-multiply backend this binary was built with.
-const BLAS = "OpenBLAS"
+var BLAS = "OpenBLAS"
 
 const (
 	cblasRowMajor = 101
@@ -22,7 +60,73 @@ const (
 	cblasTrans    = 112
 )
 
+func init() {
+	if os.Getenv("OPENBLAS_CORETYPE") == "" {
+		switch {
+		case cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ:
+			os.Setenv("OPENBLAS_CORETYPE", "SkylakeX")
+		case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+			os.Setenv("OPENBLAS_CORETYPE", "Haswell")
+		}
+	}
+	lib := os.Getenv("PROMPTGAN_OPENBLAS")
+	if lib == "" {
+		lib = "libopenblas.so.0" // found through the binary's rpath (make build sets it)
+	}
+	path := C.CString(lib)
+	defer C.free(unsafePointer(path))
+	if msg := C.open_openblas(path); msg != nil {
+		fmt.Fprintf(os.Stderr, "promptgan: this build needs OpenBLAS and could not load %s: %s\n(run `make setup`, set PROMPTGAN_OPENBLAS to the library, or build without -tags openblas)\n", lib, C.GoString(msg))
+		os.Exit(1)
+	}
+	BLAS = "OpenBLAS (" + C.GoString(C.corename()) + " kernels)"
+}
+
+// splitFlops is the size above which gemm splits a product across goroutines.
+const splitFlops = 1 << 22
+
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || 2*m*n*k < splitFlops || (m < 2*workers && n < 2*workers) {
+		gemm1(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	// Each output element is computed by exactly one call over the whole of k,
+	// so the split changes no sum.
+	var wg sync.WaitGroup
+	if m >= n {
+		chunk := (m + workers - 1) / workers
+		for i0 := 0; i0 < m; i0 += chunk {
+			i1 := min(i0+chunk, m)
+			aOff := i0 * lda
+			if transA {
+				aOff = i0
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				gemm1(transA, transB, i1-i0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+			}()
+		}
+	} else {
+		chunk := (n + workers - 1) / workers
+		for j0 := 0; j0 < n; j0 += chunk {
+			j1 := min(j0+chunk, n)
+			bOff := j0
+			if transB {
+				bOff = j0 * ldb
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				gemm1(transA, transB, m, j1-j0, k, alpha, a, lda, b[bOff:], ldb, beta, c[j0:], ldc)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+func gemm1(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	// Bounds are checked here because OpenBLAS would read or write out of range silently.
 	need := func(rows, cols, ld int) int { return (rows-1)*ld + cols }
 	ar, ac := m, k
@@ -36,14 +140,16 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	if len(a) < need(ar, ac, lda) || len(b) < need(br, bc, ldb) || len(c) < need(m, n, ldc) {
 		panic("nn: Gemm: slice too short for the given shape")
 	}
-	C.cblas_sgemm(cblasRowMajor, cblasTrans_(transA), cblasTrans_(transB), C.int(m), C.int(n), C.int(k),
+	C.sgemm(cblasRowMajor, cblasFlag(transA), cblasFlag(transB), C.int(m), C.int(n), C.int(k),
 		C.float(alpha), (*C.float)(&a[0]), C.int(lda), (*C.float)(&b[0]), C.int(ldb),
 		C.float(beta), (*C.float)(&c[0]), C.int(ldc))
 }
 
-func cblasTrans_(t bool) C.int {
+func cblasFlag(t bool) C.int {
 	if t {
 		return cblasTrans
 	}
 	return cblasNoTrans
 }
+
+func unsafePointer(p *C.char) unsafe.Pointer { return unsafe.Pointer(p) }

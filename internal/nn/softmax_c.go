@@ -1,0 +1,111 @@
+//go:build openblas
+
+package nn
+
+/*
+#cgo CFLAGS: -O3 -ffast-math
+#cgo LDFLAGS: -lmvec -lm
+#include <math.h>
+
+// With -O3 -ffast-math gcc vectorises the expf loops through glibc's libmvec;
+// target_clones builds AVX-512, AVX2 and baseline versions and picks one at
+// load time (measured ~4x faster than the baseline on an AVX-512 machine).
+#define KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+
+// add_bias adds bias to the row in place (the logits come from a gemm
+// without it, which saves a pass over the whole matrix).
+static void add_bias(float *row, const float *bias, int V) {
+	for (int j = 0; j < V; j++) row[j] += bias[j];
+}
+
+static float row_max(const float *z, int V) {
+	float mx = z[0];
+	for (int j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
+	return mx;
+}
+
+KERNEL static void softmax_xent(float *z, const float *bias, int rows, int V, const int *y, const float *w, const float *e, double *nll, double *ent) {
+	for (int r = 0; r < rows; r++) {
+		float *row = z + (long)r * V;
+		add_bias(row, bias, V);
+		float mx = row_max(row, V);
+		float s = 0, sz = 0;
+		for (int j = 0; j < V; j++) {
+			float ex = expf(row[j] - mx);
+			s += ex;
+			sz += ex * row[j];
+		}
+		float logZ = mx + logf(s);
+		float h = logZ - sz / s;
+		nll[r] = (double)logZ - (double)row[y[r]];
+		ent[r] = h;
+		float wr = w[r], er = e[r];
+		for (int j = 0; j < V; j++) {
+			float lp = row[j] - logZ;
+			float p = expf(lp);
+			row[j] = wr * p + er * p * (lp + h);
+		}
+		row[y[r]] -= wr;
+	}
+}
+
+KERNEL static void log_softmax_pick(float *z, const float *bias, int rows, int V, const int *y, float inv, double *out) {
+	for (int r = 0; r < rows; r++) {
+		float *row = z + (long)r * V;
+		add_bias(row, bias, V);
+		float mx = row_max(row, V) * inv;
+		double s = 0; // double: evaluation NLLs are reported to 4 decimals
+		for (int j = 0; j < V; j++) s += expf(row[j] * inv - mx);
+		out[r] = (double)(row[y[r]] * inv - mx) - log(s);
+	}
+}
+
+KERNEL static void sample_rows(float *z, const float *bias, int rows, int V, float inv, const double *u, int *out) {
+	for (int r = 0; r < rows; r++) {
+		float *row = z + (long)r * V;
+		add_bias(row, bias, V);
+		float mx = row_max(row, V);
+		float s = 0;
+		for (int j = 0; j < V; j++) {
+			row[j] = expf((row[j] - mx) * inv);
+			s += row[j];
+		}
+		double target = u[r] * (double)s, acc = 0;
+		int pick = -1;
+		for (int j = 0; j < V; j++) {
+			acc += row[j];
+			if (acc > target) { pick = j; break; }
+		}
+		if (pick < 0) { // rounding left target at the end: the last token with mass
+			pick = V - 1;
+			while (pick > 0 && row[pick] == 0) pick--;
+		}
+		out[r] = pick;
+	}
+}
+*/
+import "C"
+
+import "unsafe"
+
+func softmaxXent(z, bias []float32, rows, V int, y []int32, w, e []float32, nll, ent []float64) {
+	if rows == 0 {
+		return
+	}
+	C.softmax_xent((*C.float)(&z[0]), (*C.float)(&bias[0]), C.int(rows), C.int(V), (*C.int)(unsafe.Pointer(&y[0])),
+		(*C.float)(&w[0]), (*C.float)(&e[0]), (*C.double)(&nll[0]), (*C.double)(&ent[0]))
+}
+
+func logSoftmaxPick(z, bias []float32, rows, V int, y []int32, inv float32, out []float64) {
+	if rows == 0 {
+		return
+	}
+	C.log_softmax_pick((*C.float)(&z[0]), (*C.float)(&bias[0]), C.int(rows), C.int(V), (*C.int)(unsafe.Pointer(&y[0])), C.float(inv), (*C.double)(&out[0]))
+}
+
+func sampleRows(z, bias []float32, rows, V int, inv float32, u []float64, out []int32) {
+	if rows == 0 {
+		return
+	}
+	C.sample_rows((*C.float)(&z[0]), (*C.float)(&bias[0]), C.int(rows), C.int(V), C.float(inv), (*C.double)(&u[0]), (*C.int)(unsafe.Pointer(&out[0])))
+}

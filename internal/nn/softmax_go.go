@@ -1,0 +1,90 @@
+//go:build !openblas
+
+package nn
+
+import "math"
+
+func addBias(row, bias []float32) {
+	for j, b := range bias {
+		row[j] += b
+	}
+}
+
+func rowMax(z []float32) float32 {
+	mx := z[0]
+	for _, v := range z[1:] {
+		mx = max(mx, v)
+	}
+	return mx
+}
+
+func softmaxXent(z, bias []float32, rows, V int, y []int32, w, e []float32, nll, ent []float64) {
+	for r := 0; r < rows; r++ {
+		row := z[r*V : (r+1)*V]
+		addBias(row, bias)
+		mx := rowMax(row)
+		var s, sz float64
+		for _, v := range row {
+			ex := math.Exp(float64(v - mx))
+			s += ex
+			sz += ex * float64(v)
+		}
+		logZ := float64(mx) + math.Log(s)
+		h := logZ - sz/s
+		nll[r] = logZ - float64(row[y[r]])
+		ent[r] = h
+		wr, er := float64(w[r]), float64(e[r])
+		for j, v := range row {
+			lp := float64(v) - logZ
+			p := math.Exp(lp)
+			row[j] = float32(wr*p + er*p*(lp+h))
+		}
+		row[y[r]] -= w[r]
+	}
+}
+
+func logSoftmaxPick(z, bias []float32, rows, V int, y []int32, inv float32, out []float64) {
+	for r := 0; r < rows; r++ {
+		row := z[r*V : (r+1)*V]
+		addBias(row, bias)
+		mx := rowMax(row) * inv
+		var s float64
+		for _, v := range row {
+			s += math.Exp(float64(v*inv - mx))
+		}
+		out[r] = float64(row[y[r]]*inv-mx) - math.Log(s)
+	}
+}
+
+func sampleRows(z, bias []float32, rows, V int, inv float32, u []float64, out []int32) {
+	for r := 0; r < rows; r++ {
+		row := z[r*V : (r+1)*V]
+		addBias(row, bias)
+		mx := rowMax(row)
+		var s float64
+		for j, v := range row {
+			ex := math.Exp(float64((v - mx) * inv))
+			row[j] = float32(ex)
+			s += ex
+		}
+		out[r] = int32(invertCDF(row, u[r]*s))
+	}
+}
+
+// invertCDF returns the first index where the running sum of p exceeds
+// target, or the last index with mass if rounding left target at the end.
+func invertCDF(p []float32, target float64) int {
+	var acc float64
+	for j, v := range p {
+		acc += float64(v)
+		if acc > target {
+			return j
+		}
+	}
+	for j := len(p) - 1; j >= 0; j-- {
+		if p[j] > 0 {
+			return j
+		}
+	}
+	return len(p) - 1
+}

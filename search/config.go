@@ -1,0 +1,262 @@
+package search
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+
+	"promptgan/discriminator"
+	"promptgan/generator"
+	"promptgan/internal/nn"
+)
+
+// Config is a training run's whole configuration. A field's comment gives
+// its default (from DefaultConfig) and what zero means.
+type Config struct {
+	// Model
+	Generator     generator.Config     `yaml:"generator" json:"generator"`
+	Discriminator discriminator.Config `yaml:"discriminator" json:"discriminator"`
+	Target        string               `yaml:"target" json:"target"` // target backend; "identity"
+
+	// Data
+	Train  string `yaml:"train" json:"train"`     // real sequences (token ids); required
+	Test   string `yaml:"test" json:"test"`       // held-out sequences for NLL-test; "" = none
+	Oracle string `yaml:"oracle" json:"oracle"`   // SeqGAN oracle safetensors for NLL-oracle; "" = none
+	SeqLen int    `yaml:"seq_len" json:"seq_len"` // sequence length; 20
+
+	// Schedule (steps are global: MLE, then D pre-training, then adversarial)
+	Steps          int `yaml:"steps" json:"steps"`                       // total steps of the run
+	MLESteps       int `yaml:"mle_steps" json:"mle_steps"`               // MLE pre-training steps of G; 0 = none
+	DPretrainSteps int `yaml:"d_pretrain_steps" json:"d_pretrain_steps"` // D pre-training steps; 0 = none
+	BatchSize      int `yaml:"batch_size" json:"batch_size"`             // sequences per batch; 64
+
+	// Optimisation
+	GAdam  nn.AdamConfig `yaml:"g_adam" json:"g_adam"`     // G during MLE; lr 0.01
+	GAdvLR float64       `yaml:"g_adv_lr" json:"g_adv_lr"` // G's learning rate in the adversarial phase; 0.001
+	DAdam  nn.AdamConfig `yaml:"d_adam" json:"d_adam"`     // each D member; lr 0.001
+
+	// Adversarial objective
+	DStepsPerG     int     `yaml:"d_steps_per_g" json:"d_steps_per_g"`     // D updates per adversarial step; 1
+	LabelSmoothing float64 `yaml:"label_smoothing" json:"label_smoothing"` // real label is 1−ε (one-sided); 0.1
+	ReplaySize     int     `yaml:"replay_size" json:"replay_size"`         // old fakes kept for D; 0 = no replay
+	ReplayWeight   float64 `yaml:"replay_weight" json:"replay_weight"`     // λ on the replay term of L_D; 0.5
+	Gamma          float64 `yaml:"gamma" json:"gamma"`                     // discount of per-token returns; 0.9
+	BaselineDecay  float64 `yaml:"baseline_decay" json:"baseline_decay"`   // EMA decay of the per-position baseline; 0.9
+	EntropyBonus   float64 `yaml:"entropy_bonus" json:"entropy_bonus"`     // weight of the policy-entropy bonus; 0.01
+	MLEWeight      float64 `yaml:"mle_weight" json:"mle_weight"`           // weight of an MLE term on real data in G's adversarial loss; 0.5
+	Temperature    float64 `yaml:"temperature" json:"temperature"`         // sampling temperature while training; 1
+
+	// Evaluation and feedback
+	EvalEvery       int     `yaml:"eval_every" json:"eval_every"`             // steps between held-out evaluations; 0 = only at the end
+	EvalSamples     int     `yaml:"eval_samples" json:"eval_samples"`         // samples drawn for NLL-oracle and diversity; 1000
+	EvalTest        int     `yaml:"eval_test" json:"eval_test"`               // test sequences scored per evaluation; 0 = all
+	Metric          string  `yaml:"metric" json:"metric"`                     // held-out metric, lower is better: "nll_oracle" or "nll_test"
+	Threshold       float64 `yaml:"threshold" json:"threshold"`               // below it, stabilise (lower G's rate); 0 = never
+	StabiliseFactor float64 `yaml:"stabilise_factor" json:"stabilise_factor"` // G's rate is multiplied by it once stabilised; 0.3
+	Patience        int     `yaml:"patience" json:"patience"`                 // adversarial evaluations without improvement before stopping; 0 = never stop early
+	HallOfFame      int     `yaml:"hall_of_fame" json:"hall_of_fame"`         // best samples kept; 20
+
+	// I/O
+	Seed            uint64 `yaml:"seed" json:"seed"`                         // seeds every RNG stream; 1
+	CheckpointEvery int    `yaml:"checkpoint_every" json:"checkpoint_every"` // steps between checkpoints; 0 = only at the end
+	LogEvery        int    `yaml:"log_every" json:"log_every"`               // steps between metrics.jsonl records; 10
+}
+
+// DefaultConfig returns the seqgan-oracle preset at full budget with data
+// paths relative to the project root.
+func DefaultConfig() Config {
+	gadam := nn.DefaultAdam(0.01)
+	dadam := nn.DefaultAdam(0.001)
+	return Config{
+		Generator:     generator.DefaultConfig(5000),
+		Discriminator: discriminator.DefaultConfig(5000),
+		Target:        "identity",
+
+		Train:  "benchmarks/seqgan-oracle/data/real_train.txt",
+		Test:   "benchmarks/seqgan-oracle/data/real_test.txt",
+		Oracle: "benchmarks/seqgan-oracle/data/oracle.safetensors",
+		SeqLen: 20,
+
+		Steps:          6000,
+		MLESteps:       4700, // 30 epochs of 10,000 sequences at batch 64
+		DPretrainSteps: 300,
+		BatchSize:      64,
+
+		GAdam:  gadam,
+		GAdvLR: 0.001,
+		DAdam:  dadam,
+
+		DStepsPerG:     1,
+		LabelSmoothing: 0.1,
+		ReplaySize:     2048,
+		ReplayWeight:   0.5,
+		Gamma:          0.9,
+		BaselineDecay:  0.9,
+		EntropyBonus:   0.01,
+		MLEWeight:      0.5,
+		Temperature:    1,
+
+		EvalEvery:       250,
+		EvalSamples:     1000,
+		EvalTest:        2000,
+		Metric:          "nll_oracle",
+		StabiliseFactor: 0.3,
+		HallOfFame:      20,
+
+		Seed:            1,
+		CheckpointEvery: 1000,
+		LogEvery:        10,
+	}
+}
+
+var presetNames = []string{"seqgan-oracle", "quick", "tiny"}
+
+// PresetNames lists the built-in presets.
+func PresetNames() []string { return append([]string(nil), presetNames...) }
+
+// Preset returns a built-in configuration: "seqgan-oracle" (the full
+// benchmark budget), "quick" (the demo budget) or "tiny" (seconds; for tests).
+func Preset(name string) (Config, error) {
+	c := DefaultConfig()
+	switch name {
+	case "seqgan-oracle":
+	case "quick":
+		c.Steps, c.MLESteps, c.DPretrainSteps = 2000, 1500, 100
+		c.EvalEvery, c.EvalSamples, c.EvalTest = 250, 500, 1000
+		c.CheckpointEvery = 500
+	case "tiny":
+		c.Generator.Emb, c.Generator.Hidden = 8, 8
+		c.Discriminator.Emb, c.Discriminator.Hidden, c.Discriminator.Members = 8, 8, 2
+		c.Steps, c.MLESteps, c.DPretrainSteps = 40, 20, 5
+		c.BatchSize = 16
+		c.ReplaySize = 64
+		c.EvalEvery, c.EvalSamples, c.EvalTest = 10, 64, 64
+		c.CheckpointEvery = 20
+		c.LogEvery = 5
+	default:
+		return Config{}, fmt.Errorf("unknown preset %q (available: %v)", name, presetNames)
+	}
+	return c, nil
+}
+
+// LoadYAML applies the YAML file at path on top of base. Unknown keys are
+// errors that name the key and the line.
+func LoadYAML(path string, base Config) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	c, err := DecodeYAML(b, base)
+	if err != nil {
+		return Config{}, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// DecodeYAML applies YAML b on top of base, rejecting unknown keys.
+func DecodeYAML(b []byte, base Config) (Config, error) {
+	c := base
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return base, nil // an empty file changes nothing
+		}
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate checks every field and every cross-field rule once; the message
+// names the field, its value and the fix.
+func (c Config) Validate() error {
+	if err := c.Generator.Validate(); err != nil {
+		return err
+	}
+	if err := c.Discriminator.Validate(); err != nil {
+		return err
+	}
+	if c.Discriminator.Vocab != c.Generator.Vocab {
+		return fmt.Errorf("discriminator.vocab = %d but generator.vocab = %d: both networks read the same tokens, set them equal", c.Discriminator.Vocab, c.Generator.Vocab)
+	}
+	if c.Generator.CondDim != 0 {
+		return fmt.Errorf("generator.cond_dim = %d: token-sequence tasks have no task vector; set it to 0", c.Generator.CondDim)
+	}
+	if err := c.GAdam.Validate("g_adam"); err != nil {
+		return err
+	}
+	if err := c.DAdam.Validate("d_adam"); err != nil {
+		return err
+	}
+	type check struct {
+		bad bool
+		msg string
+	}
+	for _, ck := range []check{
+		{c.Target != "identity", fmt.Sprintf("target = %q: only the identity target exists yet", c.Target)},
+		{c.Train == "", "train is empty: give the file of real sequences (one sequence of token ids a line)"},
+		{c.SeqLen < 1, fmt.Sprintf("seq_len = %d: must be >= 1 (SeqGAN uses 20)", c.SeqLen)},
+		{c.Steps < 1, fmt.Sprintf("steps = %d: the run needs at least 1 step", c.Steps)},
+		{c.MLESteps < 0 || c.DPretrainSteps < 0, fmt.Sprintf("mle_steps = %d, d_pretrain_steps = %d: must be >= 0", c.MLESteps, c.DPretrainSteps)},
+		{c.BatchSize < 2, fmt.Sprintf("batch_size = %d: need at least 2 sequences per batch (baselines and normalisation need a spread)", c.BatchSize)},
+		{!(c.GAdvLR > 0) || math.IsInf(c.GAdvLR, 0), fmt.Sprintf("g_adv_lr = %v: must be a positive learning rate such as 0.001", c.GAdvLR)},
+		{c.DStepsPerG < 1, fmt.Sprintf("d_steps_per_g = %d: must be >= 1", c.DStepsPerG)},
+		{c.LabelSmoothing < 0 || c.LabelSmoothing >= 0.5, fmt.Sprintf("label_smoothing = %v: must be in [0, 0.5)", c.LabelSmoothing)},
+		{c.ReplaySize < 0, fmt.Sprintf("replay_size = %d: must be >= 0 (0 = no replay)", c.ReplaySize)},
+		{c.ReplayWeight < 0, fmt.Sprintf("replay_weight = %v: must be >= 0", c.ReplayWeight)},
+		{c.Gamma < 0 || c.Gamma > 1, fmt.Sprintf("gamma = %v: the discount must be in [0, 1]", c.Gamma)},
+		{c.BaselineDecay < 0 || c.BaselineDecay >= 1, fmt.Sprintf("baseline_decay = %v: must be in [0, 1)", c.BaselineDecay)},
+		{c.EntropyBonus < 0, fmt.Sprintf("entropy_bonus = %v: must be >= 0", c.EntropyBonus)},
+		{c.MLEWeight < 0, fmt.Sprintf("mle_weight = %v: must be >= 0", c.MLEWeight)},
+		{!(c.Temperature > 0) || c.Temperature > 10, fmt.Sprintf("temperature = %v: must be in (0, 10]", c.Temperature)},
+		{c.EvalEvery < 0, fmt.Sprintf("eval_every = %d: must be >= 0 (0 = only at the end)", c.EvalEvery)},
+		{c.EvalSamples < 2, fmt.Sprintf("eval_samples = %d: need at least 2 samples for the diversity metrics", c.EvalSamples)},
+		{c.EvalTest < 0, fmt.Sprintf("eval_test = %d: must be >= 0 (0 = the whole test file)", c.EvalTest)},
+		{c.Metric != "nll_oracle" && c.Metric != "nll_test", fmt.Sprintf("metric = %q: choose nll_oracle or nll_test", c.Metric)},
+		{c.Metric == "nll_oracle" && c.Oracle == "", "metric = nll_oracle but oracle is empty: give the oracle file or set metric: nll_test"},
+		{c.Metric == "nll_test" && c.Test == "", "metric = nll_test but test is empty: give a held-out file or set metric: nll_oracle"},
+		{c.Threshold < 0, fmt.Sprintf("threshold = %v: must be >= 0 (0 = never stabilise)", c.Threshold)},
+		{c.StabiliseFactor <= 0 || c.StabiliseFactor > 1, fmt.Sprintf("stabilise_factor = %v: must be in (0, 1]", c.StabiliseFactor)},
+		{c.Patience < 0, fmt.Sprintf("patience = %d: must be >= 0 (0 = never stop early)", c.Patience)},
+		{c.HallOfFame < 0, fmt.Sprintf("hall_of_fame = %d: must be >= 0", c.HallOfFame)},
+		{c.CheckpointEvery < 0, fmt.Sprintf("checkpoint_every = %d: must be >= 0 (0 = only at the end)", c.CheckpointEvery)},
+		{c.LogEvery < 1, fmt.Sprintf("log_every = %d: must be >= 1", c.LogEvery)},
+	} {
+		if ck.bad {
+			return errors.New(ck.msg)
+		}
+	}
+	return nil
+}
+
+// ArchitectureDiff returns the architecture fields that differ between a
+// and b ("generator.hidden: 32 → 64"), sorted; empty if a checkpoint of a can
+// be resumed with b.
+func ArchitectureDiff(a, b Config) []string {
+	var d []string
+	add := func(name string, x, y any) {
+		if x != y {
+			d = append(d, fmt.Sprintf("%s: %v → %v", name, x, y))
+		}
+	}
+	add("generator.vocab", a.Generator.Vocab, b.Generator.Vocab)
+	add("generator.emb", a.Generator.Emb, b.Generator.Emb)
+	add("generator.hidden", a.Generator.Hidden, b.Generator.Hidden)
+	add("generator.cond_dim", a.Generator.CondDim, b.Generator.CondDim)
+	add("generator.start_token", a.Generator.StartToken, b.Generator.StartToken)
+	add("discriminator.vocab", a.Discriminator.Vocab, b.Discriminator.Vocab)
+	add("discriminator.emb", a.Discriminator.Emb, b.Discriminator.Emb)
+	add("discriminator.hidden", a.Discriminator.Hidden, b.Discriminator.Hidden)
+	add("discriminator.members", a.Discriminator.Members, b.Discriminator.Members)
+	add("seq_len", a.SeqLen, b.SeqLen)
+	add("batch_size", a.BatchSize, b.BatchSize)
+	add("replay_size", a.ReplaySize, b.ReplaySize)
+	sort.Strings(d)
+	return d
+}

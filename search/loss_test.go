@@ -1,0 +1,89 @@
+package search
+
+import (
+	"math"
+	"testing"
+)
+
+func TestBCEValueAndGradient(t *testing.T) {
+	tests := []struct {
+		z, y, w  float64
+		wantLoss float64
+		wantGrad float64
+	}{
+		// −log σ(0) = log 2; ∂/∂z = σ(0) − 1 = −0.5
+		{0, 1, 1, math.Ln2, -0.5},
+		// y = 0: −log(1 − σ(2)) = log(1 + e²); ∂ = σ(2)
+		{2, 0, 1, math.Log(1 + math.Exp(2)), 1 / (1 + math.Exp(-2))},
+		// smoothed label 0.9, weight 0.5
+		{1, 0.9, 0.5, 0.5 * -(0.9*math.Log(1/(1+math.Exp(-1))) + 0.1*math.Log(1-1/(1+math.Exp(-1)))), 0.5 * (1/(1+math.Exp(-1)) - 0.9)},
+		// very confident and wrong: stays finite
+		{-40, 1, 1, 40, -1},
+	}
+	for _, tc := range tests {
+		g := make([]float32, 1)
+		loss := BCE([]float32{float32(tc.z)}, tc.y, tc.w, g)
+		if math.Abs(loss-tc.wantLoss) > 1e-6 || math.Abs(float64(g[0])-tc.wantGrad) > 1e-6 {
+			t.Errorf("BCE(z=%v, y=%v, w=%v) = %v, grad %v; want %v, %v", tc.z, tc.y, tc.w, loss, g[0], tc.wantLoss, tc.wantGrad)
+		}
+	}
+}
+
+func TestDiscriminatorLossFiniteDifference(t *testing.T) {
+	real := []float32{0.3, -1.2, 2}
+	fake := []float32{-0.5, 1.5}
+	replay := []float32{0.7}
+	f := func() float64 { l, _, _, _ := DiscriminatorLoss(real, fake, replay, 0.1, 0.5); return l }
+	_, dr, df, dp := DiscriminatorLoss(real, fake, replay, 0.1, 0.5)
+	for _, set := range []struct {
+		x []float32
+		d []float32
+	}{{real, dr}, {fake, df}, {replay, dp}} {
+		for i := range set.x {
+			orig := set.x[i]
+			set.x[i] = orig + 1e-3
+			up := f()
+			set.x[i] = orig - 1e-3
+			down := f()
+			set.x[i] = orig
+			num := (up - down) / 2e-3
+			if math.Abs(num-float64(set.d[i])) > 1e-4 {
+				t.Errorf("logit %v: analytic %v, numeric %v", orig, set.d[i], num)
+			}
+		}
+	}
+}
+
+func TestDiscountedReturnsAndAdvantages(t *testing.T) {
+	r := []float64{1, 2, 3, 0, 0, 1}
+	R := DiscountedReturns(r, 2, 3, 0.5)
+	want := []float64{1 + 0.5*2 + 0.25*3, 2 + 0.5*3, 3, 0.25, 0.5, 1}
+	for i := range want {
+		if math.Abs(R[i]-want[i]) > 1e-12 {
+			t.Fatalf("R = %v, want %v", R, want)
+		}
+	}
+	baseline := make([]float64, 3)
+	A, init := Advantages(R, 2, 3, baseline, false, 0.9)
+	if !init {
+		t.Fatal("baseline not marked initialised")
+	}
+	var mean, sq float64
+	for _, a := range A {
+		mean += a
+		sq += a * a
+	}
+	if math.Abs(mean) > 1e-12 || math.Abs(sq/float64(len(A))-1) > 1e-9 {
+		t.Fatalf("advantages %v: want zero mean and unit scale on the first batch", A)
+	}
+	if math.Abs(baseline[2]-2) > 1e-12 {
+		t.Fatalf("baseline[2] = %v, want the batch mean 2", baseline[2])
+	}
+}
+
+func TestNonSaturatingRewards(t *testing.T) {
+	r := NonSaturatingRewards([]float32{0, -50, 50})
+	if math.Abs(r[0]-math.Log(0.5)) > 1e-12 || math.Abs(r[1]+50) > 1e-9 || r[2] > 0 || r[2] < -1e-9 {
+		t.Fatalf("rewards %v", r)
+	}
+}

@@ -1,0 +1,162 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"promptgan/checkpoints"
+	"promptgan/metrics"
+)
+
+// ErrInterrupted is returned by Run when its context was cancelled: the run
+// saved a checkpoint at the last completed step and can be resumed.
+var ErrInterrupted = errors.New("search: interrupted")
+
+// Progress receives every completed step (e.g. to draw a progress bar).
+type Progress interface {
+	Update(s Stats, total int)
+}
+
+// RunOptions are the I/O settings of Run.
+type RunOptions struct {
+	Dir      string       // run directory: metrics.jsonl and checkpoints/
+	Logger   *slog.Logger // nil = slog.Default()
+	Progress Progress     // nil = none
+}
+
+// Result describes how a run ended.
+type Result struct {
+	Step       int
+	Checkpoint string             // directory of the last checkpoint written
+	Eval       map[string]float64 // the last evaluation
+	Stopped    string             // "steps", "patience" or "interrupted"
+}
+
+// Paths inside a run directory.
+const (
+	MetricsFile    = "metrics.jsonl"
+	CheckpointsDir = "checkpoints"
+)
+
+// Run trains tr until Cfg.Steps, patience, or cancellation of ctx. Steps are
+// atomic: a cancellation is seen between steps, and the state saved is that
+// of the last completed step.
+func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
+	log := opt.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg := tr.Cfg
+	if err := os.MkdirAll(filepath.Join(opt.Dir, CheckpointsDir), 0o755); err != nil {
+		return Result{}, fmt.Errorf("create run directory: %w", err)
+	}
+	metricsPath := filepath.Join(opt.Dir, MetricsFile)
+	// A resumed run drops records written after its checkpoint, so its log
+	// matches an uninterrupted run's.
+	if err := metrics.TruncateAfter(metricsPath, tr.step); err != nil {
+		return Result{}, err
+	}
+	var pending []metrics.Record
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := metrics.AppendRecords(metricsPath, pending...)
+		pending = pending[:0]
+		return err
+	}
+	res := Result{Stopped: "steps"}
+	save := func() error {
+		if err := flush(); err != nil {
+			return err
+		}
+		ck, err := tr.Checkpoint()
+		if err != nil {
+			return err
+		}
+		dir, err := checkpoints.Save(filepath.Join(opt.Dir, CheckpointsDir), fmt.Sprintf("step-%07d", tr.step), ck)
+		if err != nil {
+			return err
+		}
+		res.Checkpoint = dir
+		log.Info("checkpoint", "step", tr.step, "dir", dir)
+		return nil
+	}
+	evaluate := func() error {
+		st, err := tr.Evaluate(context.WithoutCancel(ctx))
+		if err != nil {
+			return err
+		}
+		pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: st.Values})
+		args := []any{"step", st.Step, "phase", cfg.PhaseOf(max(st.Step, 1))}
+		for _, k := range []string{"nll_oracle", "nll_test", "d_real", "d_fake", "distinct_2", "self_bleu_3"} {
+			if v, ok := st.Values[k]; ok {
+				args = append(args, k, fmt.Sprintf("%.4f", v))
+			}
+		}
+		log.Info("eval", args...)
+		res.Eval = st.Values
+		return flush()
+	}
+	evaluatedAt := -1
+
+	for tr.step < cfg.Steps {
+		if ctx.Err() != nil {
+			res.Stopped = "interrupted"
+			break
+		}
+		// step: sample → target → D step → G step (or a pre-training step)
+		st, err := tr.Step(context.WithoutCancel(ctx))
+		if err != nil {
+			return res, err
+		}
+		if opt.Progress != nil {
+			opt.Progress.Update(st, cfg.Steps)
+		}
+		// log
+		if st.Step%cfg.LogEvery == 0 {
+			pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: finite(st.Values)})
+			if len(pending) >= 64 {
+				if err := flush(); err != nil {
+					return res, err
+				}
+			}
+		}
+		// evaluate on held-out data; feedback rule
+		if cfg.EvalEvery > 0 && st.Step%cfg.EvalEvery == 0 {
+			if err := evaluate(); err != nil {
+				return res, err
+			}
+			evaluatedAt = st.Step
+		}
+		// checkpoint
+		if cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 && st.Step < cfg.Steps {
+			if err := save(); err != nil {
+				return res, err
+			}
+		}
+		// stop check
+		if tr.ShouldStop() {
+			res.Stopped = "patience"
+			log.Info("early stop: no improvement", "patience", cfg.Patience, "best", tr.best, "best_step", tr.bestStep)
+			break
+		}
+	}
+	if res.Stopped != "interrupted" && evaluatedAt != tr.step {
+		if err := evaluate(); err != nil {
+			return res, err
+		}
+	}
+	if err := save(); err != nil {
+		return res, err
+	}
+	res.Step = tr.step
+	if res.Stopped == "interrupted" {
+		return res, ErrInterrupted
+	}
+	return res, nil
+}

@@ -1,0 +1,480 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"promptgan/discriminator"
+	"promptgan/generator"
+	"promptgan/internal/nn"
+	"promptgan/metrics"
+	"promptgan/target"
+	"promptgan/task"
+)
+
+// Phases of a run, in order.
+const (
+	PhaseMLE         = "mle"
+	PhaseDPretrain   = "d_pretrain"
+	PhaseAdversarial = "adversarial"
+)
+
+// RNG stream numbers; each stream is independent for one seed.
+const (
+	streamInitG    = 1
+	streamInitD    = 2
+	streamSample   = 3
+	streamEval     = 1 << 20 // + step: evaluation draws never disturb training
+	streamDataPerm = 1 << 40 // + epoch: data order is a function of (seed, epoch)
+)
+
+// Stats is what one step or one evaluation reports.
+type Stats struct {
+	Step   int
+	Phase  string
+	Values map[string]float64
+}
+
+// HallEntry is one of the best samples seen at evaluations.
+type HallEntry struct {
+	Tokens    []int32 `json:"tokens"`
+	DScore    float64 `json:"d_score"`              // the ensemble's probability that it is real
+	DStd      float64 `json:"d_std"`                // the members' spread
+	NLLOracle float64 `json:"nll_oracle,omitempty"` // per-token NLL under the oracle, when there is one
+	Step      int     `json:"step"`
+}
+
+// Trainer holds a run's networks, optimisers, data and loop state.
+type Trainer struct {
+	Cfg    Config
+	Gen    *generator.Model
+	Disc   *discriminator.Ensemble
+	Target target.Model
+	Oracle *generator.Model // nil without an oracle
+	Train  *task.Sequences
+	Test   *task.Sequences // nil without a test file
+
+	gMLE, gAdv *nn.Adam   // G's optimiser in the MLE and adversarial phases
+	dOpts      []*nn.Adam // one per D member
+	sampleRNG  *nn.RNG    // every training-time draw: fakes, replay picks
+	replay     *Replay
+	mleWeights map[string]nn.Array // G at the end of MLE pre-training; nil before
+
+	step         int
+	dataCursor   int // real batches drawn so far
+	baseline     []float64
+	baselineInit bool
+	best         float64 // best held-out metric so far (lower is better); +Inf before the first evaluation
+	bestStep     int
+	sinceBest    int // adversarial evaluations since best improved
+	stabilised   bool
+	hall         []HallEntry
+	lastEval     map[string]float64
+
+	permEpoch int
+	perm      []int
+
+	// Timing per phase (not checkpointed: wall time is not part of the run's state).
+	Timing map[string]*PhaseTiming
+}
+
+// PhaseTiming is the wall time spent in a phase's steps during this process.
+type PhaseTiming struct {
+	Steps   int
+	Seconds float64
+}
+
+// NewTrainer validates cfg, loads its data and builds fresh networks.
+func NewTrainer(cfg Config) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	tr := &Trainer{Cfg: cfg, best: math.Inf(1), permEpoch: -1, Timing: map[string]*PhaseTiming{}}
+	var err error
+	if tr.Target, err = target.Open(cfg.Target); err != nil {
+		return nil, err
+	}
+	if tr.Train, err = task.LoadSequences(cfg.Train, cfg.Generator.Vocab, cfg.SeqLen); err != nil {
+		return nil, fmt.Errorf("train data: %w", err)
+	}
+	if cfg.Test != "" {
+		if tr.Test, err = task.LoadSequences(cfg.Test, cfg.Generator.Vocab, cfg.SeqLen); err != nil {
+			return nil, fmt.Errorf("test data: %w", err)
+		}
+	}
+	if cfg.Oracle != "" {
+		if tr.Oracle, err = LoadOracle(cfg.Oracle); err != nil {
+			return nil, err
+		}
+		if tr.Oracle.Cfg.Vocab != cfg.Generator.Vocab {
+			return nil, fmt.Errorf("oracle %s has a vocabulary of %d tokens but generator.vocab = %d", cfg.Oracle, tr.Oracle.Cfg.Vocab, cfg.Generator.Vocab)
+		}
+	}
+	tr.Gen = generator.New(cfg.Generator, nn.NewRNG(cfg.Seed, streamInitG))
+	tr.Disc = discriminator.New(cfg.Discriminator, nn.NewRNG(cfg.Seed, streamInitD))
+	tr.gMLE = nn.NewAdam(cfg.GAdam, tr.Gen.Params())
+	advCfg := cfg.GAdam
+	advCfg.LR = cfg.GAdvLR
+	advCfg.Warmup = 0
+	tr.gAdv = nn.NewAdam(advCfg, tr.Gen.Params())
+	for _, m := range tr.Disc.Members {
+		tr.dOpts = append(tr.dOpts, nn.NewAdam(cfg.DAdam, m.Params()))
+	}
+	tr.sampleRNG = nn.NewRNG(cfg.Seed, streamSample)
+	tr.replay = NewReplay(cfg.ReplaySize, cfg.SeqLen)
+	tr.baseline = make([]float64, cfg.SeqLen)
+	return tr, nil
+}
+
+// StepCount returns the number of completed steps.
+func (tr *Trainer) StepCount() int { return tr.step }
+
+// PhaseOf returns the phase that global step s (1-based) belongs to.
+func (c Config) PhaseOf(s int) string {
+	switch {
+	case s <= c.MLESteps:
+		return PhaseMLE
+	case s <= c.MLESteps+c.DPretrainSteps:
+		return PhaseDPretrain
+	default:
+		return PhaseAdversarial
+	}
+}
+
+// Step runs the next global step.
+func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
+	s := tr.step + 1
+	phase := tr.Cfg.PhaseOf(s)
+	start := time.Now()
+	var vals map[string]float64
+	var err error
+	switch phase {
+	case PhaseMLE:
+		vals = tr.mleStep()
+	case PhaseDPretrain:
+		vals, err = tr.dPretrainStep(ctx)
+	default:
+		vals, err = tr.adversarialStep(ctx)
+	}
+	if err != nil {
+		return Stats{}, fmt.Errorf("step %d (%s): %w", s, phase, err)
+	}
+	tr.step = s
+	if s == tr.Cfg.MLESteps {
+		tr.mleWeights = tr.Gen.Params().Weights()
+	}
+	pt := tr.Timing[phase]
+	if pt == nil {
+		pt = &PhaseTiming{}
+		tr.Timing[phase] = pt
+	}
+	pt.Steps++
+	pt.Seconds += time.Since(start).Seconds()
+	return Stats{Step: s, Phase: phase, Values: vals}, nil
+}
+
+// mleStep: one teacher-forced maximum-likelihood update of G on real data.
+func (tr *Trainer) mleStep() map[string]float64 {
+	B, T := tr.Cfg.BatchSize, tr.Cfg.SeqLen
+	bt := generator.Batch{Tokens: tr.realBatch(), B: B, T: T, Weights: fill(B*T, 1/float32(B*T))}
+	ps := tr.Gen.Params()
+	ps.ZeroGrad()
+	st := tr.Gen.Backprop(bt)
+	norm := tr.gMLE.Update(ps)
+	return map[string]float64{"loss_g": st.Loss, "entropy": st.Entropy, "g_grad_norm": norm, "lr_g": tr.gMLE.LR()}
+}
+
+// dPretrainStep: one D update against fresh samples of the pre-trained G.
+func (tr *Trainer) dPretrainStep(ctx context.Context) (map[string]float64, error) {
+	_, fakes, err := tr.sampleFakes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return tr.dStep(tr.realBatch(), fakes), nil
+}
+
+// adversarialStep is the GAN loop's body: D step(s) on fresh fakes, then one
+// REINFORCE step of G on the last fakes, rewarded by the updated D.
+func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, error) {
+	B, T := tr.Cfg.BatchSize, tr.Cfg.SeqLen
+	// sample prompts (G) and generations (target); D steps
+	var prompts, gens []int32
+	var vals map[string]float64
+	for k := 0; k < tr.Cfg.DStepsPerG; k++ {
+		var err error
+		if prompts, gens, err = tr.sampleFakes(ctx); err != nil {
+			return nil, err
+		}
+		vals = tr.dStep(tr.realBatch(), gens)
+	}
+
+	// rewards: non-saturating log D per prefix, discounted returns, baseline, normalisation
+	logits := tr.Disc.MeanLogits(gens, B, T)
+	r := NonSaturatingRewards(logits)
+	R := DiscountedReturns(r, B, T, tr.Cfg.Gamma)
+	A, init := Advantages(R, B, T, tr.baseline, tr.baselineInit, tr.Cfg.BaselineDecay)
+	tr.baselineInit = init
+
+	// G step: REINFORCE on the fakes (+ entropy bonus), plus MLE on real data
+	bt := generator.Batch{B: B, T: T, Tokens: prompts, Weights: make([]float32, B*T), Entropy: fill(B*T, float32(tr.Cfg.EntropyBonus/float64(B*T)))}
+	for i, a := range A {
+		bt.Weights[i] = float32(a / float64(B*T))
+	}
+	if tr.Cfg.MLEWeight > 0 {
+		bt.B = 2 * B
+		bt.Tokens = append(bt.Tokens, tr.realBatch()...)
+		bt.Weights = append(bt.Weights, fill(B*T, float32(tr.Cfg.MLEWeight/float64(B*T)))...)
+		bt.Entropy = append(bt.Entropy, make([]float32, B*T)...)
+	}
+	ps := tr.Gen.Params()
+	ps.ZeroGrad()
+	st := tr.Gen.Backprop(bt)
+	vals["loss_g"] = st.Loss
+	vals["entropy"] = st.Entropy
+	vals["g_grad_norm"] = tr.gAdv.Update(ps)
+	vals["lr_g"] = tr.gAdv.LR()
+	var meanR float64
+	for _, x := range r {
+		meanR += x
+	}
+	vals["reward"] = meanR / float64(len(r))
+	return vals, nil
+}
+
+// sampleFakes draws B prompts from G and asks the target for their
+// generations. Per-position D rewards are credited to prompt tokens, which
+// needs generations aligned with prompts: true of the identity target, the
+// only one Config.Validate accepts yet.
+func (tr *Trainer) sampleFakes(ctx context.Context) (prompts, gens []int32, err error) {
+	B, T := tr.Cfg.BatchSize, tr.Cfg.SeqLen
+	prompts = tr.Gen.Sample(B, T, generator.SampleOptions{Temperature: tr.Cfg.Temperature}, nil, tr.sampleRNG)
+	reqs := make([]target.Request, B)
+	for b := range reqs {
+		reqs[b] = target.Request{Prompt: prompts[b*T : (b+1)*T]}
+	}
+	out, err := tr.Target.Generate(ctx, reqs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("target %s: %w", tr.Target.Fingerprint(), err)
+	}
+	if len(out) != B {
+		return nil, nil, fmt.Errorf("target %s answered %d of %d requests", tr.Target.Fingerprint(), len(out), B)
+	}
+	gens = make([]int32, 0, B*T)
+	for b, g := range out {
+		if len(g.Tokens) != T {
+			return nil, nil, fmt.Errorf("target %s: generation %d has %d tokens, the discriminator reads %d", tr.Target.Fingerprint(), b, len(g.Tokens), T)
+		}
+		gens = append(gens, g.Tokens...)
+	}
+	return prompts, gens, nil
+}
+
+// dStep updates every D member on real vs fake (+ replayed fakes) and then
+// stores the fakes in the replay buffer.
+func (tr *Trainer) dStep(real, fake []int32) map[string]float64 {
+	B, T := tr.Cfg.BatchSize, tr.Cfg.SeqLen
+	old := tr.replay.Sample(B/2, tr.sampleRNG)
+	nOld := len(old) / T
+	var loss, dReal, dFake float64
+	for k, m := range tr.Disc.Members {
+		ps := m.Params()
+		ps.ZeroGrad()
+		zr, cr := m.Forward(real, B, T)
+		zf, cf := m.Forward(fake, B, T)
+		var zo []float32
+		var co *discriminator.Cache
+		if nOld > 0 {
+			zo, co = m.Forward(old, nOld, T)
+		}
+		l, gr, gf, gold := DiscriminatorLoss(zr, zf, zo, tr.Cfg.LabelSmoothing, tr.Cfg.ReplayWeight)
+		m.Backward(cr, gr)
+		m.Backward(cf, gf)
+		if nOld > 0 {
+			m.Backward(co, gold)
+		}
+		tr.dOpts[k].Update(ps)
+		loss += l
+		dReal += meanFinalProb(zr, B, T)
+		dFake += meanFinalProb(zf, B, T)
+	}
+	tr.replay.Add(fake)
+	K := float64(len(tr.Disc.Members))
+	return map[string]float64{"loss_d": loss / K, "d_real": dReal / K, "d_fake": dFake / K}
+}
+
+// meanFinalProb is the mean σ(logit) at the last position: D's verdict on whole sequences.
+func meanFinalProb(logits []float32, B, T int) float64 {
+	s := 0.0
+	for b := 0; b < B; b++ {
+		s += 1 / (1 + math.Exp(-float64(logits[b*T+T-1])))
+	}
+	return s / float64(B)
+}
+
+// realBatch returns the next batch of training sequences. The order within
+// an epoch is a permutation drawn from (seed, epoch), so the batch depends
+// only on the cursor, which checkpoints store.
+func (tr *Trainer) realBatch() []int32 {
+	B, T, n := tr.Cfg.BatchSize, tr.Cfg.SeqLen, tr.Train.N
+	perEpoch := max(n/B, 1)
+	epoch, i := tr.dataCursor/perEpoch, tr.dataCursor%perEpoch
+	if epoch != tr.permEpoch {
+		tr.perm = nn.NewRNG(tr.Cfg.Seed, streamDataPerm+uint64(epoch)).Perm(n)
+		tr.permEpoch = epoch
+	}
+	out := make([]int32, 0, B*T)
+	for k := 0; k < B; k++ {
+		out = append(out, tr.Train.Seq(tr.perm[(i*B+k)%n])...)
+	}
+	tr.dataCursor++
+	return out
+}
+
+func fill(n int, v float32) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+// Evaluate scores the current generator on held-out data and fresh samples,
+// updates the hall of fame and applies the feedback rule: below the
+// threshold G's learning rate is lowered once; without improvement for
+// Patience adversarial evaluations, ShouldStop turns true.
+func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
+	cfg := tr.Cfg
+	T := cfg.SeqLen
+	rng := nn.NewRNG(cfg.Seed, streamEval+uint64(tr.step))
+	samples := SampleBatched(tr.Gen, cfg.EvalSamples, T, 1, rng)
+	vals := map[string]float64{}
+	if err := ctx.Err(); err != nil {
+		return Stats{}, err
+	}
+	if tr.Oracle != nil {
+		vals["nll_oracle"] = MeanNLL(tr.Oracle, samples, cfg.EvalSamples, T, 1)
+	}
+	if tr.Test != nil {
+		n := tr.Test.N
+		if cfg.EvalTest > 0 && cfg.EvalTest < n {
+			n = cfg.EvalTest
+		}
+		vals["nll_test"] = MeanNLL(tr.Gen, tr.Test.Tokens[:n*T], n, T, 1)
+	}
+	seqs := task.ToInts(samples, cfg.EvalSamples, T)
+	vals["distinct_2"] = metrics.DistinctN(seqs, 2)
+	vals["distinct_3"] = metrics.DistinctN(seqs, 3)
+	vals["self_bleu_3"] = metrics.SelfBLEU(seqs, 3, 200)
+	mean, std := tr.Disc.Score(samples, cfg.EvalSamples, T)
+	nReal := min(cfg.EvalSamples, tr.Train.N)
+	realMean, _ := tr.Disc.Score(tr.Train.Tokens[:nReal*T], nReal, T)
+	vals["d_fake"] = meanAt(mean, cfg.EvalSamples, T)
+	vals["d_real"] = meanAt(realMean, nReal, T)
+	vals["d_std"] = meanAt(std, cfg.EvalSamples, T)
+	tr.updateHall(samples, mean, std)
+
+	// feedback
+	metric, ok := vals[cfg.Metric]
+	if ok && !math.IsNaN(metric) {
+		if metric < tr.best {
+			tr.best, tr.bestStep, tr.sinceBest = metric, tr.step, 0
+		} else if cfg.PhaseOf(tr.step) == PhaseAdversarial {
+			tr.sinceBest++
+		}
+		if cfg.Threshold > 0 && metric < cfg.Threshold && !tr.stabilised && cfg.PhaseOf(tr.step) == PhaseAdversarial {
+			tr.stabilised = true
+			tr.gAdv.LRScale *= cfg.StabiliseFactor
+		}
+	}
+	vals["best"] = tr.best
+	if tr.stabilised {
+		vals["stabilised"] = 1
+	}
+	tr.lastEval = vals
+	return Stats{Step: tr.step, Phase: "eval", Values: vals}, nil
+}
+
+// ShouldStop reports whether patience has run out.
+func (tr *Trainer) ShouldStop() bool {
+	return tr.Cfg.Patience > 0 && tr.sinceBest >= tr.Cfg.Patience
+}
+
+// Best returns the best held-out metric so far and the step it was reached at.
+func (tr *Trainer) Best() (float64, int) { return tr.best, tr.bestStep }
+
+// HallOfFame returns the best samples seen at evaluations, best first.
+func (tr *Trainer) HallOfFame() []HallEntry { return tr.hall }
+
+// MLEWeights returns G's weights at the end of MLE pre-training, or nil if that has not happened.
+func (tr *Trainer) MLEWeights() map[string]nn.Array { return tr.mleWeights }
+
+func meanAt(p []float32, B, T int) float64 {
+	s := 0.0
+	for b := 0; b < B; b++ {
+		s += float64(p[b*T+T-1])
+	}
+	return s / float64(B)
+}
+
+func (tr *Trainer) updateHall(samples []int32, mean, std []float32) {
+	if tr.Cfg.HallOfFame == 0 {
+		return
+	}
+	T := tr.Cfg.SeqLen
+	n := len(samples) / T
+	seen := map[string]bool{}
+	for _, h := range tr.hall {
+		seen[fmt.Sprint(h.Tokens)] = true
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return mean[order[a]*T+T-1] > mean[order[b]*T+T-1] })
+	for _, i := range order[:min(n, tr.Cfg.HallOfFame)] {
+		seq := append([]int32(nil), samples[i*T:(i+1)*T]...)
+		key := fmt.Sprint(seq)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		e := HallEntry{Tokens: seq, DScore: float64(mean[i*T+T-1]), DStd: float64(std[i*T+T-1]), Step: tr.step}
+		if tr.Oracle != nil {
+			e.NLLOracle = MeanNLL(tr.Oracle, seq, 1, T, 1)
+		}
+		tr.hall = append(tr.hall, e)
+	}
+	sort.SliceStable(tr.hall, func(a, b int) bool { return tr.hall[a].DScore > tr.hall[b].DScore })
+	if len(tr.hall) > tr.Cfg.HallOfFame {
+		tr.hall = tr.hall[:tr.Cfg.HallOfFame]
+	}
+}
+
+// evalChunk bounds the memory of batched scoring: chunk·T·V logits.
+const evalChunk = 128
+
+// SampleBatched draws n sequences of length T from m at temperature temp, in chunks.
+func SampleBatched(m *generator.Model, n, T int, temp float64, rng *nn.RNG) []int32 {
+	out := make([]int32, 0, n*T)
+	for done := 0; done < n; done += evalChunk {
+		k := min(evalChunk, n-done)
+		out = append(out, m.Sample(k, T, generator.SampleOptions{Temperature: temp}, nil, rng)...)
+	}
+	return out
+}
+
+// MeanNLL returns the mean per-token negative log-likelihood of the (n, T)
+// sequences under m at temperature temp, scored in chunks.
+func MeanNLL(m *generator.Model, tokens []int32, n, T int, temp float64) float64 {
+	var s float64
+	for done := 0; done < n; done += evalChunk {
+		k := min(evalChunk, n-done)
+		for _, lp := range m.LogProbs(tokens[done*T:(done+k)*T], k, T, temp, nil) {
+			s -= float64(lp)
+		}
+	}
+	return s / float64(n*T)
+}
