@@ -6,6 +6,7 @@ package nn
 #cgo LDFLAGS: -ldl
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <stdio.h>
 
 // OpenBLAS is opened at run time rather than linked, so that its CPU kernel
 // can be chosen first: OpenBLAS 0.3.21 reads OPENBLAS_CORETYPE when it loads,
@@ -19,8 +20,22 @@ typedef char *(*name_fn)(void);
 static sgemm_fn p_sgemm;
 static name_fn p_corename;
 
-static const char *open_openblas(const char *path) {
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+// open_openblas loads dir/libopenblas.so.0 (or the system's, if dir is
+// empty). Its Fortran runtime is loaded first from the same directory, so
+// that no rpath or LD_LIBRARY_PATH is needed.
+static const char *open_openblas(const char *dir) {
+	char path[4096];
+	void *h;
+	if (dir[0]) {
+		snprintf(path, sizeof path, "%s/libquadmath.so.0", dir);
+		dlopen(path, RTLD_NOW | RTLD_GLOBAL); // optional: the system may have it
+		snprintf(path, sizeof path, "%s/libgfortran.so.5", dir);
+		dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+		snprintf(path, sizeof path, "%s/libopenblas.so.0", dir);
+		h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	} else {
+		h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+	}
 	if (!h) return dlerror();
 	p_sgemm = (sgemm_fn)dlsym(h, "cblas_sgemm");
 	threads_fn set_threads = (threads_fn)dlsym(h, "openblas_set_num_threads");
@@ -45,6 +60,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -53,6 +69,10 @@ import (
 
 // BLAS names the matrix-multiply backend this binary was built with.
 var BLAS = "OpenBLAS"
+
+// openblasDir is where make setup put OpenBLAS; make build sets it with
+// -ldflags "-X promptgan/internal/nn.openblasDir=…".
+var openblasDir string
 
 const (
 	cblasRowMajor = 101
@@ -69,14 +89,21 @@ func init() {
 			os.Setenv("OPENBLAS_CORETYPE", "Haswell")
 		}
 	}
-	lib := os.Getenv("PROMPTGAN_OPENBLAS")
-	if lib == "" {
-		lib = "libopenblas.so.0" // found through the binary's rpath (make build sets it)
+	// Candidates: $PROMPTGAN_OPENBLAS (a directory holding libopenblas.so.0),
+	// the directory make setup filled (compiled in by make build), the system's.
+	var tried []string
+	for _, dir := range []string{os.Getenv("PROMPTGAN_OPENBLAS"), openblasDir, ""} {
+		cdir := C.CString(dir)
+		msg := C.open_openblas(cdir)
+		C.free(unsafePointer(cdir))
+		if msg == nil {
+			tried = nil
+			break
+		}
+		tried = append(tried, C.GoString(msg))
 	}
-	path := C.CString(lib)
-	defer C.free(unsafePointer(path))
-	if msg := C.open_openblas(path); msg != nil {
-		fmt.Fprintf(os.Stderr, "promptgan: this build needs OpenBLAS and could not load %s: %s\n(run `make setup`, set PROMPTGAN_OPENBLAS to the library, or build without -tags openblas)\n", lib, C.GoString(msg))
+	if tried != nil {
+		fmt.Fprintf(os.Stderr, "promptgan: this build needs OpenBLAS and could not load it:\n  %s\n(run `make setup`, set PROMPTGAN_OPENBLAS to the directory holding libopenblas.so.0, or build without -tags openblas)\n", strings.Join(tried, "\n  "))
 		os.Exit(1)
 	}
 	BLAS = "OpenBLAS (" + C.GoString(C.corename()) + " kernels)"

@@ -1,0 +1,36 @@
+# promptgan — see README.md. `make demo` and `make test` work on a fresh clone.
+GO ?= go
+OPENBLAS_LIB := $(CURDIR)/.cache/openblas/lib
+# Evaluated when a recipe runs (after `setup`): the fast build when setup
+# fetched OpenBLAS, the pure-Go build otherwise. The binary loads OpenBLAS
+# from the cache directory compiled into it (or $$PROMPTGAN_OPENBLAS).
+TAGS = $(shell test -f $(OPENBLAS_LIB)/libopenblas.so.0 && echo "-tags openblas -ldflags=-X=promptgan/internal/nn.openblasDir=$(OPENBLAS_LIB)")
+
+.PHONY: setup build test test-purego demo bench lint clean
+
+setup:
+	@./scripts/setup-openblas.sh
+
+build: setup
+	$(GO) build $(TAGS) -o bin/promptgan ./cmd/promptgan
+
+# The whole suite on the build `make build` uses, then the pure-Go kernels.
+test: setup lint
+	PROMPTGAN_OPENBLAS=$(OPENBLAS_LIB) $(GO) test $(TAGS) -count=1 ./...
+	$(GO) test -count=1 ./internal/nn/ ./generator/ ./search/
+
+demo: build
+	rm -rf runs/demo
+	./bin/promptgan train --preset quick --out runs/demo
+
+bench: build
+	PROMPTGAN_OPENBLAS=$(OPENBLAS_LIB) $(GO) test $(TAGS) -run '^$$' -bench . -benchtime 20x ./internal/nn/ ./generator/
+	rm -rf runs/bench-seqgan-oracle
+	./bin/promptgan bench seqgan-oracle --out runs/bench-seqgan-oracle
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin runs

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"promptgan/search"
+)
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "promptgan",
+		Usage: "GAN-style adversarial prompt search: train a generator against a discriminator",
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+		Commands: []*cli.Command{
+			{
+				Name:      "train",
+				Usage:     "train a generator and discriminator from a preset and/or a YAML config",
+				ArgsUsage: " ",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "preset", Value: "quick", Usage: "built-in config to start from: " + joinNames(search.PresetNames())},
+					&cli.StringFlag{Name: "config", Usage: "YAML file applied on top of the preset (unknown keys are errors)"},
+					&cli.StringFlag{Name: "out", Value: "runs/train", Usage: "run directory (metrics.jsonl, checkpoints/, plots/)"},
+					&cli.IntFlag{Name: "steps", Usage: "total training steps of the run (MLE + D pre-training + adversarial)"},
+					&cli.Uint64Flag{Name: "seed", Usage: "seed of every random stream"},
+					&cli.StringFlag{Name: "train", Usage: "file of real sequences (overrides the config's train)"},
+					&cli.StringFlag{Name: "test", Usage: "held-out sequences (overrides the config's test)"},
+					&cli.StringFlag{Name: "oracle", Usage: "SeqGAN oracle safetensors (overrides the config's oracle)"},
+					&cli.BoolFlag{Name: "quiet", Usage: "no progress bar or log lines, only the result"},
+				},
+				OnUsageError: onUsage,
+				Action:       trainAction,
+			},
+			{
+				Name:         "resume",
+				Usage:        "continue a run from its latest checkpoint, bit-exactly",
+				ArgsUsage:    "RUN_DIR",
+				Flags:        []cli.Flag{&cli.IntFlag{Name: "steps", Usage: "continue until this many total steps (default: the run's own budget)"}, &cli.BoolFlag{Name: "quiet"}},
+				OnUsageError: onUsage,
+				Action:       resumeAction,
+			},
+			{
+				Name:      "eval",
+				Usage:     "score a checkpoint's generator: NLL of a data file, NLL-oracle of fresh samples",
+				ArgsUsage: "RUN_OR_CHECKPOINT_DIR",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "data", Usage: "sequences to score (default: the run's test file)"},
+					&cli.Float64Flag{Name: "temperature", Value: 1, Usage: "sampling and scoring temperature"},
+					&cli.IntFlag{Name: "samples", Value: 2000, Usage: "fresh samples for NLL-oracle and diversity"},
+					&cli.BoolFlag{Name: "mle", Usage: "evaluate the generator saved at the end of MLE pre-training instead"},
+					&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the evaluation samples"},
+					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+				},
+				OnUsageError: onUsage,
+				Action:       evalAction,
+			},
+			{
+				Name:         "inspect",
+				Usage:        "show a checkpoint: step, config, metrics, file hashes",
+				ArgsUsage:    "RUN_OR_CHECKPOINT_DIR",
+				Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the manifest as JSON"}},
+				OnUsageError: onUsage,
+				Action:       inspectAction,
+			},
+			{
+				Name:         "plot",
+				Usage:        "draw a run's losses, D(real)/D(fake) and held-out metrics as PNG files",
+				ArgsUsage:    "RUN_DIR",
+				Flags:        []cli.Flag{&cli.StringFlag{Name: "out", Usage: "directory for the PNGs (default RUN_DIR/plots)"}},
+				OnUsageError: onUsage,
+				Action:       plotAction,
+			},
+			{
+				Name:  "bench",
+				Usage: "run a benchmark",
+				Subcommands: []*cli.Command{
+					{
+						Name:  "seqgan-oracle",
+						Usage: "MLE vs GAN on the SeqGAN synthetic-oracle benchmark: NLL-oracle and NLL-test across temperatures",
+						Flags: []cli.Flag{
+							&cli.BoolFlag{Name: "quick", Usage: "the demo budget instead of the full one"},
+							&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+							&cli.StringFlag{Name: "out", Value: "runs/bench-seqgan-oracle", Usage: "run directory"},
+							&cli.Uint64Flag{Name: "seed", Value: 1},
+							&cli.IntFlag{Name: "samples", Value: 10000, Usage: "samples per NLL-oracle figure"},
+						},
+						OnUsageError: onUsage,
+						Action:       benchSeqGANAction,
+					},
+				},
+			},
+		},
+	}
+}
+
+func onUsage(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+
+func joinNames(names []string) string {
+	s := ""
+	for i, n := range names {
+		if i > 0 {
+			s += ", "
+		}
+		s += n
+	}
+	return s
+}

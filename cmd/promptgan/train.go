@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"promptgan/checkpoints"
+	"promptgan/internal/nn"
+	"promptgan/search"
+)
+
+// configFromFlags builds the run's Config: preset, then YAML file, then flags.
+func configFromFlags(c *cli.Context) (search.Config, error) {
+	if c.NArg() > 0 {
+		return search.Config{}, usagef("train takes no arguments (got %q); use flags", c.Args().First())
+	}
+	cfg, err := search.Preset(c.String("preset"))
+	if err != nil {
+		return cfg, usageError{err}
+	}
+	if path := c.String("config"); path != "" {
+		if cfg, err = search.LoadYAML(path, cfg); err != nil {
+			return cfg, err
+		}
+	}
+	if c.IsSet("steps") {
+		cfg.Steps = c.Int("steps")
+	}
+	if c.IsSet("seed") {
+		cfg.Seed = c.Uint64("seed")
+	}
+	for _, f := range []struct {
+		flag string
+		dst  *string
+	}{{"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle}} {
+		if c.IsSet(f.flag) {
+			*f.dst = c.String(f.flag)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, usageError{fmt.Errorf("invalid config: %w", err)}
+	}
+	return cfg, nil
+}
+
+func trainAction(c *cli.Context) error {
+	cfg, err := configFromFlags(c)
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	if _, err := checkpoints.Latest(filepath.Join(out, search.CheckpointsDir)); err == nil {
+		return usagef("%s already holds a run: continue it with `promptgan resume %s` or choose another --out", out, out)
+	}
+	tr, err := search.NewTrainer(cfg)
+	if err != nil {
+		return err
+	}
+	return runAndReport(c, tr, out)
+}
+
+func resumeAction(c *cli.Context) error {
+	args, err := positional(c)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usagef("resume needs exactly one run directory, got %d arguments", len(args))
+	}
+	dir := args[0]
+	ckDir, err := checkpoints.Resolve(filepath.Join(dir, search.CheckpointsDir))
+	if err != nil {
+		if ckDir, err = checkpoints.Resolve(dir); err != nil {
+			return fmt.Errorf("resume %s: %w", dir, err)
+		}
+		dir = filepath.Dir(filepath.Dir(ckDir)) // a checkpoint dir was given: run dir is two up
+	}
+	ck, err := checkpoints.Load(ckDir)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", dir, err)
+	}
+	cfg, err := search.ConfigOf(ck)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", ckDir, err)
+	}
+	if c.IsSet("steps") {
+		cfg.Steps = c.Int("steps")
+		if cfg.Steps < ck.Manifest.Step {
+			return usagef("--steps %d is below the checkpoint's step %d", cfg.Steps, ck.Manifest.Step)
+		}
+	}
+	tr, err := search.Restore(ck, cfg)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", ckDir, err)
+	}
+	if !c.Bool("quiet") {
+		fmt.Fprintf(c.App.ErrWriter, "resuming %s at step %d of %d\n", ckDir, tr.StepCount(), cfg.Steps)
+	}
+	return runAndReport(c, tr, dir)
+}
+
+// runAndReport runs the trainer with signal handling and progress, then
+// prints the result (and, when the run has an oracle, the MLE-vs-GAN table).
+func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
+	quiet := c.Bool("quiet")
+	ctx, stop, sig := signalContext(c.Context)
+	defer stop()
+	logOut := io.Writer(c.App.ErrWriter)
+	if quiet {
+		logOut = io.Discard
+	}
+	logger := slog.New(slog.NewTextHandler(logOut, nil))
+	opt := search.RunOptions{Dir: out, Logger: logger}
+	if !quiet {
+		opt.Progress = newProgress(c.App.ErrWriter, logger)
+	}
+	start := time.Now()
+	res, err := search.Run(ctx, tr, opt)
+	if p, ok := opt.Progress.(interface{ Finish() }); ok {
+		p.Finish()
+	}
+	if errors.Is(err, search.ErrInterrupted) {
+		code := 130
+		if s := sig(); s == syscall.SIGTERM {
+			code = 143
+		}
+		return interruptedError{fmt.Errorf("interrupted at step %d; checkpoint saved in %s; continue with `promptgan resume %s`", res.Step, res.Checkpoint, out), code}
+	}
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s\n", res.Step, res.Stopped, time.Since(start).Round(time.Second), nn.BLAS)
+	printEval(w, res.Eval)
+	fmt.Fprintf(w, "checkpoint: %s\n", res.Checkpoint)
+	if tr.Oracle != nil && tr.MLEWeights() != nil {
+		ck, err := checkpoints.Load(res.Checkpoint)
+		if err != nil {
+			return err
+		}
+		rows, err := compareCheckpoint(ck, tr, []float64{0.8, 0.9, 1.0, 1.1}, tr.Cfg.EvalSamples*2)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		printCompare(w, rows)
+	}
+	if paths, err := plotRun(out, ""); err == nil && len(paths) > 0 {
+		fmt.Fprintf(w, "plots: %s\n", filepath.Dir(paths[0]))
+	}
+	return nil
+}
+
+// signalContext cancels on the first SIGINT/SIGTERM (the run checkpoints and
+// exits); a second signal kills the process at once, as the default handler does.
+func signalContext(parent context.Context) (context.Context, func(), func() os.Signal) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	var got os.Signal
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			got = s
+			fmt.Fprintln(os.Stderr, "\npromptgan: interrupted: finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)")
+			signal.Reset(os.Interrupt, syscall.SIGTERM)
+			cancel()
+		case <-done:
+		}
+	}()
+	stop := func() {
+		close(done)
+		signal.Stop(ch)
+		cancel()
+	}
+	return ctx, stop, func() os.Signal { return got }
+}
