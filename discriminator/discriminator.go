@@ -148,13 +148,23 @@ func (e *Ensemble) Params() nn.Params {
 	return ps
 }
 
+// memberLogits runs every member on tokens, in parallel.
+func (e *Ensemble) memberLogits(tokens []int32, B, T int) [][]float32 {
+	out := make([][]float32, len(e.Members))
+	nn.ParallelFor(len(e.Members), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			out[k], _ = e.Members[k].Forward(tokens, B, T)
+		}
+	})
+	return out
+}
+
 // Score returns, for every (b, t), the members' mean probability that the
 // prefix x_1..x_t is real, and the standard deviation across members.
 func (e *Ensemble) Score(tokens []int32, B, T int) (mean, std []float32) {
 	mean, std = make([]float32, B*T), make([]float32, B*T)
 	sum, sq := make([]float64, B*T), make([]float64, B*T)
-	for _, m := range e.Members {
-		logits, _ := m.Forward(tokens, B, T)
+	for _, logits := range e.memberLogits(tokens, B, T) {
 		for i, z := range logits {
 			p := 1 / (1 + math.Exp(-float64(z)))
 			sum[i] += p
@@ -173,8 +183,7 @@ func (e *Ensemble) Score(tokens []int32, B, T int) (mean, std []float32) {
 // MeanLogits returns the members' mean logit at every (b, t).
 func (e *Ensemble) MeanLogits(tokens []int32, B, T int) []float32 {
 	out := make([]float32, B*T)
-	for _, m := range e.Members {
-		logits, _ := m.Forward(tokens, B, T)
+	for _, logits := range e.memberLogits(tokens, B, T) {
 		for i, z := range logits {
 			out[i] += z / float32(len(e.Members))
 		}

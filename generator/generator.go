@@ -197,7 +197,7 @@ func (m *Model) Backprop(bt Batch) Stats {
 	dlogits := logits // SoftmaxXent overwrote the logits with their gradient
 	hs := cache.Outputs(H)
 	nn.Gemm(true, false, H, V, T*B, 1, hs, H, dlogits, V, 1, m.Wout.G, V)
-	nn.Gemm(false, false, 1, V, T*B, 1, ones(T*B), T*B, dlogits, V, 1, m.Bout.G, V)
+	nn.ColSums(m.Bout.G, dlogits, T*B, V)
 	dh := make([]float32, T*B*H)
 	nn.Gemm(false, true, T*B, H, V, 1, dlogits, V, m.Wout.W, V, 0, dh, H)
 	dx, dExtra := m.LSTM.Backward(cache, dh, true)
@@ -230,12 +230,4 @@ func (m *Model) LogProbs(tokens []int32, B, T int, temperature float64, cond []f
 		}
 	}
 	return out
-}
-
-func ones(n int) []float32 {
-	s := make([]float32, n)
-	for i := range s {
-		s[i] = 1
-	}
-	return s
 }

@@ -45,10 +45,10 @@ type CompareRow struct {
 }
 
 // Compare measures each named generator at each temperature: NLL-oracle of
-// `samples` fresh sequences (quality) and NLL-test of the test sequences
-// under the tempered model (coverage). Samples are drawn from the same
+// `samples` fresh sequences (quality) and NLL-test of the first testN test
+// sequences (all if testN is 0) under the tempered model (coverage). Samples are drawn from the same
 // seeded stream for every model and temperature.
-func Compare(models []NamedGenerator, oracle *generator.Model, test *task.Sequences, T int, temps []float64, samples int, seed uint64) []CompareRow {
+func Compare(models []NamedGenerator, oracle *generator.Model, test *task.Sequences, testN, T int, temps []float64, samples int, seed uint64) []CompareRow {
 	var rows []CompareRow
 	for _, m := range models {
 		for _, temp := range temps {
@@ -58,7 +58,11 @@ func Compare(models []NamedGenerator, oracle *generator.Model, test *task.Sequen
 				row.NLLOracle = MeanNLL(oracle, s, samples, T, 1)
 			}
 			if test != nil {
-				row.NLLTest = MeanNLL(m.G, test.Tokens, test.N, test.T, temp)
+				n := test.N
+				if testN > 0 && testN < n {
+					n = testN
+				}
+				row.NLLTest = MeanNLL(m.G, test.Tokens[:n*test.T], n, test.T, temp)
 			}
 			rows = append(rows, row)
 		}

@@ -273,36 +273,38 @@ func (tr *Trainer) sampleFakes(ctx context.Context) (prompts, gens []int32, err 
 }
 
 // dStep updates every D member on real vs fake (+ replayed fakes) and then
-// stores the fakes in the replay buffer.
+// stores the fakes in the replay buffer. Each member sees the three sets in
+// one forward pass; members are independent and update in parallel.
 func (tr *Trainer) dStep(real, fake []int32) map[string]float64 {
 	B, T := tr.Cfg.BatchSize, tr.Cfg.SeqLen
 	old := tr.replay.Sample(B/2, tr.sampleRNG)
-	nOld := len(old) / T
-	var loss, dReal, dFake float64
-	for k, m := range tr.Disc.Members {
-		ps := m.Params()
-		ps.ZeroGrad()
-		zr, cr := m.Forward(real, B, T)
-		zf, cf := m.Forward(fake, B, T)
-		var zo []float32
-		var co *discriminator.Cache
-		if nOld > 0 {
-			zo, co = m.Forward(old, nOld, T)
+	all := append(append(append(make([]int32, 0, len(real)+len(fake)+len(old)), real...), fake...), old...)
+	n := len(all) / T
+	K := len(tr.Disc.Members)
+	loss, dReal, dFake := make([]float64, K), make([]float64, K), make([]float64, K)
+	nn.ParallelFor(K, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			m := tr.Disc.Members[k]
+			ps := m.Params()
+			ps.ZeroGrad()
+			z, cache := m.Forward(all, n, T)
+			zr, zf, zo := z[:B*T], z[B*T:2*B*T], z[2*B*T:]
+			l, gr, gf, gold := DiscriminatorLoss(zr, zf, zo, tr.Cfg.LabelSmoothing, tr.Cfg.ReplayWeight)
+			m.Backward(cache, append(append(gr, gf...), gold...))
+			tr.dOpts[k].Update(ps)
+			loss[k], dReal[k], dFake[k] = l, meanFinalProb(zr, B, T), meanFinalProb(zf, B, T)
 		}
-		l, gr, gf, gold := DiscriminatorLoss(zr, zf, zo, tr.Cfg.LabelSmoothing, tr.Cfg.ReplayWeight)
-		m.Backward(cr, gr)
-		m.Backward(cf, gf)
-		if nOld > 0 {
-			m.Backward(co, gold)
-		}
-		tr.dOpts[k].Update(ps)
-		loss += l
-		dReal += meanFinalProb(zr, B, T)
-		dFake += meanFinalProb(zf, B, T)
-	}
+	})
 	tr.replay.Add(fake)
-	K := float64(len(tr.Disc.Members))
-	return map[string]float64{"loss_d": loss / K, "d_real": dReal / K, "d_fake": dFake / K}
+	return map[string]float64{"loss_d": mean(loss), "d_real": mean(dReal), "d_fake": mean(dFake)}
+}
+
+func mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
 }
 
 // meanFinalProb is the mean σ(logit) at the last position: D's verdict on whole sequences.

@@ -72,7 +72,7 @@ func benchSeqGANAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := compareCheckpoint(ck, tr, []float64{0.8, 0.9, 1.0, 1.1}, samples)
+	rows, err := compareCheckpoint(ck, tr, []float64{0.8, 0.9, 1.0, 1.1}, samples, 0)
 	if err != nil {
 		return err
 	}

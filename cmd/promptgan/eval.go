@@ -188,7 +188,7 @@ func plotRun(run, out string) ([]string, error) {
 }
 
 // compareCheckpoint builds the MLE-vs-GAN table of a checkpoint.
-func compareCheckpoint(ck *checkpoints.Checkpoint, tr *search.Trainer, temps []float64, samples int) ([]search.CompareRow, error) {
+func compareCheckpoint(ck *checkpoints.Checkpoint, tr *search.Trainer, temps []float64, samples, testN int) ([]search.CompareRow, error) {
 	mle, err := search.GeneratorFrom(ck, "mle_generator.safetensors")
 	if err != nil {
 		return nil, err
@@ -198,7 +198,7 @@ func compareCheckpoint(ck *checkpoints.Checkpoint, tr *search.Trainer, temps []f
 		return nil, err
 	}
 	models := []search.NamedGenerator{{Name: "MLE", G: mle}, {Name: "GAN", G: gan}}
-	return search.Compare(models, tr.Oracle, tr.Test, tr.Cfg.SeqLen, temps, samples, tr.Cfg.Seed), nil
+	return search.Compare(models, tr.Oracle, tr.Test, testN, tr.Cfg.SeqLen, temps, samples, tr.Cfg.Seed), nil
 }
 
 func printCompare(w io.Writer, rows []search.CompareRow) {

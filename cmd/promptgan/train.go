@@ -148,11 +148,11 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 		if err != nil {
 			return err
 		}
-		rows, err := compareCheckpoint(ck, tr, []float64{0.8, 0.9, 1.0, 1.1}, tr.Cfg.EvalSamples*2)
+		rows, err := compareCheckpoint(ck, tr, []float64{0.8, 0.9, 1.0, 1.1}, tr.Cfg.EvalSamples, tr.Cfg.EvalTest)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "\nMLE (end of pre-training) vs GAN (now): NLL-oracle of %d samples, NLL-test of %s test sequences\n", tr.Cfg.EvalSamples, countOrAll(tr.Cfg.EvalTest))
 		printCompare(w, rows)
 	}
 	if paths, err := plotRun(out, ""); err == nil && len(paths) > 0 {
@@ -185,4 +185,11 @@ func signalContext(parent context.Context) (context.Context, func(), func() os.S
 		cancel()
 	}
 	return ctx, stop, func() os.Signal { return got }
+}
+
+func countOrAll(n int) string {
+	if n == 0 {
+		return "all"
+	}
+	return fmt.Sprint(n)
 }

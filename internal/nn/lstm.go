@@ -72,29 +72,6 @@ func (l *LSTM) Forward(x []float32, T, B int, extra []float32) *LSTMCache {
 	return c
 }
 
-// cellStep activates the pre-activations in gates (B, 4H) in place and
-// computes the new cell state, tanh of it, and the new hidden state.
-func cellStep(gates, cPrev, cNext, tanhC, hNext []float32, B, H int) {
-	G := 4 * H
-	for b := 0; b < B; b++ {
-		g := gates[b*G : (b+1)*G]
-		for j := 0; j < 3*H; j++ {
-			g[j] = Sigmoid(g[j])
-		}
-		for j := 3 * H; j < G; j++ {
-			g[j] = Tanh(g[j])
-		}
-		for j := 0; j < H; j++ {
-			k := b*H + j
-			cn := g[H+j]*cPrev[k] + g[j]*g[3*H+j]
-			cNext[k] = cn
-			tc := Tanh(cn)
-			tanhC[k] = tc
-			hNext[k] = g[2*H+j] * tc
-		}
-	}
-}
-
 // Step advances B sequences by one step for sampling: x is (B, In), h and c
 // (B, H) are updated in place, gates is (B, 4H) scratch and extra as in
 // Forward.

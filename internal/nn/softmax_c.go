@@ -83,6 +83,19 @@ KERNEL static void sample_rows(float *z, const float *bias, int rows, int V, flo
 		out[r] = pick;
 	}
 }
+KERNEL static void cell_step(float *gates, const float *c_prev, float *c_next, float *tanh_c, float *h_next, int B, int H) {
+	int G = 4 * H;
+	for (int b = 0; b < B; b++) {
+		float *g = gates + (long)b * G;
+		for (int j = 0; j < 3 * H; j++) g[j] = 1.0f / (1.0f + expf(-g[j]));
+		for (int j = 3 * H; j < G; j++) g[j] = tanhf(g[j]);
+		const float *cp = c_prev + (long)b * H;
+		float *cn = c_next + (long)b * H, *tc = tanh_c + (long)b * H, *hn = h_next + (long)b * H;
+		for (int j = 0; j < H; j++) cn[j] = g[H + j] * cp[j] + g[j] * g[3 * H + j];
+		for (int j = 0; j < H; j++) tc[j] = tanhf(cn[j]);
+		for (int j = 0; j < H; j++) hn[j] = g[2 * H + j] * tc[j];
+	}
+}
 */
 import "C"
 
@@ -108,4 +121,10 @@ func sampleRows(z, bias []float32, rows, V int, inv float32, u []float64, out []
 		return
 	}
 	C.sample_rows((*C.float)(&z[0]), (*C.float)(&bias[0]), C.int(rows), C.int(V), C.float(inv), (*C.double)(&u[0]), (*C.int)(unsafe.Pointer(&out[0])))
+}
+
+// cellStep activates the LSTM pre-activations in gates (B, 4H) in place and
+// computes the new cell state, tanh of it, and the new hidden state.
+func cellStep(gates, cPrev, cNext, tanhC, hNext []float32, B, H int) {
+	C.cell_step((*C.float)(&gates[0]), (*C.float)(&cPrev[0]), (*C.float)(&cNext[0]), (*C.float)(&tanhC[0]), (*C.float)(&hNext[0]), C.int(B), C.int(H))
 }

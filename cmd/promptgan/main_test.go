@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes the CLI in-process from the repository root (where the
+// presets' data paths point) and returns stdout, stderr and the exit status.
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	app := newApp()
+	var out, errOut bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &errOut
+	wd, _ := os.Getwd()
+	if err := os.Chdir("../.."); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	err := app.Run(append([]string{"promptgan"}, args...))
+	code := exitCode(err)
+	if err != nil {
+		errOut.WriteString(err.Error())
+	}
+	return out.String(), errOut.String(), code
+}
+
+func TestTrainResumeEvalInspectPlot(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, code := run(t, "train", "--preset", "tiny", "--out", dir, "--steps", "20", "--quiet")
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "finished at step 20") || !strings.Contains(out, "MLE") {
+		t.Fatalf("train output lacks the result or the MLE table:\n%s", out)
+	}
+	// Training into the same directory again is refused with a hint.
+	if _, errOut, code := run(t, "train", "--preset", "tiny", "--out", dir); code != 2 || !strings.Contains(errOut, "promptgan resume") {
+		t.Fatalf("second train into %s: exit %d, %s", dir, code, errOut)
+	}
+	// Flags after the directory, as documented.
+	if out, errOut, code := run(t, "resume", dir, "--steps", "30", "--quiet"); code != 0 || !strings.Contains(out, "finished at step 30") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
+	}
+	out, errOut, code = run(t, "eval", dir, "--json", "--samples", "50", "--temperature", "0.9")
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, errOut)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatalf("eval --json: %v\n%s", err, out)
+	}
+	for _, k := range []string{"nll_data", "nll_oracle", "distinct_2", "self_bleu_3"} {
+		if _, ok := ev[k].(float64); !ok {
+			t.Errorf("eval --json lacks %s: %v", k, ev)
+		}
+	}
+	// Any held-out file, not only the shipped one.
+	data := filepath.Join(t.TempDir(), "held.txt")
+	os.WriteFile(data, []byte(strings.Repeat("1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n", 3)), 0o644)
+	if out, errOut, code := run(t, "eval", dir, "--data", data, "--samples", "10"); code != 0 || !strings.Contains(out, "nll_data") {
+		t.Fatalf("eval --data: exit %d\n%s\n%s", code, out, errOut)
+	}
+	out, _, code = run(t, "inspect", dir, "--json")
+	if code != 0 || !strings.Contains(out, `"step": 30`) || !strings.Contains(out, "generator.safetensors") {
+		t.Fatalf("inspect --json: exit %d\n%s", code, out)
+	}
+	if out, _, code := run(t, "inspect", dir); code != 0 || !strings.Contains(out, "sha256") {
+		t.Fatalf("inspect: exit %d\n%s", code, out)
+	}
+	out, _, code = run(t, "plot", dir)
+	if code != 0 || !strings.Contains(out, "losses.png") {
+		t.Fatalf("plot: exit %d\n%s", code, out)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	badYAML := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badYAML, []byte("steps: 10\nbatchsize: 4\n"), 0o644)
+	badData := filepath.Join(dir, "bad.txt")
+	os.WriteFile(badData, []byte("1 2 3\n"), 0o644)
+	notRun := t.TempDir()
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"unknown preset", []string{"train", "--preset", "nope"}, 2, `unknown preset "nope"`},
+		{"unknown config key", []string{"train", "--config", badYAML, "--out", filepath.Join(dir, "r1")}, 1, "field batchsize not found"},
+		{"missing config", []string{"train", "--config", filepath.Join(dir, "none.yaml")}, 1, "none.yaml"},
+		{"invalid value", []string{"train", "--steps", "-3", "--out", filepath.Join(dir, "r2")}, 2, "steps = -3"},
+		{"bad data line", []string{"train", "--preset", "tiny", "--train", badData, "--out", filepath.Join(dir, "r3")}, 1, "bad.txt:1: sequence has 3 tokens, want 20"},
+		{"undefined flag", []string{"train", "--stepz", "3"}, 2, "stepz"},
+		{"resume nothing", []string{"resume", notRun}, 1, "no checkpoint"},
+		{"resume no args", []string{"resume"}, 2, "exactly one run directory"},
+		{"eval nothing", []string{"eval", notRun}, 1, notRun},
+		{"eval bad temperature", []string{"eval", notRun, "--temperature", "0"}, 1, ""},
+		{"inspect two dirs", []string{"inspect", notRun, notRun}, 2, "exactly one"},
+		{"plot without metrics", []string{"plot", notRun}, 1, "metrics.jsonl"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := run(t, tc.args...)
+			if code != tc.wantCode || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d (want %d), stderr:\n%s\nwant it to contain %q", code, tc.wantCode, errOut, tc.want)
+			}
+		})
+	}
+}
+
+func TestDamagedCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	if _, errOut, code := run(t, "train", "--preset", "tiny", "--out", dir, "--steps", "20", "--quiet"); code != 0 {
+		t.Fatal(errOut)
+	}
+	gen := filepath.Join(dir, "checkpoints", "step-0000020", "generator.safetensors")
+	b, _ := os.ReadFile(gen)
+	b[len(b)-1] ^= 0xff
+	os.WriteFile(gen, b, 0o644)
+	for _, cmd := range []string{"resume", "eval", "inspect"} {
+		_, errOut, code := run(t, cmd, dir)
+		if code != 1 || !strings.Contains(errOut, "generator.safetensors") {
+			t.Errorf("%s of a damaged checkpoint: exit %d, %s", cmd, code, errOut)
+		}
+	}
+}

@@ -1,0 +1,27 @@
+package search
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkAdversarialStep times one GAN step (sample, D step, rewards, G
+// step) at the seqgan-oracle preset's sizes.
+func BenchmarkAdversarialStep(b *testing.B) {
+	cfg := DefaultConfig()
+	for _, p := range []*string{&cfg.Train, &cfg.Test, &cfg.Oracle} {
+		*p = "../" + *p
+	}
+	cfg.MLESteps, cfg.DPretrainSteps, cfg.Steps = 0, 0, 1<<30
+	tr, err := NewTrainer(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := tr.Step(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
