@@ -371,8 +371,13 @@ func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
 	vals["distinct_3"] = metrics.DistinctN(seqs, 3)
 	vals["self_bleu_3"] = metrics.SelfBLEU(seqs, 3, 200)
 	mean, std := tr.Disc.Score(samples, cfg.EvalSamples, T)
-	nReal := min(cfg.EvalSamples, tr.Train.N)
-	realMean, _ := tr.Disc.Score(tr.Train.Tokens[:nReal*T], nReal, T)
+	// D's verdict on real data it never trained on (the test file) when there is one.
+	realSet := tr.Train
+	if tr.Test != nil {
+		realSet = tr.Test
+	}
+	nReal := min(cfg.EvalSamples, realSet.N)
+	realMean, _ := tr.Disc.Score(realSet.Tokens[:nReal*T], nReal, T)
 	vals["d_fake"] = meanAt(mean, cfg.EvalSamples, T)
 	vals["d_real"] = meanAt(realMean, nReal, T)
 	vals["d_std"] = meanAt(std, cfg.EvalSamples, T)

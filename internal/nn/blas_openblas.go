@@ -92,7 +92,10 @@ func init() {
 	// Candidates: $PROMPTGAN_OPENBLAS (a directory holding libopenblas.so.0),
 	// the directory make setup filled (compiled in by make build), the system's.
 	var tried []string
-	for _, dir := range []string{os.Getenv("PROMPTGAN_OPENBLAS"), openblasDir, ""} {
+	for i, dir := range []string{os.Getenv("PROMPTGAN_OPENBLAS"), openblasDir, ""} {
+		if dir == "" && i < 2 {
+			continue // unset: the last candidate is the system's library
+		}
 		cdir := C.CString(dir)
 		msg := C.open_openblas(cdir)
 		C.free(unsafePointer(cdir))
