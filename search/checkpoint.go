@@ -152,9 +152,10 @@ func fileHash(path string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// ConfigOf returns the config stored in a checkpoint.
+// ConfigOf returns the config stored in a checkpoint. Fields the
+// checkpoint predates keep their defaults.
 func ConfigOf(ck *checkpoints.Checkpoint) (Config, error) {
-	var cfg Config
+	cfg := DefaultConfig()
 	if err := json.Unmarshal(ck.Manifest.Config, &cfg); err != nil {
 		return Config{}, fmt.Errorf("manifest.json: config: %w", err)
 	}

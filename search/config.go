@@ -39,14 +39,15 @@ type Config struct {
 	// Optimisation
 	GAdam  nn.AdamConfig `yaml:"g_adam" json:"g_adam"`     // G during MLE; lr 0.01
 	GAdvLR float64       `yaml:"g_adv_lr" json:"g_adv_lr"` // G's learning rate in the adversarial phase; 0.001
-	DAdam  nn.AdamConfig `yaml:"d_adam" json:"d_adam"`     // each D member; lr 0.001
+	DAdam  nn.AdamConfig `yaml:"d_adam" json:"d_adam"`     // each D member; lr 0.005
 
 	// Adversarial objective
-	DStepsPerG     int     `yaml:"d_steps_per_g" json:"d_steps_per_g"`     // D updates per adversarial step; 1
+	DStepsPerG     int     `yaml:"d_steps_per_g" json:"d_steps_per_g"`     // D updates per adversarial step; 3
 	LabelSmoothing float64 `yaml:"label_smoothing" json:"label_smoothing"` // real label is 1−ε (one-sided); 0.1
 	ReplaySize     int     `yaml:"replay_size" json:"replay_size"`         // old fakes kept for D; 0 = no replay
 	ReplayWeight   float64 `yaml:"replay_weight" json:"replay_weight"`     // λ on the replay term of L_D; 0.5
 	Gamma          float64 `yaml:"gamma" json:"gamma"`                     // discount of per-token returns; 0.9
+	Credit         string  `yaml:"credit" json:"credit"`                   // per-token reward: "prefix" (log D of the prefix) or "delta" (its change from the previous prefix); "prefix"
 	BaselineDecay  float64 `yaml:"baseline_decay" json:"baseline_decay"`   // EMA decay of the per-position baseline; 0.9
 	EntropyBonus   float64 `yaml:"entropy_bonus" json:"entropy_bonus"`     // weight of the policy-entropy bonus; 0.01
 	MLEWeight      float64 `yaml:"mle_weight" json:"mle_weight"`           // weight of an MLE term on real data in G's adversarial loss; 0.5
@@ -72,7 +73,7 @@ type Config struct {
 // paths relative to the project root.
 func DefaultConfig() Config {
 	gadam := nn.DefaultAdam(0.01)
-	dadam := nn.DefaultAdam(0.001)
+	dadam := nn.DefaultAdam(0.005)
 	return Config{
 		Generator:     generator.DefaultConfig(5000),
 		Discriminator: discriminator.DefaultConfig(5000),
@@ -83,20 +84,21 @@ func DefaultConfig() Config {
 		Oracle: "benchmarks/seqgan-oracle/data/oracle.safetensors",
 		SeqLen: 20,
 
-		Steps:          6000,
+		Steps:          6700,
 		MLESteps:       4700, // 30 epochs of 10,000 sequences at batch 64
-		DPretrainSteps: 300,
+		DPretrainSteps: 500,
 		BatchSize:      64,
 
 		GAdam:  gadam,
 		GAdvLR: 0.001,
 		DAdam:  dadam,
 
-		DStepsPerG:     1,
+		DStepsPerG:     3,
 		LabelSmoothing: 0.1,
 		ReplaySize:     2048,
 		ReplayWeight:   0.5,
 		Gamma:          0.9,
+		Credit:         "prefix",
 		BaselineDecay:  0.9,
 		EntropyBonus:   0.01,
 		MLEWeight:      0.5,
@@ -127,7 +129,7 @@ func Preset(name string) (Config, error) {
 	switch name {
 	case "seqgan-oracle":
 	case "quick":
-		c.Steps, c.MLESteps, c.DPretrainSteps = 2000, 1500, 100
+		c.Steps, c.MLESteps, c.DPretrainSteps = 2100, 1500, 200
 		c.EvalEvery, c.EvalSamples, c.EvalTest = 250, 500, 1000
 		c.CheckpointEvery = 500
 	case "tiny":
@@ -210,6 +212,7 @@ func (c Config) Validate() error {
 		{c.LabelSmoothing < 0 || c.LabelSmoothing >= 0.5, fmt.Sprintf("label_smoothing = %v: must be in [0, 0.5)", c.LabelSmoothing)},
 		{c.ReplaySize < 0, fmt.Sprintf("replay_size = %d: must be >= 0 (0 = no replay)", c.ReplaySize)},
 		{c.ReplayWeight < 0, fmt.Sprintf("replay_weight = %v: must be >= 0", c.ReplayWeight)},
+		{c.Credit != "prefix" && c.Credit != "delta", fmt.Sprintf("credit = %q: choose prefix or delta", c.Credit)},
 		{c.Gamma < 0 || c.Gamma > 1, fmt.Sprintf("gamma = %v: the discount must be in [0, 1]", c.Gamma)},
 		{c.BaselineDecay < 0 || c.BaselineDecay >= 1, fmt.Sprintf("baseline_decay = %v: must be in [0, 1)", c.BaselineDecay)},
 		{c.EntropyBonus < 0, fmt.Sprintf("entropy_bonus = %v: must be >= 0", c.EntropyBonus)},

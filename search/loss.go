@@ -50,6 +50,22 @@ func NonSaturatingRewards(logits []float32) []float64 {
 	return r
 }
 
+// RewardDeltas returns, for (B, T) per-prefix rewards r, how much each
+// token changed its sequence's reward: d_bt = r_bt − r_b(t−1), with d_b0 =
+// r_b0. Discounted sums of deltas credit a token with the change it caused
+// rather than with the level its prefix had already reached.
+func RewardDeltas(r []float64, B, T int) []float64 {
+	d := make([]float64, B*T)
+	for b := 0; b < B; b++ {
+		prev := 0.0
+		for t := 0; t < T; t++ {
+			d[b*T+t] = r[b*T+t] - prev
+			prev = r[b*T+t]
+		}
+	}
+	return d
+}
+
 // DiscountedReturns returns, for (B, T) per-position rewards r, the
 // per-token returns R_bt = Σ_{s≥t} γ^(s−t)·r_bs: the credit each token gets
 // for the prefixes it leads to.

@@ -87,3 +87,35 @@ func TestNonSaturatingRewards(t *testing.T) {
 		t.Fatalf("rewards %v", r)
 	}
 }
+
+func TestRewardDeltas(t *testing.T) {
+	d := RewardDeltas([]float64{-1, -0.5, -2, 0, 0, -1}, 2, 3)
+	want := []float64{-1, 0.5, -1.5, 0, 0, -1}
+	for i := range want {
+		if math.Abs(d[i]-want[i]) > 1e-12 {
+			t.Fatalf("deltas %v, want %v", d, want)
+		}
+	}
+	// With γ = 1 the returns of deltas telescope to r_T − r_(t−1).
+	R := DiscountedReturns(d, 2, 3, 1)
+	if math.Abs(R[1]-(-2-(-1))) > 1e-12 {
+		t.Fatalf("R = %v", R)
+	}
+}
+
+func TestPearson(t *testing.T) {
+	tests := []struct {
+		x, y []float64
+		want float64
+	}{
+		{[]float64{1, 2, 3}, []float64{2, 4, 6}, 1},
+		{[]float64{1, 2, 3}, []float64{3, 2, 1}, -1},
+		{[]float64{1, 2, 3}, []float64{5, 5, 5}, 0},
+		{[]float64{1, 2, 3, 4}, []float64{1, 3, 2, 4}, 0.8},
+	}
+	for _, tc := range tests {
+		if got := pearson(tc.x, tc.y); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("pearson(%v, %v) = %v, want %v", tc.x, tc.y, got, tc.want)
+		}
+	}
+}

@@ -93,7 +93,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		}
 		pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: st.Values})
 		args := []any{"step", st.Step, "phase", cfg.PhaseOf(max(st.Step, 1))}
-		for _, k := range []string{"nll_oracle", "nll_test", "d_real", "d_fake", "distinct_2", "self_bleu_3"} {
+		for _, k := range []string{"nll_oracle", "nll_test", "d_real", "d_fake", "d_oracle_corr", "distinct_2", "self_bleu_3"} {
 			if v, ok := st.Values[k]; ok {
 				args = append(args, k, fmt.Sprintf("%.4f", v))
 			}

@@ -214,7 +214,11 @@ func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, err
 	// rewards: non-saturating log D per prefix, discounted returns, baseline, normalisation
 	logits := tr.Disc.MeanLogits(gens, B, T)
 	r := NonSaturatingRewards(logits)
-	R := DiscountedReturns(r, B, T, tr.Cfg.Gamma)
+	credit := r
+	if tr.Cfg.Credit == "delta" {
+		credit = RewardDeltas(r, B, T)
+	}
+	R := DiscountedReturns(credit, B, T, tr.Cfg.Gamma)
 	A, init := Advantages(R, B, T, tr.baseline, tr.baselineInit, tr.Cfg.BaselineDecay)
 	tr.baselineInit = init
 
@@ -356,8 +360,10 @@ func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
 	}
+	var perSample []float64 // oracle NLL of each sample
 	if tr.Oracle != nil {
-		vals["nll_oracle"] = MeanNLL(tr.Oracle, samples, cfg.EvalSamples, T, 1)
+		perSample = SequenceNLL(tr.Oracle, samples, cfg.EvalSamples, T, 1)
+		vals["nll_oracle"] = mean(perSample)
 	}
 	if tr.Test != nil {
 		n := tr.Test.N
@@ -381,6 +387,19 @@ func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
 	vals["d_fake"] = meanAt(mean, cfg.EvalSamples, T)
 	vals["d_real"] = meanAt(realMean, nReal, T)
 	vals["d_std"] = meanAt(std, cfg.EvalSamples, T)
+	if perSample != nil {
+		// Is the learned evaluator aligned with the true metric? Correlation
+		// of D's verdict with −NLL-oracle across samples (audit for reward hacking).
+		score := make([]float64, cfg.EvalSamples)
+		for b := range score {
+			score[b] = float64(mean[b*T+T-1])
+		}
+		neg := make([]float64, len(perSample))
+		for i, v := range perSample {
+			neg[i] = -v
+		}
+		vals["d_oracle_corr"] = pearson(score, neg)
+	}
 	tr.updateHall(samples, mean, std)
 
 	// feedback
@@ -471,6 +490,39 @@ func SampleBatched(m *generator.Model, n, T int, temp float64, rng *nn.RNG) []in
 		out = append(out, m.Sample(k, T, generator.SampleOptions{Temperature: temp}, nil, rng)...)
 	}
 	return out
+}
+
+// SequenceNLL returns the mean per-token negative log-likelihood of each of
+// the (n, T) sequences under m at temperature temp.
+func SequenceNLL(m *generator.Model, tokens []int32, n, T int, temp float64) []float64 {
+	out := make([]float64, n)
+	for done := 0; done < n; done += evalChunk {
+		k := min(evalChunk, n-done)
+		lp := m.LogProbs(tokens[done*T:(done+k)*T], k, T, temp, nil)
+		for i := 0; i < k; i++ {
+			for t := 0; t < T; t++ {
+				out[done+i] -= float64(lp[i*T+t])
+			}
+			out[done+i] /= float64(T)
+		}
+	}
+	return out
+}
+
+// pearson returns the correlation of x and y (0 if either is constant).
+func pearson(x, y []float64) float64 {
+	mx, my := mean(x), mean(y)
+	var sxy, sxx, syy float64
+	for i := range x {
+		dx, dy := x[i]-mx, y[i]-my
+		sxy += dx * dy
+		sxx += dx * dx
+		syy += dy * dy
+	}
+	if sxx == 0 || syy == 0 {
+		return 0
+	}
+	return sxy / math.Sqrt(sxx*syy)
 }
 
 // MeanNLL returns the mean per-token negative log-likelihood of the (n, T)
