@@ -2,9 +2,14 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
+
+	"promptgan/checkpoints"
+	"promptgan/search"
 )
 
 // positional returns the command's positional arguments, applying any flags
@@ -41,4 +46,28 @@ func positional(c *cli.Context) ([]string, error) {
 		}
 	})
 	return out, err
+}
+
+// oneArg returns the command's single positional argument.
+func oneArg(c *cli.Context, what string) (string, error) {
+	args, err := positional(c)
+	if err != nil {
+		return "", err
+	}
+	if len(args) != 1 {
+		return "", usagef("%s needs exactly one %s, got %d arguments", c.Command.Name, what, len(args))
+	}
+	return args[0], nil
+}
+
+// resolveCheckpoint accepts a run directory (its latest checkpoint) or a
+// checkpoint directory, and returns the checkpoint and its run directory.
+func resolveCheckpoint(path string) (ckDir, runDir string, err error) {
+	if ckDir, err = checkpoints.Resolve(filepath.Join(path, search.CheckpointsDir)); err == nil {
+		return ckDir, path, nil
+	}
+	if ckDir, err = checkpoints.Resolve(path); err != nil {
+		return "", "", fmt.Errorf("%s: %w", path, err)
+	}
+	return ckDir, filepath.Dir(filepath.Dir(ckDir)), nil // RUN/checkpoints/step-N
 }

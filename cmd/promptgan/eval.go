@@ -21,19 +21,13 @@ import (
 
 // loadCheckpoint accepts a run directory or a checkpoint directory.
 func loadCheckpoint(c *cli.Context) (*checkpoints.Checkpoint, string, error) {
-	args, err := positional(c)
+	path, err := oneArg(c, "run or checkpoint directory")
 	if err != nil {
 		return nil, "", err
 	}
-	if len(args) != 1 {
-		return nil, "", usagef("%s needs exactly one run or checkpoint directory, got %d arguments", c.Command.Name, len(args))
-	}
-	path := args[0]
-	dir, err := checkpoints.Resolve(filepath.Join(path, search.CheckpointsDir))
+	dir, _, err := resolveCheckpoint(path)
 	if err != nil {
-		if dir, err = checkpoints.Resolve(path); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", path, err)
-		}
+		return nil, "", err
 	}
 	ck, err := checkpoints.Load(dir)
 	if err != nil {
@@ -158,14 +152,11 @@ func orNone(s string) string {
 }
 
 func plotAction(c *cli.Context) error {
-	args, err := positional(c)
+	run, err := oneArg(c, "run directory")
 	if err != nil {
 		return err
 	}
-	if len(args) != 1 {
-		return usagef("plot needs exactly one run directory, got %d arguments", len(args))
-	}
-	paths, err := plotRun(args[0], c.String("out"))
+	paths, err := plotRun(run, c.String("out"))
 	if err != nil {
 		return err
 	}

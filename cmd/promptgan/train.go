@@ -70,20 +70,13 @@ func trainAction(c *cli.Context) error {
 }
 
 func resumeAction(c *cli.Context) error {
-	args, err := positional(c)
+	path, err := oneArg(c, "run directory")
 	if err != nil {
 		return err
 	}
-	if len(args) != 1 {
-		return usagef("resume needs exactly one run directory, got %d arguments", len(args))
-	}
-	dir := args[0]
-	ckDir, err := checkpoints.Resolve(filepath.Join(dir, search.CheckpointsDir))
+	ckDir, dir, err := resolveCheckpoint(path)
 	if err != nil {
-		if ckDir, err = checkpoints.Resolve(dir); err != nil {
-			return fmt.Errorf("resume %s: %w", dir, err)
-		}
-		dir = filepath.Dir(filepath.Dir(ckDir)) // a checkpoint dir was given: run dir is two up
+		return fmt.Errorf("resume %w", err)
 	}
 	ck, err := checkpoints.Load(ckDir)
 	if err != nil {
