@@ -148,7 +148,11 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 		fmt.Fprintf(w, "\nMLE (end of pre-training) vs GAN (now): NLL-oracle of %d samples, NLL-test of %s test sequences\n", tr.Cfg.EvalSamples, countOrAll(tr.Cfg.EvalTest))
 		printCompare(w, rows)
 	}
-	if paths, err := plotRun(out, ""); err == nil && len(paths) > 0 {
+	paths, err := plotRun(out, "")
+	switch {
+	case err != nil:
+		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: no plots: %v\n", err)
+	case len(paths) > 0:
 		fmt.Fprintf(w, "plots: %s\n", filepath.Dir(paths[0]))
 	}
 	return nil

@@ -21,14 +21,23 @@ type figure struct {
 	file   string
 	title  string
 	ylabel string
-	keys   []string
-	phase  string // if non-empty, only records of this phase are used
+	series []seriesSpec
+}
+
+// seriesSpec selects one line: the values of key in the records whose phase
+// is phase ("" = any training phase, i.e. every phase but "eval").
+type seriesSpec struct {
+	label, key, phase string
 }
 
 var figures = []figure{
-	{file: "losses.png", title: "Training losses", ylabel: "loss", keys: []string{"loss_g", "loss_d"}},
-	{file: "discriminator.png", title: "Discriminator outputs", ylabel: "D(x)", keys: []string{"d_real", "d_fake"}},
-	{file: "heldout.png", title: "Held-out NLL", ylabel: "NLL (nats/token)", keys: []string{"nll_oracle", "nll_test"}, phase: "eval"},
+	{file: "losses.png", title: "Training losses", ylabel: "loss", series: []seriesSpec{
+		{"loss_g", "loss_g", ""}, {"loss_d", "loss_d", ""}}},
+	{file: "discriminator.png", title: "Discriminator outputs", ylabel: "D(x)", series: []seriesSpec{
+		{"D(real), training batch", "d_real", ""}, {"D(fake), training batch", "d_fake", ""},
+		{"D(real), held-out", "d_real", "eval"}, {"D(fake), evaluation samples", "d_fake", "eval"}}},
+	{file: "heldout.png", title: "Held-out NLL", ylabel: "NLL (nats/token)", series: []seriesSpec{
+		{"nll_oracle", "nll_oracle", "eval"}, {"nll_test", "nll_test", "eval"}}},
 }
 
 // Figure size.
@@ -42,14 +51,15 @@ var palette = []color.Color{
 	color.RGBA{R: 0x00, G: 0x72, B: 0xB2, A: 0xFF},
 	color.RGBA{R: 0xD5, G: 0x5E, B: 0x00, A: 0xFF},
 	color.RGBA{R: 0x00, G: 0x9E, B: 0x73, A: 0xFF},
+	color.RGBA{R: 0xCC, G: 0x79, B: 0xA7, A: 0xFF},
 }
 
 // Run reads recs and writes PNGs into dir (created if needed), returning the
 // paths written, in this order:
 //
-//	losses.png        loss_g and loss_d against step (any phase)
-//	discriminator.png d_real and d_fake against step (any phase)
-//	heldout.png       nll_oracle and nll_test against step (phase "eval" only)
+//	losses.png        loss_g and loss_d of training steps
+//	discriminator.png d_real and d_fake of training batches and of evaluations
+//	heldout.png       nll_oracle and nll_test of evaluations
 //
 // Each series holds the finite values of its key, sorted by step (records
 // with equal steps keep their order); a key never present (or only
@@ -73,11 +83,12 @@ func Run(recs []metrics.Record, dir string) ([]string, error) {
 	return written, nil
 }
 
-// series collects the finite values of key against step.
+// series collects the finite values of key against step in the records of
+// phase ("" = every phase but "eval").
 func series(recs []metrics.Record, key, phase string) plotter.XYs {
 	var xys plotter.XYs
 	for _, r := range recs {
-		if phase != "" && r.Phase != phase {
+		if (phase == "" && r.Phase == "eval") || (phase != "" && r.Phase != phase) {
 			continue
 		}
 		v, ok := r.Values[key]
@@ -101,8 +112,9 @@ func draw1(recs []metrics.Record, f figure, path string) (bool, error) {
 	p.Add(plotter.NewGrid())
 
 	n := 0
-	for i, key := range f.keys {
-		xys := series(recs, key, f.phase)
+	for i, sp := range f.series {
+		key := sp.key
+		xys := series(recs, key, sp.phase)
 		if len(xys) == 0 {
 			continue
 		}
@@ -123,7 +135,7 @@ func draw1(recs []metrics.Record, f figure, path string) (bool, error) {
 			pts.Shape = draw.CircleGlyph{}
 			p.Add(pts)
 		}
-		p.Legend.Add(key, line)
+		p.Legend.Add(sp.label, line)
 		n++
 	}
 	if n == 0 {
