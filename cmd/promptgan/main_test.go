@@ -65,6 +65,11 @@ func TestTrainResumeEvalInspectPlot(t *testing.T) {
 	if out, errOut, code := run(t, "eval", dir, "--data", data, "--samples", "10"); code != 0 || !strings.Contains(out, "nll_data") {
 		t.Fatalf("eval --data: exit %d\n%s\n%s", code, out, errOut)
 	}
+	for _, bad := range [][]string{{"--temperature", "0"}, {"--samples", "1"}} {
+		if _, errOut, code := run(t, append([]string{"eval", dir}, bad...)...); code != 2 || !strings.Contains(errOut, bad[0]) {
+			t.Errorf("eval %v: exit %d, %s", bad, code, errOut)
+		}
+	}
 	out, _, code = run(t, "inspect", dir, "--json")
 	if code != 0 || !strings.Contains(out, `"step": 30`) || !strings.Contains(out, "generator.safetensors") {
 		t.Fatalf("inspect --json: exit %d\n%s", code, out)
@@ -100,7 +105,6 @@ func TestBadInput(t *testing.T) {
 		{"resume nothing", []string{"resume", notRun}, 1, "no checkpoint"},
 		{"resume no args", []string{"resume"}, 2, "exactly one run directory"},
 		{"eval nothing", []string{"eval", notRun}, 1, notRun},
-		{"eval bad temperature", []string{"eval", notRun, "--temperature", "0"}, 1, ""},
 		{"inspect two dirs", []string{"inspect", notRun, notRun}, 2, "exactly one"},
 		{"plot without metrics", []string{"plot", notRun}, 1, "metrics.jsonl"},
 	}
