@@ -13,13 +13,16 @@ import (
 	"promptgan/search"
 )
 
-// newProgress returns a progress bar when stderr is a terminal, and periodic
-// log lines otherwise (CI logs, pipes, files).
-func newProgress(w io.Writer, logger *slog.Logger) search.Progress {
+// newProgress returns a progress bar when w is a terminal, and periodic log
+// lines otherwise (CI logs, pipes, files). It also returns the writer logs
+// should go to: on a terminal, one that clears the bar's line first, so that
+// log lines and the bar do not run into each other.
+func newProgress(w io.Writer, logOut io.Writer) (search.Progress, io.Writer) {
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return &barProgress{w: w}
+		p := &barProgress{w: w}
+		return p, p
 	}
-	return &logProgress{log: logger, every: 15 * time.Second}
+	return &logProgress{log: slog.New(slog.NewTextHandler(logOut, nil)), every: 15 * time.Second}, logOut
 }
 
 type barProgress struct {
@@ -48,6 +51,13 @@ func (p *barProgress) Update(s search.Stats, total int) {
 	}
 	p.bar.Describe(desc)
 	p.bar.Set(s.Step)
+}
+
+// Write clears the bar's line and writes b (a log line) in its place; the
+// bar is drawn again at the next step.
+func (p *barProgress) Write(b []byte) (int, error) {
+	fmt.Fprint(p.w, "\r\033[K")
+	return p.w.Write(b)
 }
 
 func (p *barProgress) Finish() {

@@ -112,11 +112,11 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 	if quiet {
 		logOut = io.Discard
 	}
-	logger := slog.New(slog.NewTextHandler(logOut, nil))
-	opt := search.RunOptions{Dir: out, Logger: logger}
+	var opt search.RunOptions
 	if !quiet {
-		opt.Progress = newProgress(c.App.ErrWriter, logger)
+		opt.Progress, logOut = newProgress(c.App.ErrWriter, logOut)
 	}
+	opt.Dir, opt.Logger = out, slog.New(slog.NewTextHandler(logOut, nil))
 	start := time.Now()
 	res, err := search.Run(ctx, tr, opt)
 	if p, ok := opt.Progress.(interface{ Finish() }); ok {
