@@ -18,44 +18,73 @@ type SampleOptions struct {
 // rng in a fixed order, so the result depends only on the weights, the
 // options and rng's state.
 func (m *Model) Sample(B, T int, opt SampleOptions, cond []float32, rng *nn.RNG) []int32 {
+	m.checkBatch(make([]int32, B*T), B, T, cond)
+	return m.decode(B, T, opt, cond, rng, nil, 0, 1)
+}
+
+// Rollout completes every (B, T) sequence in tokens n times from its first
+// t tokens: tokens 0..t−1 are kept and the rest sampled, as SeqGAN's
+// Monte-Carlo roll-outs do to value a prefix. It returns (B·n, T) sequences;
+// row b·n+k is the k-th completion of sequence b. It panics if t is not in
+// [0, T].
+func (m *Model) Rollout(tokens []int32, B, T, t, n int, opt SampleOptions, rng *nn.RNG) []int32 {
+	if t < 0 || t > T || len(tokens) != B*T {
+		panic("generator: Rollout: prefix length or token count does not match the batch")
+	}
+	if m.Wcond != nil {
+		panic("generator: Rollout: conditioned generators are not supported")
+	}
+	return m.decode(B*n, T, opt, nil, rng, tokens, t, n)
+}
+
+// decode samples R sequences of length T token by token. If prefix is not
+// nil, row r keeps the first t tokens of prefix sequence r/n and samples
+// only the rest; no random numbers are drawn for kept positions.
+func (m *Model) decode(R, T int, opt SampleOptions, cond []float32, rng *nn.RNG, prefix []int32, t, n int) []int32 {
 	if !(opt.Temperature > 0) {
 		panic("generator: Sample: temperature must be > 0")
 	}
-	m.checkBatch(make([]int32, B*T), B, T, cond)
 	V, H, E := m.Cfg.Vocab, m.Cfg.Hidden, m.Cfg.Emb
-	extra := m.condGates(cond, B)
-	h, c := make([]float32, B*H), make([]float32, B*H)
-	gates := make([]float32, B*4*H)
-	logits := m.scratch(B * V)
-	x := make([]float32, B*E)
-	prev := make([]int32, B)
-	for b := range prev {
-		prev[b] = int32(m.Cfg.StartToken)
+	extra := m.condGates(cond, R)
+	h, c := make([]float32, R*H), make([]float32, R*H)
+	gates := make([]float32, R*4*H)
+	logits := m.scratch(R * V)
+	x := make([]float32, R*E)
+	prev := make([]int32, R)
+	for r := range prev {
+		prev[r] = int32(m.Cfg.StartToken)
 	}
-	out := make([]int32, B*T)
-	u := make([]float64, B)
+	out := make([]int32, R*T)
+	u := make([]float64, R)
 	inv := float32(1 / opt.Temperature)
-	for t := 0; t < T; t++ {
-		for b, id := range prev {
-			copy(x[b*E:(b+1)*E], m.Emb.W[int(id)*E:(int(id)+1)*E])
+	for s := 0; s < T; s++ {
+		for r, id := range prev {
+			copy(x[r*E:(r+1)*E], m.Emb.W[int(id)*E:(int(id)+1)*E])
 		}
-		m.LSTM.Step(x, h, c, B, extra, gates)
-		nn.Gemm(false, false, B, V, H, 1, h, H, m.Wout.W, V, 0, logits, V)
-		for b := range u {
-			u[b] = rng.Float64()
+		m.LSTM.Step(x, h, c, R, extra, gates)
+		if prefix != nil && s < t {
+			for r := range prev {
+				prev[r] = prefix[(r/n)*T+s]
+				out[r*T+s] = prev[r]
+			}
+			continue
+		}
+		nn.Gemm(false, false, R, V, H, 1, h, H, m.Wout.W, V, 0, logits, V)
+		for r := range u {
+			u[r] = rng.Float64()
 		}
 		if opt.TopK > 0 && opt.TopK < V {
-			nn.AddBias(logits, B, V, m.Bout.W)
-			nn.ParallelFor(B, func(lo, hi int) {
-				for b := lo; b < hi; b++ {
-					prev[b] = int32(drawTopK(logits[b*V:(b+1)*V], inv, opt.TopK, u[b]))
+			nn.AddBias(logits, R, V, m.Bout.W)
+			nn.ParallelFor(R, func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					prev[r] = int32(drawTopK(logits[r*V:(r+1)*V], inv, opt.TopK, u[r]))
 				}
 			})
 		} else {
-			nn.SampleRows(logits, m.Bout.W, B, V, inv, u, prev)
+			nn.SampleRows(logits, m.Bout.W, R, V, inv, u, prev)
 		}
-		for b, id := range prev {
-			out[b*T+t] = id
+		for r, id := range prev {
+			out[r*T+s] = id
 		}
 	}
 	return out

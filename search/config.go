@@ -47,7 +47,8 @@ type Config struct {
 	ReplaySize     int     `yaml:"replay_size" json:"replay_size"`         // old fakes kept for D; 0 = no replay
 	ReplayWeight   float64 `yaml:"replay_weight" json:"replay_weight"`     // λ on the replay term of L_D; 0.5
 	Gamma          float64 `yaml:"gamma" json:"gamma"`                     // discount of per-token returns; 0.9
-	Credit         string  `yaml:"credit" json:"credit"`                   // per-token reward: "prefix" (log D of the prefix) or "delta" (its change from the previous prefix); "prefix"
+	Credit         string  `yaml:"credit" json:"credit"`                   // per-token reward: "prefix" (log D of the prefix), "delta" (its change from the previous prefix) or "rollout" (SeqGAN's Monte-Carlo roll-outs); "prefix"
+	Rollouts       int     `yaml:"rollouts" json:"rollouts"`               // completions per prefix with credit: rollout; 16
 	BaselineDecay  float64 `yaml:"baseline_decay" json:"baseline_decay"`   // EMA decay of the per-position baseline; 0.9
 	EntropyBonus   float64 `yaml:"entropy_bonus" json:"entropy_bonus"`     // weight of the policy-entropy bonus; 0.01
 	MLEWeight      float64 `yaml:"mle_weight" json:"mle_weight"`           // weight of an MLE term on real data in G's adversarial loss; 0.5
@@ -99,6 +100,7 @@ func DefaultConfig() Config {
 		ReplayWeight:   0.5,
 		Gamma:          0.9,
 		Credit:         "prefix",
+		Rollouts:       16,
 		BaselineDecay:  0.9,
 		EntropyBonus:   0.01,
 		MLEWeight:      0.5,
@@ -212,7 +214,8 @@ func (c Config) Validate() error {
 		{c.LabelSmoothing < 0 || c.LabelSmoothing >= 0.5, fmt.Sprintf("label_smoothing = %v: must be in [0, 0.5)", c.LabelSmoothing)},
 		{c.ReplaySize < 0, fmt.Sprintf("replay_size = %d: must be >= 0 (0 = no replay)", c.ReplaySize)},
 		{c.ReplayWeight < 0, fmt.Sprintf("replay_weight = %v: must be >= 0", c.ReplayWeight)},
-		{c.Credit != "prefix" && c.Credit != "delta", fmt.Sprintf("credit = %q: choose prefix or delta", c.Credit)},
+		{c.Credit != "prefix" && c.Credit != "delta" && c.Credit != "rollout", fmt.Sprintf("credit = %q: choose prefix, delta or rollout", c.Credit)},
+		{c.Credit == "rollout" && c.Rollouts < 1, fmt.Sprintf("rollouts = %d: credit rollout needs at least 1 completion per prefix (SeqGAN uses 16)", c.Rollouts)},
 		{c.Gamma < 0 || c.Gamma > 1, fmt.Sprintf("gamma = %v: the discount must be in [0, 1]", c.Gamma)},
 		{c.BaselineDecay < 0 || c.BaselineDecay >= 1, fmt.Sprintf("baseline_decay = %v: must be in [0, 1)", c.BaselineDecay)},
 		{c.EntropyBonus < 0, fmt.Sprintf("entropy_bonus = %v: must be >= 0", c.EntropyBonus)},

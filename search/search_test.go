@@ -209,3 +209,15 @@ func TestOracleFloor(t *testing.T) {
 		t.Fatalf("oracle NLL of its own samples = %.3f, want ≈ 5.747", got)
 	}
 }
+
+// TestCreditSchemesRun runs the adversarial phase with each credit scheme.
+func TestCreditSchemesRun(t *testing.T) {
+	for _, credit := range []string{"prefix", "delta", "rollout"} {
+		cfg := tinyConfig(t)
+		cfg.Steps, cfg.Credit, cfg.Rollouts = 28, credit, 2
+		res := runTiny(t, cfg, t.TempDir())
+		if res.Step != 28 || math.IsNaN(res.Eval["nll_oracle"]) {
+			t.Fatalf("credit %s: ended at step %d with %v", credit, res.Step, res.Eval)
+		}
+	}
+}

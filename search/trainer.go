@@ -211,14 +211,18 @@ func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, err
 		vals = tr.dStep(tr.realBatch(), gens)
 	}
 
-	// rewards: non-saturating log D per prefix, discounted returns, baseline, normalisation
+	// rewards: non-saturating log D per prefix, per-token returns, baseline, normalisation
 	logits := tr.Disc.MeanLogits(gens, B, T)
 	r := NonSaturatingRewards(logits)
-	credit := r
-	if tr.Cfg.Credit == "delta" {
-		credit = RewardDeltas(r, B, T)
+	var R []float64
+	switch tr.Cfg.Credit {
+	case "delta":
+		R = DiscountedReturns(RewardDeltas(r, B, T), B, T, tr.Cfg.Gamma)
+	case "rollout":
+		R = tr.rolloutReturns(prompts, r)
+	default:
+		R = DiscountedReturns(r, B, T, tr.Cfg.Gamma)
 	}
-	R := DiscountedReturns(credit, B, T, tr.Cfg.Gamma)
 	A, init := Advantages(R, B, T, tr.baseline, tr.baselineInit, tr.Cfg.BaselineDecay)
 	tr.baselineInit = init
 
@@ -246,6 +250,31 @@ func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, err
 	}
 	vals["reward"] = meanR / float64(len(r))
 	return vals, nil
+}
+
+// rolloutReturns values each prefix as SeqGAN does: the mean of log D over
+// Rollouts completions of it sampled from G (the whole sequence's own log D
+// for the last token). r holds the per-prefix rewards of the sequences.
+// Completions are judged directly, which assumes the identity target.
+func (tr *Trainer) rolloutReturns(prompts []int32, r []float64) []float64 {
+	B, T, n := tr.Cfg.BatchSize, tr.Cfg.SeqLen, tr.Cfg.Rollouts
+	R := make([]float64, B*T)
+	opt := generator.SampleOptions{Temperature: tr.Cfg.Temperature}
+	for t := 1; t < T; t++ {
+		seqs := tr.Gen.Rollout(prompts, B, T, t, n, opt, tr.sampleRNG)
+		final := NonSaturatingRewards(tr.Disc.MeanLogits(seqs, B*n, T))
+		for b := 0; b < B; b++ {
+			s := 0.0
+			for k := 0; k < n; k++ {
+				s += final[(b*n+k)*T+T-1]
+			}
+			R[b*T+t-1] = s / float64(n)
+		}
+	}
+	for b := 0; b < B; b++ {
+		R[b*T+T-1] = r[b*T+T-1]
+	}
+	return R
 }
 
 // sampleFakes draws B prompts from G and asks the target for their
