@@ -80,6 +80,7 @@ func newApp() *cli.App {
 						Usage: "MLE vs GAN on the SeqGAN synthetic-oracle benchmark: NLL-oracle and NLL-test across temperatures",
 						Flags: []cli.Flag{
 							&cli.BoolFlag{Name: "quick", Usage: "the demo budget instead of the full one"},
+							&cli.StringFlag{Name: "config", Usage: "YAML file applied on top of the preset (e.g. another credit scheme)"},
 							&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 							&cli.StringFlag{Name: "out", Value: "runs/bench-seqgan-oracle", Usage: "run directory"},
 							&cli.Uint64Flag{Name: "seed", Value: 1},

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -17,6 +18,7 @@ import (
 // benchResult is what `bench seqgan-oracle --json` prints.
 type benchResult struct {
 	Preset     string                `json:"preset"`
+	ConfigFile string                `json:"config_file,omitempty"`
 	Seed       uint64                `json:"seed"`
 	Samples    int                   `json:"samples"`
 	BLAS       string                `json:"blas"`
@@ -47,7 +49,18 @@ func benchSeqGANAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if path := c.String("config"); path != "" {
+		if cfg, err = search.LoadYAML(path, cfg); err != nil {
+			return err
+		}
+	}
 	cfg.Seed = c.Uint64("seed")
+	if err := cfg.Validate(); err != nil {
+		return usageError{fmt.Errorf("invalid config: %w", err)}
+	}
+	if cfg.Oracle == "" || cfg.Test == "" {
+		return usagef("bench seqgan-oracle needs both an oracle and a test file (config has oracle %q, test %q)", cfg.Oracle, cfg.Test)
+	}
 	samples := c.Int("samples")
 	if samples < 2 {
 		return usagef("--samples %d: need at least 2", samples)
@@ -77,9 +90,9 @@ func benchSeqGANAction(c *cli.Context) error {
 		return err
 	}
 	br := benchResult{
-		Preset: preset, Seed: cfg.Seed, Samples: samples, BLAS: nn.BLAS, CPUs: runtime.NumCPU(),
+		Preset: preset, ConfigFile: c.String("config"), Seed: cfg.Seed, Samples: samples, BLAS: nn.BLAS, CPUs: runtime.NumCPU(),
 		WallS: time.Since(start).Seconds(), TrainS: trainS, Phases: map[string]benchPhase{},
-		Rows: rows, Checkpoint: res.Checkpoint, Final: res.Eval, Config: cfg, Hall: tr.HallOfFame(),
+		Rows: rows, Checkpoint: res.Checkpoint, Final: finiteValues(res.Eval), Config: cfg, Hall: tr.HallOfFame(),
 	}
 	for name, pt := range tr.Timing {
 		bp := benchPhase{Steps: pt.Steps, Seconds: pt.Seconds, StepsPerSec: float64(pt.Steps) / pt.Seconds}
@@ -121,4 +134,15 @@ func mleStepFLOPs(cfg search.Config) float64 {
 
 func benchLogger(c *cli.Context) *slog.Logger {
 	return slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
+}
+
+// finiteValues drops NaN and ±Inf, which JSON cannot carry.
+func finiteValues(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -134,3 +134,45 @@ func TestDamagedCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchSeqGANOracleSmall(t *testing.T) {
+	small := filepath.Join(t.TempDir(), "small.yaml")
+	os.WriteFile(small, []byte(`generator: {emb: 8, hidden: 8}
+discriminator: {emb: 8, hidden: 8, members: 2}
+steps: 30
+mle_steps: 20
+d_pretrain_steps: 5
+batch_size: 16
+eval_every: 10
+eval_samples: 32
+eval_test: 64
+credit: rollout
+rollouts: 2
+`), 0o644)
+	out, errOut, code := run(t, "bench", "seqgan-oracle", "--quick", "--config", small, "--samples", "50", "--json", "--out", filepath.Join(t.TempDir(), "b"))
+	if code != 0 {
+		t.Fatalf("bench: exit %d\n%s", code, errOut)
+	}
+	var res struct {
+		Rows []struct {
+			Model       string   `json:"model"`
+			Temperature float64  `json:"temperature"`
+			NLLOracle   *float64 `json:"nll_oracle"`
+			NLLTest     *float64 `json:"nll_test"`
+		} `json:"rows"`
+		Phases map[string]struct {
+			Steps int `json:"steps"`
+		} `json:"phases"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench --json: %v\n%s", err, out)
+	}
+	if len(res.Rows) != 8 || res.Phases["mle"].Steps != 20 || res.Phases["adversarial"].Steps != 5 {
+		t.Fatalf("bench result: %+v", res)
+	}
+	for _, r := range res.Rows {
+		if r.NLLOracle == nil || r.NLLTest == nil || *r.NLLOracle < 5 || *r.NLLTest < 5 {
+			t.Fatalf("row %+v lacks plausible NLLs", r)
+		}
+	}
+}
