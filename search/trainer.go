@@ -244,11 +244,7 @@ func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, err
 	vals["entropy"] = st.Entropy
 	vals["g_grad_norm"] = tr.gAdv.Update(ps)
 	vals["lr_g"] = tr.gAdv.LR()
-	var meanR float64
-	for _, x := range r {
-		meanR += x
-	}
-	vals["reward"] = meanR / float64(len(r))
+	vals["reward"] = mean(r)
 	return vals, nil
 }
 
