@@ -239,12 +239,8 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config) (*Trainer, error) {
 		return nil, err
 	}
 	if tr.mleWeights != nil {
-		probe := tr.Gen.Params().Weights()
-		if err := gps.SetWeights(tr.mleWeights); err != nil {
+		if err := gps.CheckWeights(tr.mleWeights); err != nil {
 			return nil, fmt.Errorf("%s: %w", fileMLEGen, err)
-		}
-		if err := gps.SetWeights(probe); err != nil {
-			return nil, err
 		}
 	}
 	tr.gMLE.Step, tr.gAdv.Step, tr.gAdv.LRScale = st.GMLESteps, st.GAdvSteps, st.GAdvLRScale

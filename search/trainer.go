@@ -401,7 +401,7 @@ func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
 	vals["distinct_2"] = metrics.DistinctN(seqs, 2)
 	vals["distinct_3"] = metrics.DistinctN(seqs, 3)
 	vals["self_bleu_3"] = metrics.SelfBLEU(seqs, 3, 200)
-	mean, std := tr.Disc.Score(samples, cfg.EvalSamples, T)
+	dMean, dStd := tr.Disc.Score(samples, cfg.EvalSamples, T)
 	// D's verdict on real data it never trained on (the test file) when there is one.
 	realSet := tr.Train
 	if tr.Test != nil {
@@ -409,15 +409,15 @@ func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
 	}
 	nReal := min(cfg.EvalSamples, realSet.N)
 	realMean, _ := tr.Disc.Score(realSet.Tokens[:nReal*T], nReal, T)
-	vals["d_fake"] = meanAt(mean, cfg.EvalSamples, T)
+	vals["d_fake"] = meanAt(dMean, cfg.EvalSamples, T)
 	vals["d_real"] = meanAt(realMean, nReal, T)
-	vals["d_std"] = meanAt(std, cfg.EvalSamples, T)
+	vals["d_std"] = meanAt(dStd, cfg.EvalSamples, T)
 	if perSample != nil {
 		// Is the learned evaluator aligned with the true metric? Correlation
 		// of D's verdict with −NLL-oracle across samples (audit for reward hacking).
 		score := make([]float64, cfg.EvalSamples)
 		for b := range score {
-			score[b] = float64(mean[b*T+T-1])
+			score[b] = float64(dMean[b*T+T-1])
 		}
 		neg := make([]float64, len(perSample))
 		for i, v := range perSample {
@@ -425,7 +425,7 @@ func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
 		}
 		vals["d_oracle_corr"] = pearson(score, neg)
 	}
-	tr.updateHall(samples, mean, std)
+	tr.updateHall(samples, dMean, dStd)
 
 	// feedback
 	metric, ok := vals[cfg.Metric]

@@ -87,9 +87,9 @@ func (l *LSTM) Step(x, h, c []float32, B int, extra, gates []float32) {
 	}
 	Gemm(false, false, B, G, l.In, 1, x, l.In, l.Wx.W, G, 1, gates, G)
 	Gemm(false, false, B, G, H, 1, h, H, l.Wh.W, G, 1, gates, G)
-	cPrev := append([]float32(nil), c...)
+	// The cell kernels read c[k] before writing it, so c is updated in place.
 	tanhC := make([]float32, B*H)
-	cellStep(gates, cPrev, c, tanhC, h, B, H)
+	cellStep(gates, c, c, tanhC, h, B, H)
 }
 
 // Backward takes dh, the (T, B, H) gradient of the loss with respect to the

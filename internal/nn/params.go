@@ -68,10 +68,9 @@ func (ps Params) Weights() map[string]Array {
 	return out
 }
 
-// SetWeights copies values from ws into the parameters. Every parameter must
-// be present with its exact shape and no extra names are allowed, so that a
-// checkpoint of another architecture is refused rather than half loaded.
-func (ps Params) SetWeights(ws map[string]Array) error {
+// CheckWeights reports whether ws holds exactly the parameters of ps with
+// their shapes: every parameter present, no extra names.
+func (ps Params) CheckWeights(ws map[string]Array) error {
 	for _, p := range ps {
 		a, ok := ws[p.Name]
 		if !ok {
@@ -91,6 +90,16 @@ func (ps Params) SetWeights(ws map[string]Array) error {
 				return fmt.Errorf("unexpected tensor %q", name)
 			}
 		}
+	}
+	return nil
+}
+
+// SetWeights copies values from ws into the parameters after CheckWeights,
+// so that a checkpoint of another architecture is refused rather than half
+// loaded.
+func (ps Params) SetWeights(ws map[string]Array) error {
+	if err := ps.CheckWeights(ws); err != nil {
+		return err
 	}
 	for _, p := range ps {
 		copy(p.W, ws[p.Name].Data)

@@ -1,8 +1,9 @@
 package nn
 
 // Row-wise softmax kernels over (rows, V) logit matrices: the hot loops of
-// every network with a vocabulary-sized output. softmax_go.go holds the
-// pure-Go versions, softmax_c.go vectorised C versions (openblas builds).
+// every network with a vocabulary-sized output. kernels_go.go holds the
+// pure-Go versions, kernels_c.go vectorised C versions (openblas builds),
+// together with the LSTM cell kernel.
 
 // Each kernel first adds bias (length V) to every row of z, so that callers
 // can produce z with a gemm and no separate bias pass.
