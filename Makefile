@@ -10,6 +10,7 @@ TAGS = $(shell test -f $(OPENBLAS_LIB)/libopenblas.so.0 && echo "-tags openblas 
 
 setup:
 	@./scripts/setup-openblas.sh
+	@./scripts/setup-ort.sh
 
 build: setup
 	$(GO) build $(TAGS) -o bin/promptgan ./cmd/promptgan
