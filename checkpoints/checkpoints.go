@@ -58,8 +58,9 @@ type Manifest struct {
 	RNG           map[string]string  `json:"rng,omitempty"` // named RNG stream states (hex strings), opaque here
 	Metrics       map[string]float64 `json:"metrics,omitempty"`
 	Fingerprints  map[string]string  `json:"fingerprints,omitempty"`
-	State         json.RawMessage    `json:"state,omitempty"` // trainer scalars, opaque here
-	Files         map[string]string  `json:"files"`           // file name -> SHA-256 hex of its bytes, filled by Save
+	State         json.RawMessage    `json:"state,omitempty"`    // trainer scalars, opaque here
+	Warnings      []string           `json:"warnings,omitempty"` // e.g. settings changed on resume, one line each
+	Files         map[string]string  `json:"files"`              // file name -> SHA-256 hex of its bytes, filled by Save
 }
 
 // Checkpoint is everything in one checkpoint directory.
@@ -129,7 +130,7 @@ func Save(root, name string, ck *Checkpoint) (string, error) {
 	final := filepath.Join(root, name)
 	dir, err := save(root, name, final, ck)
 	if err != nil {
-		return "", fmt.Errorf("save checkpoint %s: %w", final, err)
+		return "", fmt.Errorf("save checkpoint %s: %w", final, diskFullHint(err))
 	}
 	return dir, nil
 }
@@ -439,27 +440,11 @@ func Latest(root string) (string, error) {
 }
 
 func latest(root string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(root, latestName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%w: %w", ErrNoCheckpoint, err)
-	}
+	name, err := readPointer(root, latestName)
 	if err != nil {
 		return "", err
 	}
-	const maxLatest = 4096
-	s := string(b)
-	name, ok := strings.CutSuffix(s, "\n")
-	if !ok || len(b) > maxLatest {
-		return "", corruptf("%s: garbled content %q, want a checkpoint name and a newline", latestName, truncate(b))
-	}
-	if err := checkCheckpointName(name); err != nil {
-		return "", corruptf("%s: garbled content: %v", latestName, err)
-	}
-	dir := filepath.Join(root, name)
-	if fi, err := os.Stat(filepath.Join(dir, manifestName)); err != nil || !fi.Mode().IsRegular() {
-		return "", corruptf("%s points to %s, which is not a checkpoint (no %s)", latestName, dir, manifestName)
-	}
-	return dir, nil
+	return filepath.Join(root, name), nil
 }
 
 // Resolve accepts either a checkpoint directory (has manifest.json) or a run root (has latest) and returns the checkpoint dir.

@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
@@ -128,6 +130,7 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 			Metrics:      finite(tr.lastEval),
 			Fingerprints: tr.fingerprints(),
 			State:        stJSON,
+			Warnings:     tr.warnings,
 		},
 		Tensors: tensors,
 		JSON:    map[string]json.RawMessage{fileHallJSON: hall},
@@ -162,6 +165,10 @@ func ConfigOf(ck *checkpoints.Checkpoint) (Config, error) {
 	return cfg, nil
 }
 
+// ErrArchitectureChanged: a resume asked for network shapes other than the
+// checkpoint's.
+var ErrArchitectureChanged = errors.New("cannot resume with a different architecture")
+
 // Restore builds a trainer in the exact state of ck, with cfg (normally the
 // checkpoint's own config, possibly with a new step budget). Architecture
 // fields must match the checkpoint's; the first that differs is named.
@@ -171,7 +178,11 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config) (*Trainer, error) {
 		return nil, err
 	}
 	if d := ArchitectureDiff(saved, cfg); len(d) > 0 {
-		return nil, fmt.Errorf("cannot resume with a different architecture: %v", d)
+		return nil, fmt.Errorf("%w: %v", ErrArchitectureChanged, d)
+	}
+	var warnings []string
+	for _, d := range ConfigDiff(saved, cfg) {
+		warnings = append(warnings, fmt.Sprintf("step %d: resumed with %s", ck.Manifest.Step, d))
 	}
 	if ck.Manifest.Step > cfg.Steps {
 		return nil, fmt.Errorf("checkpoint is at step %d, past the requested total of %d steps", ck.Manifest.Step, cfg.Steps)
@@ -280,5 +291,7 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config) (*Trainer, error) {
 		}
 	}
 	tr.step = ck.Manifest.Step
+	tr.warnings = append(slices.Clip(ck.Manifest.Warnings), warnings...)
+	tr.newWarnings = warnings
 	return tr, nil
 }

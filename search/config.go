@@ -2,12 +2,15 @@ package search
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"reflect"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -68,6 +71,7 @@ type Config struct {
 	Seed            uint64 `yaml:"seed" json:"seed"`                         // seeds every RNG stream; 1
 	CheckpointEvery int    `yaml:"checkpoint_every" json:"checkpoint_every"` // steps between checkpoints; 0 = only at the end
 	LogEvery        int    `yaml:"log_every" json:"log_every"`               // steps between metrics.jsonl records; 10
+	KeepCheckpoints int    `yaml:"keep_checkpoints" json:"keep_checkpoints"` // newest checkpoints kept besides latest and best; 3; 0 = keep all
 }
 
 // DefaultConfig returns the seqgan-oracle preset at full budget with data
@@ -116,6 +120,7 @@ func DefaultConfig() Config {
 		Seed:            1,
 		CheckpointEvery: 1000,
 		LogEvery:        10,
+		KeepCheckpoints: 3,
 	}
 }
 
@@ -180,6 +185,9 @@ func DecodeYAML(b []byte, base Config) (Config, error) {
 // Validate checks every field and every cross-field rule once; the message
 // names the field, its value and the fix.
 func (c Config) Validate() error {
+	if field := nonFinite(reflect.ValueOf(c), ""); field != "" {
+		return fmt.Errorf("%s is not a finite number", field)
+	}
 	if err := c.Generator.Validate(); err != nil {
 		return err
 	}
@@ -233,6 +241,7 @@ func (c Config) Validate() error {
 		{c.HallOfFame < 0, fmt.Sprintf("hall_of_fame = %d: must be >= 0", c.HallOfFame)},
 		{c.CheckpointEvery < 0, fmt.Sprintf("checkpoint_every = %d: must be >= 0 (0 = only at the end)", c.CheckpointEvery)},
 		{c.LogEvery < 1, fmt.Sprintf("log_every = %d: must be >= 1", c.LogEvery)},
+		{c.KeepCheckpoints < 0, fmt.Sprintf("keep_checkpoints = %d: must be >= 0 (0 = keep all)", c.KeepCheckpoints)},
 	} {
 		if ck.bad {
 			return errors.New(ck.msg)
@@ -265,4 +274,66 @@ func ArchitectureDiff(a, b Config) []string {
 	add("replay_size", a.ReplaySize, b.ReplaySize)
 	sort.Strings(d)
 	return d
+}
+
+// ConfigDiff returns every field that differs between a and b, as
+// "g_adv_lr: 0.001 → 0.0005" with the field's JSON path, sorted.
+func ConfigDiff(a, b Config) []string {
+	fa, fb := flatten(a), flatten(b)
+	var d []string
+	for k, va := range fa {
+		if vb := fb[k]; vb != va {
+			d = append(d, fmt.Sprintf("%s: %s → %s", k, va, vb))
+		}
+	}
+	sort.Strings(d)
+	return d
+}
+
+// nonFinite returns the YAML path of the first NaN or infinite float field
+// of v, or "".
+func nonFinite(v reflect.Value, prefix string) string {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+			if name == "" {
+				name = v.Type().Field(i).Name
+			}
+			if f := nonFinite(v.Field(i), prefix+name+"."); f != "" {
+				return f
+			}
+		}
+	case reflect.Float32, reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return strings.TrimSuffix(prefix, ".")
+		}
+	}
+	return ""
+}
+
+// flatten maps each leaf field of c's JSON form to its JSON text.
+func flatten(c Config) map[string]string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(fmt.Sprintf("search: Config does not encode to JSON: %v", err)) // a programming error, not input
+	}
+	var tree map[string]any
+	if err := json.Unmarshal(b, &tree); err != nil {
+		panic(fmt.Sprintf("search: Config JSON does not decode: %v", err))
+	}
+	out := map[string]string{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if m, ok := v.(map[string]any); ok {
+			for k, sub := range m {
+				walk(prefix+k+".", sub)
+			}
+			return
+		}
+		leaf, _ := json.Marshal(v)
+		out[strings.TrimSuffix(prefix, ".")] = string(leaf)
+	}
+	walk("", tree)
+	return out
 }

@@ -42,6 +42,9 @@ const (
 	CheckpointsDir = "checkpoints"
 )
 
+// checkpointName is the directory name of the checkpoint at step.
+func checkpointName(step int) string { return fmt.Sprintf("step-%07d", step) }
+
 // Run trains tr until Cfg.Steps, patience, or cancellation of ctx. Steps are
 // atomic: a cancellation is seen between steps, and the state saved is that
 // of the last completed step.
@@ -51,8 +54,18 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		log = slog.Default()
 	}
 	cfg := tr.Cfg
-	if err := os.MkdirAll(filepath.Join(opt.Dir, CheckpointsDir), 0o755); err != nil {
+	ckRoot := filepath.Join(opt.Dir, CheckpointsDir)
+	if err := os.MkdirAll(ckRoot, 0o755); err != nil {
 		return Result{}, fmt.Errorf("create run directory: %w", err)
+	}
+	// A crash (kill, power loss) during a save leaves a temporary directory.
+	if removed, err := checkpoints.Sweep(ckRoot); err != nil {
+		return Result{}, err
+	} else if len(removed) > 0 {
+		log.Info("removed the leftovers of an interrupted checkpoint save", "dir", ckRoot, "removed", removed)
+	}
+	for _, w := range tr.ResumeWarnings() {
+		log.Warn("setting changed on resume (recorded in the manifest)", "change", w)
 	}
 	metricsPath := filepath.Join(opt.Dir, MetricsFile)
 	// A resumed run drops records written after its checkpoint, so its log
@@ -70,7 +83,11 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		return err
 	}
 	res := Result{Stopped: "steps"}
+	savedAt := -1
 	save := func() error {
+		if savedAt == tr.step {
+			return nil
+		}
 		if err := flush(); err != nil {
 			return err
 		}
@@ -78,12 +95,19 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		if err != nil {
 			return err
 		}
-		dir, err := checkpoints.Save(filepath.Join(opt.Dir, CheckpointsDir), fmt.Sprintf("step-%07d", tr.step), ck)
+		dir, err := checkpoints.Save(ckRoot, checkpointName(tr.step), ck)
 		if err != nil {
 			return err
 		}
-		res.Checkpoint = dir
+		res.Checkpoint, savedAt = dir, tr.step
 		log.Info("checkpoint", "step", tr.step, "dir", dir)
+		removed, err := checkpoints.Prune(ckRoot, cfg.KeepCheckpoints)
+		if err != nil {
+			return err
+		}
+		if len(removed) > 0 {
+			log.Debug("pruned old checkpoints", "removed", removed)
+		}
 		return nil
 	}
 	evaluate := func() error {
@@ -100,7 +124,17 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		}
 		log.Info("eval", args...)
 		res.Eval = st.Values
-		return flush()
+		if err := flush(); err != nil {
+			return err
+		}
+		// A new best held-out score is kept as a checkpoint that pruning spares.
+		if _, at := tr.Best(); at == tr.step {
+			if err := save(); err != nil {
+				return err
+			}
+			return checkpoints.SetBest(ckRoot, checkpointName(tr.step))
+		}
+		return nil
 	}
 	evaluatedAt := -1
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -71,6 +72,8 @@ type Trainer struct {
 	bestStep     int
 	sinceBest    int // adversarial evaluations since best improved
 	stabilised   bool
+	warnings     []string // settings changed on resume, carried from checkpoint to checkpoint
+	newWarnings  []string // the ones the last Restore added
 	hall         []HallEntry
 	lastEval     map[string]float64
 
@@ -452,6 +455,14 @@ func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
 func (tr *Trainer) ShouldStop() bool {
 	return tr.Cfg.Patience > 0 && tr.sinceBest >= tr.Cfg.Patience
 }
+
+// Warnings lists the settings changed when the run was resumed, over its
+// whole history ("step 2000: resumed with g_adv_lr: 0.001 → 0.0005"); each
+// checkpoint's manifest records them.
+func (tr *Trainer) Warnings() []string { return slices.Clone(tr.warnings) }
+
+// ResumeWarnings lists the changes that the Restore which built tr found.
+func (tr *Trainer) ResumeWarnings() []string { return slices.Clone(tr.newWarnings) }
 
 // Best returns the best held-out metric so far and the step it was reached at.
 func (tr *Trainer) Best() (float64, int) { return tr.best, tr.bestStep }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -63,8 +64,12 @@ func oneArg(c *cli.Context, what string) (string, error) {
 // resolveCheckpoint accepts a run directory (its latest checkpoint) or a
 // checkpoint directory, and returns the checkpoint and its run directory.
 func resolveCheckpoint(path string) (ckDir, runDir string, err error) {
-	if ckDir, err = checkpoints.Resolve(filepath.Join(path, search.CheckpointsDir)); err == nil {
+	ckDir, err = checkpoints.Resolve(filepath.Join(path, search.CheckpointsDir))
+	if err == nil {
 		return ckDir, path, nil
+	}
+	if !errors.Is(err, checkpoints.ErrNoCheckpoint) { // a run directory whose checkpoints are damaged
+		return "", "", err
 	}
 	if ckDir, err = checkpoints.Resolve(path); err != nil {
 		return "", "", fmt.Errorf("%s: %w", path, err)

@@ -74,17 +74,21 @@ func resumeAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ckDir, dir, err := resolveCheckpoint(path)
+	ck, ckDir, dir, err := loadForResume(c, path)
 	if err != nil {
-		return fmt.Errorf("resume %w", err)
-	}
-	ck, err := checkpoints.Load(ckDir)
-	if err != nil {
-		return fmt.Errorf("resume %s: %w", dir, err)
+		return err
 	}
 	cfg, err := search.ConfigOf(ck)
 	if err != nil {
 		return fmt.Errorf("resume %s: %w", ckDir, err)
+	}
+	if file := c.String("config"); file != "" {
+		if cfg, err = search.LoadYAML(file, cfg); err != nil {
+			return err
+		}
+		if err := cfg.Validate(); err != nil {
+			return usageError{fmt.Errorf("invalid config %s: %w", file, err)}
+		}
 	}
 	if c.IsSet("steps") {
 		cfg.Steps = c.Int("steps")
@@ -93,6 +97,9 @@ func resumeAction(c *cli.Context) error {
 		}
 	}
 	tr, err := search.Restore(ck, cfg)
+	if errors.Is(err, search.ErrArchitectureChanged) {
+		return usageError{fmt.Errorf("resume %s: %w", ckDir, err)}
+	}
 	if err != nil {
 		return fmt.Errorf("resume %s: %w", ckDir, err)
 	}
@@ -100,6 +107,37 @@ func resumeAction(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "resuming %s at step %d of %d\n", ckDir, tr.StepCount(), cfg.Steps)
 	}
 	return runAndReport(c, tr, dir)
+}
+
+// loadForResume loads the checkpoint a resume starts from. When the run's
+// latest checkpoint is damaged it names the newest one that loads, and with
+// --fallback takes it.
+func loadForResume(c *cli.Context, path string) (*checkpoints.Checkpoint, string, string, error) {
+	ckDir, dir, err := resolveCheckpoint(path)
+	var ck *checkpoints.Checkpoint
+	if err == nil {
+		ck, err = checkpoints.Load(ckDir)
+	}
+	if err == nil {
+		return ck, ckDir, dir, nil
+	}
+	root := filepath.Join(path, search.CheckpointsDir)
+	if _, statErr := os.Stat(root); statErr != nil {
+		return nil, "", "", fmt.Errorf("resume %w", err)
+	}
+	good, _, gerr := checkpoints.NewestGood(root)
+	if gerr != nil {
+		return nil, "", "", fmt.Errorf("resume %s: the latest checkpoint is damaged (%w) and no other checkpoint loads", path, err)
+	}
+	if !c.Bool("fallback") {
+		return nil, "", "", fmt.Errorf("resume %s: the latest checkpoint is damaged: %w\nthe newest good checkpoint is %s: rerun with --fallback to resume from it (the steps after it are trained again)", path, err, good)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: the latest checkpoint is damaged (%v); falling back to %s\n", err, good)
+	ck, err = checkpoints.Load(good)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("resume %w", err)
+	}
+	return ck, good, path, nil
 }
 
 // runAndReport runs the trainer with signal handling and progress, then
