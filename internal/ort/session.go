@@ -332,8 +332,8 @@ func (s *Session) Close() error {
 
 // Run runs the model on inputs, keyed by input name; every declared input
 // must be given, with its declared element type and rank and any fixed
-// dimension. It returns every declared output, keyed by name, as Go-owned
-// copies.
+// dimension. It returns every declared output, keyed by name, in Go memory
+// that the caller owns.
 func (s *Session) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 	if s.s == nil {
 		return nil, fmt.Errorf("run %s: session is closed", s.Model)
@@ -376,11 +376,15 @@ func (s *Session) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 	for i, v := range outs {
 		name := s.outputs[i].Name
 		shape := slices.Clone([]int64(v.GetShape()))
+		// onnxruntime_go copies each output ONNX Runtime allocated into a
+		// Go-allocated slice (createTensorWithCData); that slice stays
+		// valid after Destroy releases the OrtValue, so it is returned
+		// without another copy.
 		switch t := v.(type) {
 		case *onnxruntime.Tensor[float32]:
-			res[name] = Tensor{Shape: shape, Float32: slices.Clone(t.GetData())}
+			res[name] = Tensor{Shape: shape, Float32: t.GetData()}
 		case *onnxruntime.Tensor[int64]:
-			res[name] = Tensor{Shape: shape, Int64: slices.Clone(t.GetData())}
+			res[name] = Tensor{Shape: shape, Int64: t.GetData()}
 		default:
 			return nil, fmt.Errorf("run %s: output %s is a %s, not a float32 or int64 tensor", s.Model, name, s.outputs[i].Type)
 		}
