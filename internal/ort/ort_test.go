@@ -271,6 +271,30 @@ func TestBadModels(t *testing.T) {
 	}
 }
 
+func TestModelWithoutInputs(t *testing.T) {
+	rt := loadOrSkip(t)
+	g := NewGraph("const")
+	g.Float32Initializer("w", []float32{1, 2}, 2)
+	g.Node("Identity", []string{"w"}, []string{"y"})
+	g.Output("y", Float32, Fixed(2))
+	b, err := g.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := rt.NewSessionFromBytes(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Run(nil); err == nil || !strings.Contains(err.Error(), "declares no inputs") {
+		t.Fatalf("got %v", err)
+	}
+	s.Close()
+	if _, err := s.Run(nil); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("run after close: got %v", err)
+	}
+}
+
 func TestCUDAOnCPULibraryFailsClearly(t *testing.T) {
 	rt := loadOrSkip(t)
 	if hasCUDAFiles(rt) {

@@ -338,6 +338,9 @@ func (s *Session) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 	if s.s == nil {
 		return nil, fmt.Errorf("run %s: session is closed", s.Model)
 	}
+	if len(s.inputs) == 0 {
+		return nil, fmt.Errorf("run %s: the model declares no inputs; sessions run models with at least one", s.Model)
+	}
 	if err := s.checkInputs(inputs); err != nil {
 		return nil, fmt.Errorf("run %s: %w", s.Model, err)
 	}
