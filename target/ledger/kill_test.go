@@ -1,11 +1,15 @@
+//go:build linux || darwin
+
 package ledger
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -165,4 +169,70 @@ func runAndKill(t *testing.T, dir string, delay time.Duration) int {
 		t.Fatalf("helper ended with %v, not by SIGKILL", err)
 	}
 	return int(synced.Load())
+}
+
+// fsizeEnv names the ledger directory of the helper of TestShortWriteRollsBack.
+const fsizeEnv = "PROMPTGAN_LEDGER_FSIZE_HELPER_DIR"
+
+// TestShortWriteHelper runs in a subprocess under a file-size limit
+// (RLIMIT_FSIZE), which makes a write stop part-way like a full disk does.
+func TestShortWriteHelper(t *testing.T) {
+	dir := os.Getenv(fsizeEnv)
+	if dir == "" {
+		t.Skip("helper process of TestShortWriteRollsBack")
+	}
+	fail := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, format+"\n", args...)
+		os.Exit(2)
+	}
+	signal.Ignore(syscall.SIGXFSZ) // get EFBIG instead of being killed
+	l, err := Open(dir, Options{})
+	if err != nil {
+		fail("%v", err)
+	}
+	if err := l.Append(Key(testFP, req(0)), gen(4)); err != nil {
+		fail("%v", err)
+	}
+	size := l.Stats().Bytes
+	lim := syscall.Rlimit{Cur: uint64(size) + 100, Max: uint64(size) + 100}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		fail("setrlimit: %v", err)
+	}
+	big := target.Generation{Tokens: make([]int32, 1000)}
+	appendErr := l.Append(Key(testFP, req(1)), big)
+	if !errors.Is(appendErr, syscall.EFBIG) {
+		fail("Append past the file-size limit: err = %v, want EFBIG", appendErr)
+	}
+	if st := l.Stats(); st.Bytes != size || st.Records != 1 {
+		fail("after the failed append: %+v", st)
+	}
+	if err := l.Append(Key(testFP, req(2)), gen(2)); err != nil {
+		fail("Append after a rolled-back write: %v", err)
+	}
+	if err := l.Close(); err != nil {
+		fail("%v", err)
+	}
+	fmt.Println(appendErr)
+	os.Exit(0)
+}
+
+// TestShortWriteRollsBack: a write cut short (here by a file-size limit, as
+// a full disk would) is truncated away, the ledger stays usable, and the log
+// reopens clean.
+func TestShortWriteRollsBack(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestShortWriteHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fsizeEnv+"="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	t.Logf("helper: %s", out)
+	l, logs := mustOpen(t, dir, Options{})
+	if l.Len() != 2 || l.Stats().DroppedBytes != 0 || logs.String() != "" {
+		t.Fatalf("reopen: %d records, %+v, logs %q", l.Len(), l.Stats(), logs)
+	}
+	if _, ok := l.Get(Key(testFP, req(1))); ok {
+		t.Error("the failed append is in the log")
+	}
 }

@@ -68,6 +68,13 @@
 //     the bytes left in the file before anything is allocated for it.
 //   - One process at a time: a second Open of the same directory, from this
 //     process or another, fails with ErrLocked.
+//
+// # Memory and speed
+//
+// Open reads the whole log into a map from key to tokens, so a ledger costs
+// about 4 bytes per generated token plus roughly 100 bytes per record of
+// memory, and Open reads about 250 MB/s (BenchmarkOpen). Append costs a
+// write(2); with SyncEveryAppend, an fsync as well.
 package ledger
 
 import (
