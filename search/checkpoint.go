@@ -43,6 +43,7 @@ type trainerState struct {
 	ReplayHead   int                `json:"replay_head"`
 	ReplayCount  int                `json:"replay_count"`
 	LastEval     map[string]float64 `json:"last_eval,omitempty"`
+	LastEvalStep *int               `json:"last_eval_step,omitempty"` // nil before the first evaluation
 }
 
 func toTensors(ws map[string]nn.Array) map[string]checkpoints.Tensor {
@@ -85,6 +86,10 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 		BestStep: tr.bestStep, SinceBest: tr.sinceBest, Stabilised: tr.stabilised,
 		GMLESteps: tr.gMLE.Step, GAdvSteps: tr.gAdv.Step, GAdvLRScale: tr.gAdv.LRScale,
 		ReplayHead: tr.replay.Head, ReplayCount: tr.replay.Count, LastEval: finite(tr.lastEval),
+	}
+	if tr.lastEvalStep >= 0 {
+		at := tr.lastEvalStep
+		st.LastEvalStep = &at
 	}
 	if !math.IsInf(tr.best, 1) {
 		b := tr.best
@@ -278,6 +283,9 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config) (*Trainer, error) {
 		tr.best = *st.Best
 	}
 	tr.lastEval = st.LastEval
+	if st.LastEvalStep != nil {
+		tr.lastEvalStep = *st.LastEvalStep
+	}
 	state, ok := ck.Manifest.RNG[rngSampleName]
 	if !ok {
 		return nil, fmt.Errorf("manifest.json: rng.%s is missing", rngSampleName)

@@ -136,7 +136,9 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		}
 		return nil
 	}
-	evaluatedAt := -1
+	// A run resumed from its final checkpoint (killed while plotting, say)
+	// must not evaluate that step a second time.
+	evaluatedAt := tr.lastEvalStep
 
 	for tr.step < cfg.Steps {
 		if ctx.Err() != nil {

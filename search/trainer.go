@@ -76,6 +76,7 @@ type Trainer struct {
 	newWarnings  []string // the ones the last Restore added
 	hall         []HallEntry
 	lastEval     map[string]float64
+	lastEvalStep int // step of lastEval; -1 before the first evaluation
 
 	permEpoch int
 	perm      []int
@@ -95,7 +96,7 @@ func NewTrainer(cfg Config) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	tr := &Trainer{Cfg: cfg, best: math.Inf(1), permEpoch: -1, Timing: map[string]*PhaseTiming{}}
+	tr := &Trainer{Cfg: cfg, best: math.Inf(1), permEpoch: -1, lastEvalStep: -1, Timing: map[string]*PhaseTiming{}}
 	var err error
 	if tr.Target, err = target.Open(cfg.Target); err != nil {
 		return nil, err
@@ -447,7 +448,7 @@ func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
 	if tr.stabilised {
 		vals["stabilised"] = 1
 	}
-	tr.lastEval = vals
+	tr.lastEval, tr.lastEvalStep = vals, tr.step
 	return Stats{Step: tr.step, Phase: "eval", Values: vals}, nil
 }
 

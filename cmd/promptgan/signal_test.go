@@ -18,11 +18,7 @@ func TestSignalCheckpointsAndExits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "promptgan")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	for _, tc := range []struct {
 		sig  syscall.Signal
 		code int
@@ -62,5 +58,77 @@ func TestSignalCheckpointsAndExits(t *testing.T) {
 			// The interrupted run may already be past step 60 only if it ran very long.
 			t.Fatalf("resume after %v: %v\n%s", tc.sig, err, out)
 		}
+	}
+}
+
+// buildBinary builds promptgan into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "promptgan")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSecondInterruptAborts sends SIGINT twice: the first starts the
+// checkpoint-and-exit path, the second must end the process at once (as the
+// default handler does) without leaving a damaged latest checkpoint.
+func TestSecondInterruptAborts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "train", "--preset", "tiny", "--steps", "100000", "--out", dir)
+	cmd.Dir = "../.."
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForFile(t, cmd, filepath.Join(dir, "metrics.jsonl"), &stderr)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("exit %v after two SIGINTs, want a non-zero status; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running 10 s after the second SIGINT; stderr:\n%s", stderr.String())
+	}
+	// Whatever the second signal interrupted, the run stays resumable.
+	resume := exec.Command(bin, "resume", dir, "--steps", "60", "--quiet")
+	resume.Dir = "../.."
+	if out, err := resume.CombinedOutput(); err != nil {
+		// Killed before the first checkpoint: training again from scratch must work.
+		train := exec.Command(bin, "train", "--preset", "tiny", "--steps", "60", "--out", dir, "--quiet")
+		train.Dir = "../.."
+		if out2, err2 := train.CombinedOutput(); err2 != nil {
+			t.Fatalf("neither resume (%v: %s) nor a fresh train (%v: %s) works after two SIGINTs", err, out, err2, out2)
+		}
+	}
+}
+
+// waitForFile waits until path is non-empty (training is under way).
+func waitForFile(t *testing.T, cmd *exec.Cmd, path string, stderr *strings.Builder) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no %s after 60 s; stderr:\n%s", path, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

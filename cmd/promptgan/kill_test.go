@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// killConfig is a tiny run that checkpoints every other step, so that a
+// good share of random kills land inside a checkpoint write.
+const killConfig = `steps: 60
+mle_steps: 30
+d_pretrain_steps: 6
+eval_every: 10
+checkpoint_every: 2
+keep_checkpoints: 2
+log_every: 1
+`
+
+// TestKillResume is the crash-safety harness: it SIGKILLs `promptgan train`
+// (and then `promptgan resume`) at random moments, resumes, and repeats,
+// until the run completes; the final checkpoint and metrics.jsonl must then
+// be byte-identical to those of an uninterrupted run with the same seed.
+//
+// PROMPTGAN_KILLS sets the number of kills (default 3; `make stress` runs 50),
+// PROMPTGAN_KILL_SEED the seed of the kill times.
+func TestKillResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and trains")
+	}
+	kills := envInt(t, "PROMPTGAN_KILLS", 3)
+	seed := envInt(t, "PROMPTGAN_KILL_SEED", 1)
+	bin := buildBinary(t)
+	cfg := filepath.Join(t.TempDir(), "kill.yaml")
+	if err := os.WriteFile(cfg, []byte(killConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	train := func(out string) *exec.Cmd {
+		cmd := exec.Command(bin, "train", "--preset", "tiny", "--config", cfg, "--out", out, "--quiet")
+		cmd.Dir = "../.."
+		return cmd
+	}
+
+	ref := t.TempDir()
+	start := time.Now()
+	if out, err := train(ref).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	span := time.Since(start) // kill times are drawn over one whole run
+
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	tally := map[string]int{}
+	compared, rounds := 0, 0
+	// Each round is one run, killed up to killsPerRound times and then left to
+	// finish, and compared with the uninterrupted run.
+	const killsPerRound = 4
+	for tally["killed"] < kills {
+		rounds++
+		dir := t.TempDir()
+		roundKills, roundTarget := 0, min(killsPerRound, kills-tally["killed"])
+		for attempt := 0; ; attempt++ {
+			if attempt > 10*killsPerRound {
+				t.Fatalf("round %d: no completion after %d attempts; tally %v", rounds, attempt, tally)
+			}
+			var cmd *exec.Cmd
+			if _, err := os.Stat(filepath.Join(dir, "checkpoints", "latest")); err == nil {
+				cmd = exec.Command(bin, "resume", dir, "--quiet")
+				cmd.Dir = "../.."
+			} else {
+				cmd = train(dir)
+			}
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			if roundKills >= roundTarget {
+				if err := <-exited; err != nil {
+					t.Fatalf("round %d: final run: %v\n%s", rounds, err, out.String())
+				}
+				break
+			}
+			// Alternate kills at a random time with kills aimed at the next
+			// checkpoint write (the moment a save's temporary directory appears).
+			var trigger <-chan struct{}
+			stop := make(chan struct{})
+			if attempt%2 == 0 {
+				trigger = after(time.Duration(rng.Float64()*float64(span)/2), stop)
+			} else {
+				trigger = whenSaving(filepath.Join(dir, "checkpoints"), stop)
+			}
+			ended := func() { close(stop) }
+			select {
+			case err := <-exited:
+				ended()
+				if err != nil {
+					t.Fatalf("round %d: run failed before its kill: %v\n%s", rounds, err, out.String())
+				}
+				tally["completed before the kill"]++
+			case <-trigger:
+				cmd.Process.Signal(syscall.SIGKILL)
+				err := <-exited
+				ended()
+				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+					if err != nil { // it ended on its own just before the signal
+						t.Fatalf("round %d: run failed: %v\n%s", rounds, err, out.String())
+					}
+					tally["completed before the kill"]++
+					break
+				}
+				roundKills++
+				tally["killed"]++
+				tally[killMoment(dir)]++
+				continue
+			}
+			break // completed
+		}
+		compared += compareRuns(t, ref, dir)
+	}
+	if !t.Failed() {
+		t.Logf("kill-resume tally: %d of %d SIGKILLs survived (%d left a checkpoint write unfinished, %d hit the swap of latest, %d during training or evaluation) over %d runs; every run's final checkpoint and metrics.jsonl byte-identical to the uninterrupted run (%d bytes compared); seed %d",
+			tally["killed"], tally["killed"], tally["during a checkpoint write"], tally["while swapping latest"], tally["during training"], rounds, compared, seed)
+	}
+}
+
+// after fires once d has passed, unless stop is closed first.
+func after(d time.Duration, stop <-chan struct{}) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		select {
+		case <-time.After(d):
+			close(ch)
+		case <-stop:
+		}
+	}()
+	return ch
+}
+
+// whenSaving fires as soon as a checkpoint save's temporary directory
+// appears in root, unless stop is closed first.
+func whenSaving(root string, stop <-chan struct{}) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		for {
+			entries, _ := os.ReadDir(root)
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), ".tmp-step-") {
+					close(ch)
+					return
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	return ch
+}
+
+// killMoment classifies what a killed run was doing from what it left on disk.
+func killMoment(dir string) string {
+	root := filepath.Join(dir, "checkpoints")
+	if _, err := os.Stat(filepath.Join(root, "latest.tmp")); err == nil {
+		return "while swapping latest"
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(root, ".tmp-*")); len(tmp) > 0 {
+		return "during a checkpoint write"
+	}
+	return "during training"
+}
+
+// compareRuns checks that the final checkpoints and metrics logs of two runs
+// are byte-identical and returns the number of bytes compared.
+func compareRuns(t *testing.T, ref, got string) int {
+	t.Helper()
+	final := filepath.Join("checkpoints", "step-0000060")
+	entries, err := os.ReadDir(filepath.Join(ref, final))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"metrics.jsonl", filepath.Join("checkpoints", "latest")}
+	for _, e := range entries {
+		files = append(files, filepath.Join(final, e.Name()))
+	}
+	n := 0
+	for _, f := range files {
+		a, err := os.ReadFile(filepath.Join(ref, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(got, f))
+		if err != nil {
+			t.Fatalf("interrupted run: %v", err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs between the uninterrupted and the killed-and-resumed run", f)
+			if keep := os.Getenv("PROMPTGAN_KILL_KEEP"); keep != "" {
+				os.MkdirAll(filepath.Join(keep, filepath.Dir(f)), 0o755)
+				os.WriteFile(filepath.Join(keep, f+".ref"), a, 0o644)
+				os.WriteFile(filepath.Join(keep, f+".got"), b, 0o644)
+			}
+		}
+		n += len(a)
+	}
+	return n
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q: want a non-negative integer", name, s)
+	}
+	return n
+}
