@@ -6,7 +6,7 @@ OPENBLAS_LIB := $(CURDIR)/.cache/openblas/lib
 # from the cache directory compiled into it (or $$PROMPTGAN_OPENBLAS).
 TAGS = $(shell test -f $(OPENBLAS_LIB)/libopenblas.so.0 && echo "-tags openblas -ldflags=-X=promptgan/internal/nn.openblasDir=$(OPENBLAS_LIB)")
 
-.PHONY: setup build test test-purego demo bench lint clean
+.PHONY: setup build test test-purego fuzz stress demo bench lint clean
 
 setup:
 	@./scripts/setup-openblas.sh
@@ -19,6 +19,27 @@ build: setup
 test: setup lint
 	PROMPTGAN_OPENBLAS=$(OPENBLAS_LIB) $(GO) test $(TAGS) -count=1 ./...
 	$(GO) test -count=1 ./internal/nn/ ./generator/ ./search/
+	@$(MAKE) --no-print-directory fuzz
+
+# Each fuzz target for FUZZTIME, starting from its committed corpus
+# (testdata/fuzz); `make fuzz FUZZTIME=10m` for a long session.
+FUZZTIME ?= 8s
+FUZZ_TARGETS = checkpoints:FuzzLoad checkpoints:FuzzDecodeSafetensors search:FuzzDecodeYAML \
+	task:FuzzLoadSequences metrics:FuzzTruncateAfter target/ledger:FuzzOpen
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg/ 2>&1); rc=$$?; \
+		echo "fuzz $$pkg $$name: $$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2) executions in $(FUZZTIME)"; \
+		if [ $$rc -ne 0 ]; then echo "$$out"; exit 1; fi; \
+	done
+
+# The crash-safety harness at scale: PROMPTGAN_KILLS SIGKILLs (default 50).
+stress: setup
+	@mkdir -p runs
+	@PROMPTGAN_KILLS=$${PROMPTGAN_KILLS:-50} PROMPTGAN_OPENBLAS=$(OPENBLAS_LIB) $(GO) test $(TAGS) -count=1 -timeout 90m -v \
+		-run '^TestKillResume$$' ./cmd/promptgan/ > runs/stress.log 2>&1; rc=$$?; \
+		grep -E 'tally|differs|FAIL|^ok' runs/stress.log; echo "full log: runs/stress.log"; exit $$rc
 
 demo: build
 	rm -rf runs/demo

@@ -2,7 +2,6 @@ package search
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -277,7 +276,7 @@ func ArchitectureDiff(a, b Config) []string {
 }
 
 // ConfigDiff returns every field that differs between a and b, as
-// "g_adv_lr: 0.001 → 0.0005" with the field's JSON path, sorted.
+// "g_adv_lr: 0.001 → 0.0005" with the field's YAML path, sorted.
 func ConfigDiff(a, b Config) []string {
 	fa, fb := flatten(a), flatten(b)
 	var d []string
@@ -312,28 +311,23 @@ func nonFinite(v reflect.Value, prefix string) string {
 	return ""
 }
 
-// flatten maps each leaf field of c's JSON form to its JSON text.
+// flatten maps each leaf field of c to its value, by the field's YAML path.
 func flatten(c Config) map[string]string {
-	b, err := json.Marshal(c)
-	if err != nil {
-		panic(fmt.Sprintf("search: Config does not encode to JSON: %v", err)) // a programming error, not input
-	}
-	var tree map[string]any
-	if err := json.Unmarshal(b, &tree); err != nil {
-		panic(fmt.Sprintf("search: Config JSON does not decode: %v", err))
-	}
 	out := map[string]string{}
-	var walk func(prefix string, v any)
-	walk = func(prefix string, v any) {
-		if m, ok := v.(map[string]any); ok {
-			for k, sub := range m {
-				walk(prefix+k+".", sub)
-			}
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		if v.Kind() != reflect.Struct {
+			out[strings.TrimSuffix(prefix, ".")] = fmt.Sprint(v.Interface())
 			return
 		}
-		leaf, _ := json.Marshal(v)
-		out[strings.TrimSuffix(prefix, ".")] = string(leaf)
+		for i := range v.NumField() {
+			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+			if name == "" {
+				name = v.Type().Field(i).Name
+			}
+			walk(v.Field(i), prefix+name+".")
+		}
 	}
-	walk("", tree)
+	walk(reflect.ValueOf(c), "")
 	return out
 }
