@@ -1,7 +1,14 @@
 // Package export writes promptgan's own networks as ONNX models in the
-// directory layout Hugging Face Optimum uses for causal language models
-// (model.onnx + config.json; these token-id models have no tokenizer.json),
-// so that target/onnx and ONNX Runtime serve them like any exported LM.
+// directory layout Hugging Face Optimum uses for causal language models, so
+// that target/onnx and ONNX Runtime serve them like any exported LM:
+//
+//   - the SeqGAN oracle LSTM (LSTMLM): model.onnx + config.json, token ids
+//     only, no tokenizer.json;
+//   - a GPT-2-architecture model with seeded weights (GPT2, WriteGPT2) in
+//     the exact signature of Optimum's GPT-2 export with and without
+//     past_key_values, with a small byte-level BPE tokenizer.json
+//     (BPETokenizer), so that tests and benchmarks take the code path a
+//     user's own GPT-2/Qwen/SmolLM export takes.
 //
 // It sits above generator (whose weights it reads) and internal/ort (whose
 // graph builder it uses); neither imports it, so pure-Go builds of the
