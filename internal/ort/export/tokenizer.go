@@ -81,17 +81,26 @@ func byteLevel(s string) string {
 // Go's regexp has no lookahead, so the pattern is matched by hand: a run of
 // whitespace before a non-space character leaves its last character to the
 // next word (" world" keeps its space; "\n\nword" is "\n", "\n", "word").
+// The words are slices of text, so their bytes join back to it exactly; a
+// byte that is not UTF-8 counts as punctuation.
 func PreTokenize(text string) []string {
-	r := []rune(text)
+	var r []rune
+	var at []int // byte offset of each rune
+	for i, c := range text {
+		r = append(r, c)
+		at = append(at, i)
+	}
+	at = append(at, len(text))
 	var words []string
 	for i := 0; i < len(r); {
 		j := wordEnd(r, i)
-		words = append(words, string(r[i:j]))
+		words = append(words, text[at[i]:at[j]])
 		i = j
 	}
 	return words
 }
 
+// isOther is [^\s\p{L}\p{N}].
 func isOther(c rune) bool { return !unicode.IsSpace(c) && !unicode.IsLetter(c) && !unicode.IsNumber(c) }
 
 // wordEnd returns the end of the word that starts at r[i].
