@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"promptgan/generator"
 	"promptgan/internal/nn"
 	"promptgan/internal/ort"
+	"promptgan/target"
 	"promptgan/target/onnx"
 )
 
@@ -278,5 +280,84 @@ func TestFingerprint(t *testing.T) {
 	other := exportLSTM(t, tinyGenerator(11), true)
 	if f := open(t, other, onnx.Options{}).Fingerprint(); f == base {
 		t.Errorf("another model, same fingerprint")
+	}
+}
+
+// countUpKV writes a KV-cache model whose next token is always the last
+// token + 1 (mod 10), and whose present cache is the past with the new
+// tokens' rows appended: it exercises the KV decoding paths (left padding
+// with attention_mask and position_ids; one batch per context length
+// without them) without a transformer.
+func countUpKV(tb testing.TB, mask, pos bool) string {
+	tb.Helper()
+	dir := exportLSTM(tb, tinyGenerator(10), false) // for config.json
+	setConfig(tb, dir, "add_bos_token", false)
+	g := ort.NewGraph("count_up")
+	b, s := ort.Dynamic("batch_size"), ort.Dynamic("sequence_length")
+	g.Input("input_ids", ort.Int64, b, s)
+	for l := range 2 {
+		for _, kv := range []string{"key", "value"} {
+			g.Input(fmt.Sprintf("past_key_values.%d.%s", l, kv), ort.Float32, b, ort.Fixed(2), ort.Dynamic("past_sequence_length"), ort.Fixed(4))
+		}
+	}
+	if mask {
+		g.Input("attention_mask", ort.Int64, b, ort.Dynamic("past_sequence_length + sequence_length"))
+	}
+	if pos {
+		g.Input("position_ids", ort.Int64, b, s)
+	}
+	table := make([]float32, 100)
+	kvTable := make([]float32, 80)
+	for i := range 10 {
+		table[i*10+(i+1)%10] = 1
+		for j := range 8 {
+			kvTable[i*8+j] = float32(i*8 + j)
+		}
+	}
+	g.Float32Initializer("table", table, 10, 10)
+	g.Float32Initializer("kv_table", kvTable, 10, 8)
+	g.Int64Initializer("kv_shape", []int64{0, 0, 2, 4}, 4)
+	g.Node("Gather", []string{"table", "input_ids"}, []string{"logits"}, ort.AttrInt("axis", 0))
+	g.Node("Gather", []string{"kv_table", "input_ids"}, []string{"kv_bs8"}, ort.AttrInt("axis", 0))
+	g.Node("Reshape", []string{"kv_bs8", "kv_shape"}, []string{"kv_bs24"})
+	g.Node("Transpose", []string{"kv_bs24"}, []string{"kv_b2s4"}, ort.AttrInts("perm", 0, 2, 1, 3))
+	g.Output("logits", ort.Float32, b, s, ort.Fixed(10))
+	for l := range 2 {
+		for _, kv := range []string{"key", "value"} {
+			out := fmt.Sprintf("present.%d.%s", l, kv)
+			g.Node("Concat", []string{fmt.Sprintf("past_key_values.%d.%s", l, kv), "kv_b2s4"}, []string{out}, ort.AttrInt("axis", 2))
+			g.Output(out, ort.Float32, b, ort.Fixed(2), ort.Dynamic("past_sequence_length + sequence_length"), ort.Fixed(4))
+		}
+	}
+	if err := g.WriteFile(filepath.Join(dir, onnx.ModelFile)); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+func TestKVDecodingPaths(t *testing.T) {
+	loadOrSkip(t)
+	reqs := []target.Request{
+		{Prompt: []int32{3}},
+		{Input: []int32{1, 2, 3, 4, 5}, Prompt: []int32{8}},
+		{Prompt: []int32{5, 6}},
+		{Input: []int32{9}},
+	}
+	stop := int32(2) // ends request 2 after 6 tokens, request 3 after 2, request 0 before MaxNewTokens
+	for _, v := range []struct{ mask, pos bool }{{true, true}, {true, false}, {false, false}} {
+		m := open(t, countUpKV(t, v.mask, v.pos), onnx.Options{Decode: onnx.Decode{MaxNewTokens: 8, StopTokens: []int32{stop}}})
+		if m.Info().Kind != onnx.KVCache {
+			t.Fatalf("kind %s", m.Info().Kind)
+		}
+		for i, gen := range generate(t, m, reqs) {
+			ctx := append(slices.Clone(reqs[i].Input), reqs[i].Prompt...)
+			var want []int32
+			for tok := (ctx[len(ctx)-1] + 1) % 10; tok != stop && len(want) < 8; tok = (tok + 1) % 10 {
+				want = append(want, tok)
+			}
+			if !slices.Equal(gen, want) {
+				t.Errorf("mask=%v pos=%v request %d: %v, want %v", v.mask, v.pos, i, gen, want)
+			}
+		}
 	}
 }
