@@ -34,12 +34,15 @@ fuzz:
 		if [ $$rc -ne 0 ]; then echo "$$out"; exit 1; fi; \
 	done
 
-# The crash-safety harness at scale: PROMPTGAN_KILLS SIGKILLs (default 50).
+# The crash-safety harnesses at scale: PROMPTGAN_KILLS SIGKILLs (default 50)
+# of `promptgan train`/`resume`, then as many of a process appending to the call ledger.
 stress: setup
 	@mkdir -p runs
 	@PROMPTGAN_KILLS=$${PROMPTGAN_KILLS:-50} PROMPTGAN_OPENBLAS=$(OPENBLAS_LIB) $(GO) test $(TAGS) -count=1 -timeout 90m -v \
 		-run '^TestKillResume$$' ./cmd/promptgan/ > runs/stress.log 2>&1; rc=$$?; \
-		grep -E 'tally|differs|FAIL|^ok' runs/stress.log; echo "full log: runs/stress.log"; exit $$rc
+		grep -E 'tally|differs|FAIL|^ok' runs/stress.log; echo "full log: runs/stress.log"; test $$rc -eq 0 || exit $$rc
+	@PROMPTGAN_LEDGER_KILLS=$${PROMPTGAN_KILLS:-50} $(GO) test -count=1 -v -run '^TestKill$$' ./target/ledger/ > runs/stress-ledger.log 2>&1; rc=$$?; \
+		grep -E 'kills survived|FAIL|^ok' runs/stress-ledger.log | sed 's/^ */ledger: /'; exit $$rc
 
 demo: build
 	rm -rf runs/demo

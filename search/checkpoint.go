@@ -44,6 +44,9 @@ type trainerState struct {
 	ReplayCount  int                `json:"replay_count"`
 	LastEval     map[string]float64 `json:"last_eval,omitempty"`
 	LastEvalStep *int               `json:"last_eval_step,omitempty"` // nil before the first evaluation
+	// LedgerRecords is the call ledger's record count when the checkpoint was
+	// written (after a Sync): a resume finds at least these in the ledger.
+	LedgerRecords int `json:"ledger_records,omitempty"`
 }
 
 func toTensors(ws map[string]nn.Array) map[string]checkpoints.Tensor {
@@ -86,6 +89,9 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 		BestStep: tr.bestStep, SinceBest: tr.sinceBest, Stabilised: tr.stabilised,
 		GMLESteps: tr.gMLE.Step, GAdvSteps: tr.gAdv.Step, GAdvLRScale: tr.gAdv.LRScale,
 		ReplayHead: tr.replay.Head, ReplayCount: tr.replay.Count, LastEval: finite(tr.lastEval),
+	}
+	if tr.ledger != nil {
+		st.LedgerRecords = tr.ledger.Len()
 	}
 	if tr.lastEvalStep >= 0 {
 		at := tr.lastEvalStep
@@ -283,6 +289,7 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config) (*Trainer, error) {
 		tr.best = *st.Best
 	}
 	tr.lastEval = st.LastEval
+	tr.ledgerAtCheckpoint = st.LedgerRecords
 	if st.LastEvalStep != nil {
 		tr.lastEvalStep = *st.LastEvalStep
 	}

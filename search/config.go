@@ -25,6 +25,7 @@ type Config struct {
 	Generator     generator.Config     `yaml:"generator" json:"generator"`
 	Discriminator discriminator.Config `yaml:"discriminator" json:"discriminator"`
 	Target        string               `yaml:"target" json:"target"` // target backend; "identity"
+	Ledger        bool                 `yaml:"ledger" json:"ledger"` // record every target call in RUN/ledger and answer repeats from it; false (identity calls are free)
 
 	// Data
 	Train  string `yaml:"train" json:"train"`     // real sequences (token ids); required

@@ -10,6 +10,7 @@ import (
 
 	"promptgan/checkpoints"
 	"promptgan/metrics"
+	"promptgan/target/ledger"
 )
 
 // ErrInterrupted is returned by Run when its context was cancelled: the run
@@ -26,6 +27,7 @@ type RunOptions struct {
 	Dir      string       // run directory: metrics.jsonl and checkpoints/
 	Logger   *slog.Logger // nil = slog.Default()
 	Progress Progress     // nil = none
+	NoCache  bool         // with Cfg.Ledger: send every call to the target, still recording new ones
 }
 
 // Result describes how a run ended.
@@ -34,12 +36,14 @@ type Result struct {
 	Checkpoint string             // directory of the last checkpoint written
 	Eval       map[string]float64 // the last evaluation
 	Stopped    string             // "steps", "patience" or "interrupted"
+	Ledger     *ledger.Stats      // the call ledger's counts for this process, with Cfg.Ledger
 }
 
 // Paths inside a run directory.
 const (
 	MetricsFile    = "metrics.jsonl"
 	CheckpointsDir = "checkpoints"
+	LedgerDir      = "ledger"
 )
 
 // checkpointName is the directory name of the checkpoint at step.
@@ -63,6 +67,19 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		return Result{}, err
 	} else if len(removed) > 0 {
 		log.Info("removed the leftovers of an interrupted checkpoint save", "dir", ckRoot, "removed", removed)
+	}
+	if cfg.Ledger {
+		l, err := ledger.Open(filepath.Join(opt.Dir, LedgerDir), ledger.Options{Logger: log})
+		if err != nil {
+			return Result{}, err
+		}
+		defer l.Close()
+		if n := l.Len(); n < tr.ledgerAtCheckpoint {
+			log.Warn("the call ledger holds fewer records than when the checkpoint was written; the missing calls will be sent to the target again",
+				"ledger", l.Path(), "records", n, "at_checkpoint", tr.ledgerAtCheckpoint)
+		}
+		tr.useLedger(l, opt.NoCache)
+		defer tr.useLedger(nil, false)
 	}
 	for _, w := range tr.ResumeWarnings() {
 		log.Warn("setting changed on resume (recorded in the manifest)", "change", w)
@@ -90,6 +107,13 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		}
 		if err := flush(); err != nil {
 			return err
+		}
+		// Every call recorded so far becomes durable before the checkpoint
+		// that follows those calls does.
+		if tr.ledger != nil {
+			if err := tr.ledger.Sync(); err != nil {
+				return err
+			}
 		}
 		ck, err := tr.Checkpoint()
 		if err != nil {
@@ -191,6 +215,11 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		return res, err
 	}
 	res.Step = tr.step
+	if tr.ledger != nil {
+		st := tr.ledger.Stats()
+		res.Ledger = &st
+		log.Info("call ledger", "answered_from_ledger", st.Hits, "sent_to_target", st.Misses, "records", st.Records)
+	}
 	if res.Stopped == "interrupted" {
 		return res, ErrInterrupted
 	}

@@ -13,6 +13,7 @@ import (
 	"promptgan/internal/nn"
 	"promptgan/metrics"
 	"promptgan/target"
+	"promptgan/target/ledger"
 	"promptgan/task"
 )
 
@@ -53,7 +54,7 @@ type Trainer struct {
 	Cfg    Config
 	Gen    *generator.Model
 	Disc   *discriminator.Ensemble
-	Target target.Model
+	Target target.Model     // the target, through the call ledger while Run uses one
 	Oracle *generator.Model // nil without an oracle
 	Train  *task.Sequences
 	Test   *task.Sequences // nil without a test file
@@ -81,6 +82,12 @@ type Trainer struct {
 	permEpoch int
 	perm      []int
 
+	baseTarget target.Model   // the target itself
+	ledger     *ledger.Ledger // the call ledger of the current Run; nil without one
+	// ledgerAtCheckpoint is the ledger's record count that the restored
+	// checkpoint saw; a resume finds at least as many.
+	ledgerAtCheckpoint int
+
 	// Timing per phase (not checkpointed: wall time is not part of the run's state).
 	Timing map[string]*PhaseTiming
 }
@@ -98,9 +105,10 @@ func NewTrainer(cfg Config) (*Trainer, error) {
 	}
 	tr := &Trainer{Cfg: cfg, best: math.Inf(1), permEpoch: -1, lastEvalStep: -1, Timing: map[string]*PhaseTiming{}}
 	var err error
-	if tr.Target, err = target.Open(cfg.Target); err != nil {
+	if tr.baseTarget, err = target.Open(cfg.Target); err != nil {
 		return nil, err
 	}
+	tr.Target = tr.baseTarget
 	if tr.Train, err = task.LoadSequences(cfg.Train, cfg.Generator.Vocab, cfg.SeqLen); err != nil {
 		return nil, fmt.Errorf("train data: %w", err)
 	}
@@ -131,6 +139,14 @@ func NewTrainer(cfg Config) (*Trainer, error) {
 	tr.replay = NewReplay(cfg.ReplaySize, cfg.SeqLen)
 	tr.baseline = make([]float64, cfg.SeqLen)
 	return tr, nil
+}
+
+// useLedger routes target calls through l (nil: straight to the target).
+func (tr *Trainer) useLedger(l *ledger.Ledger, noCache bool) {
+	tr.ledger, tr.Target = l, tr.baseTarget
+	if l != nil {
+		tr.Target = ledger.Wrap(tr.baseTarget, l, ledger.WrapOptions{NoCache: noCache})
+	}
 }
 
 // StepCount returns the number of completed steps.

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -11,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"promptgan/checkpoints"
+	"promptgan/target/ledger"
 )
 
 // killConfig is a tiny run that checkpoints every other step, so that a
@@ -22,6 +29,7 @@ eval_every: 10
 checkpoint_every: 2
 keep_checkpoints: 2
 log_every: 1
+ledger: true
 `
 
 // TestKillResume is the crash-safety harness: it SIGKILLs `promptgan train`
@@ -57,9 +65,9 @@ func TestKillResume(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	tally := map[string]int{}
+	// Each round is one run killed up to killsPerRound times, then left to
+	// finish and compared with the uninterrupted run.
 	compared, rounds := 0, 0
-	// Each round is one run, killed up to killsPerRound times and then left to
-	// finish, and compared with the uninterrupted run.
 	const killsPerRound = 4
 	for tally["killed"] < kills {
 		rounds++
@@ -89,14 +97,19 @@ func TestKillResume(t *testing.T) {
 				}
 				break
 			}
-			// Alternate kills at a random time with kills aimed at the next
-			// checkpoint write (the moment a save's temporary directory appears).
+			// Kills come in turn at a random time, aimed at the next checkpoint
+			// write (the moment a save's temporary directory appears), and aimed
+			// at a ledger append (the moment the log grows).
 			var trigger <-chan struct{}
 			stop := make(chan struct{})
-			if attempt%2 == 0 {
+			mode := []string{"at random", "at a checkpoint write", "at a ledger append"}[attempt%3]
+			switch attempt % 3 {
+			case 0:
 				trigger = after(time.Duration(rng.Float64()*float64(span)/2), stop)
-			} else {
+			case 1:
 				trigger = whenSaving(filepath.Join(dir, "checkpoints"), stop)
+			default:
+				trigger = whenGrowing(filepath.Join(dir, "ledger", "ledger.log"), stop)
 			}
 			ended := func() { close(stop) }
 			select {
@@ -119,7 +132,11 @@ func TestKillResume(t *testing.T) {
 				}
 				roundKills++
 				tally["killed"]++
+				tally[mode]++
 				tally[killMoment(dir)]++
+				if checkLedger(t, dir) {
+					tally["ledger torn"]++
+				}
 				continue
 			}
 			break // completed
@@ -127,8 +144,9 @@ func TestKillResume(t *testing.T) {
 		compared += compareRuns(t, ref, dir)
 	}
 	if !t.Failed() {
-		t.Logf("kill-resume tally: %d of %d SIGKILLs survived (%d left a checkpoint write unfinished, %d hit the swap of latest, %d during training or evaluation) over %d runs; every run's final checkpoint and metrics.jsonl byte-identical to the uninterrupted run (%d bytes compared); seed %d",
-			tally["killed"], tally["killed"], tally["during a checkpoint write"], tally["while swapping latest"], tally["during training"], rounds, compared, seed)
+		t.Logf("kill-resume tally: %d of %d SIGKILLs survived (timed %d at random, %d at a checkpoint write, %d at a ledger append; on disk %d left a checkpoint write unfinished, %d a half-swapped latest, %d a torn ledger append) over %d runs; no ledger record counted by a checkpoint was lost; every run's final checkpoint, metrics.jsonl and ledger.log byte-identical to the uninterrupted run (%d bytes compared); seed %d",
+			tally["killed"], tally["killed"], tally["at random"], tally["at a checkpoint write"], tally["at a ledger append"],
+			tally["during a checkpoint write"], tally["while swapping latest"], tally["ledger torn"], rounds, compared, seed)
 	}
 }
 
@@ -168,6 +186,66 @@ func whenSaving(root string, stop <-chan struct{}) <-chan struct{} {
 	return ch
 }
 
+// checkLedger opens the killed run's call ledger (as the resume will) and
+// checks that it holds at least the records its latest checkpoint counted.
+// It reports whether the kill tore a ledger append.
+func checkLedger(t *testing.T, dir string) bool {
+	t.Helper()
+	var logs bytes.Buffer
+	l, err := ledger.Open(filepath.Join(dir, "ledger"), ledger.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("ledger after a kill: %v", err)
+	}
+	defer l.Close()
+	ck, err := checkpoints.Latest(filepath.Join(dir, "checkpoints"))
+	if err != nil {
+		return logs.Len() > 0 // killed before the first checkpoint: nothing is promised yet
+	}
+	b, err := os.ReadFile(filepath.Join(ck, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		State struct {
+			LedgerRecords int `json:"ledger_records"`
+		} `json:"state"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if l.Len() < m.State.LedgerRecords {
+		t.Errorf("%s: the ledger holds %d records, its latest checkpoint counted %d: calls were lost", dir, l.Len(), m.State.LedgerRecords)
+	}
+	return strings.Contains(logs.String(), "torn")
+}
+
+// whenGrowing fires as soon as the file at path grows (after it exists),
+// unless stop is closed first.
+func whenGrowing(path string, stop <-chan struct{}) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		size := int64(-1)
+		for {
+			if st, err := os.Stat(path); err == nil {
+				if size >= 0 && st.Size() > size {
+					close(ch)
+					return
+				}
+				size = st.Size()
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	return ch
+}
+
 // killMoment classifies what a killed run was doing from what it left on disk.
 func killMoment(dir string) string {
 	root := filepath.Join(dir, "checkpoints")
@@ -189,7 +267,7 @@ func compareRuns(t *testing.T, ref, got string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := []string{"metrics.jsonl", filepath.Join("checkpoints", "latest")}
+	files := []string{"metrics.jsonl", filepath.Join("checkpoints", "latest"), filepath.Join("ledger", "ledger.log")}
 	for _, e := range entries {
 		files = append(files, filepath.Join(final, e.Name()))
 	}

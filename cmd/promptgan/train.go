@@ -155,6 +155,7 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 		opt.Progress, logOut = newProgress(c.App.ErrWriter, logOut)
 	}
 	opt.Dir, opt.Logger = out, slog.New(slog.NewTextHandler(logOut, nil))
+	opt.NoCache = c.Bool("no-cache")
 	start := time.Now()
 	res, err := search.Run(ctx, tr, opt)
 	if p, ok := opt.Progress.(interface{ Finish() }); ok {
@@ -174,6 +175,9 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s\n", res.Step, res.Stopped, time.Since(start).Round(time.Second), nn.BLAS)
 	printEval(w, res.Eval)
 	fmt.Fprintf(w, "checkpoint: %s\n", res.Checkpoint)
+	if l := res.Ledger; l != nil {
+		fmt.Fprintf(w, "call ledger: %d calls answered from it, %d sent to the target, %d records in %s\n", l.Hits, l.Misses, l.Records, filepath.Join(out, search.LedgerDir))
+	}
 	if tr.Oracle != nil && tr.MLEWeights() != nil {
 		ck, err := checkpoints.Load(res.Checkpoint)
 		if err != nil {
