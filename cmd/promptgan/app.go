@@ -97,6 +97,7 @@ func newApp() *cli.App {
 						Action:       benchSeqGANAction,
 					},
 					steerOracleCommand(),
+					benchDecodeCommand(),
 				},
 			},
 			doctorCommand(),
