@@ -6,7 +6,7 @@ OPENBLAS_LIB := $(CURDIR)/.cache/openblas/lib
 # from the cache directory compiled into it (or $$PROMPTGAN_OPENBLAS).
 TAGS = $(shell test -f $(OPENBLAS_LIB)/libopenblas.so.0 && echo "-tags openblas -ldflags=-X=promptgan/internal/nn.openblasDir=$(OPENBLAS_LIB)")
 
-.PHONY: setup build test test-purego fuzz stress demo bench lint clean
+.PHONY: setup build test test-purego fuzz stress demo bench bench-decode lint clean
 
 setup:
 	@./scripts/setup-openblas.sh
@@ -52,6 +52,11 @@ bench: build
 	PROMPTGAN_OPENBLAS=$(OPENBLAS_LIB) $(GO) test $(TAGS) -run '^$$' -bench . -benchtime 20x ./internal/nn/ ./generator/
 	rm -rf runs/bench-seqgan-oracle
 	./bin/promptgan bench seqgan-oracle --out runs/bench-seqgan-oracle
+
+# Decode throughput of target/onnx against onnxruntime-node on the same ONNX
+# files, side by side (benchmarks/decode-throughput/README.md).
+bench-decode: build
+	benchmarks/decode-throughput/compare.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
