@@ -35,13 +35,15 @@ func (s *sampler) pick(logits []float32, rng *rand.Rand) (int32, error) {
 	if len(logits) == 0 {
 		return 0, fmt.Errorf("no logits")
 	}
-	best := 0
+	best, bv := 0, logits[0]
 	for j, v := range logits {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 1) {
+		// One comparison rejects both NaN and +Inf (this loop runs over
+		// every logit of every row at every step).
+		if !(v <= math.MaxFloat32) {
 			return 0, fmt.Errorf("the model returned logit %v for token %d", v, j)
 		}
-		if v > logits[best] {
-			best = j
+		if v > bv {
+			best, bv = j, v
 		}
 	}
 	if math.IsInf(float64(logits[best]), -1) {

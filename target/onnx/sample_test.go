@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -84,6 +85,22 @@ func TestSamplerGreedyAndBadLogits(t *testing.T) {
 			if _, err := s.pick(tc.z, newRNG(1)); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("logits %v: %v, want %q", tc.z, err, tc.want)
 			}
+		}
+	}
+}
+
+// BenchmarkPickGreedy times the arg-max over one row of 5,000 logits (the
+// oracle LSTM's vocabulary), which decoding runs for every row at every step.
+func BenchmarkPickGreedy(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	logits := make([]float32, 5000)
+	for i := range logits {
+		logits[i] = float32(rng.NormFloat64())
+	}
+	s := &sampler{}
+	for b.Loop() {
+		if _, err := s.pick(logits, nil); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
