@@ -1,0 +1,815 @@
+// Package steeroracle is the steer-oracle benchmark (DESIGN.md): the whole
+// promptgan loop against a frozen target with an exact answer.
+//
+// The target is the SeqGAN oracle LSTM (benchmarks/seqgan-oracle), served
+// through ONNX Runtime (target/onnx, the oracle exported by
+// internal/ort/export, stateful variant) or by the pure-Go OracleTarget. A
+// prompt is a k-token prefix; the target continues it by m tokens at
+// temperature 1. S secret prefixes are drawn uniformly from the vocabulary;
+// the references are the target's continuations of them. The methods see
+// only the references.
+//
+// Exact metric of a set of prompts: each prompt is continued once by the
+// target (evaluation seeds fixed per prompt index, the same for every
+// method, not counted against the budget); the continuation y scores
+// NLL_s(y) = −(1/m) Σ_t log P_oracle(y_t | s ⊕ y_<t) under each secret s,
+// computed exactly with the Go oracle; the metric is the mean over prompts
+// of min_s NLL_s(y) (lower is better). The floor is the metric of fresh
+// continuations of the secrets themselves; the random level is that of
+// uniformly random prompts; gap closed = (random − metric)/(random − floor).
+//
+// Methods, at equal numbers of target calls (requests sent to the target):
+// best-of-N and evolutionary search, both ranking by a discriminator
+// trained once, and promptgan (search.Steer). All three start from the same
+// generator, pre-trained by maximum likelihood on the k-token windows of the
+// references, and the same discriminator pre-training, whose calls count
+// against each of them.
+package steeroracle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"time"
+
+	"promptgan/discriminator"
+	"promptgan/generator"
+	"promptgan/internal/nn"
+	"promptgan/internal/ort"
+	"promptgan/internal/ort/export"
+	"promptgan/search"
+	"promptgan/target"
+	"promptgan/target/ledger"
+	"promptgan/target/onnx"
+)
+
+// DefaultOracle is the oracle's path relative to the repository root.
+const DefaultOracle = "benchmarks/seqgan-oracle/data/oracle.safetensors"
+
+// Target backends.
+const (
+	TargetAuto = "auto" // onnx when ONNX Runtime is found, else go
+	TargetGo   = "go"
+	TargetONNX = "onnx"
+)
+
+// Method names, in table order.
+const (
+	MethodBestOfN   = "best-of-n"
+	MethodEvolution = "evolution"
+	MethodPromptgan = "promptgan"
+)
+
+// RNG streams of the benchmark (the Steer run uses its own).
+const (
+	streamSecrets = 1 + iota
+	streamRefSeeds
+	streamFloorSeeds
+	streamRandomPrompts
+	streamRandomSeeds
+	streamEvalSeeds
+	streamBestOfN
+	streamBestOfNSeeds
+	streamEvolution
+	streamEvolutionSeeds
+	streamPromptganEval = 1 << 20 // + evaluation index
+)
+
+// Options configure Run. Zero fields take the defaults of DefaultOptions.
+type Options struct {
+	Oracle  string // SeqGAN oracle safetensors
+	Secrets int    // S: 1 or 4
+	Seed    uint64
+	Budget  int // target calls per method, pre-training included
+
+	RefsTotal   int // references in all, RefsTotal/S per secret
+	FloorN      int // continuations of the secrets for the floor (FloorN/S each)
+	RandomN     int // random prompts for the random level
+	EvalPrompts int // prompts a method outputs and is scored on (its top or its samples)
+
+	PretrainGSteps int // MLE steps of G on the reference windows (no calls)
+	PretrainDSteps int // D steps before any method (BatchSize calls each)
+	Population     int // evolutionary search: population and children per generation
+	Tournament     int // evolutionary search: tournament size
+	CandidateBatch int // best-of-N: candidates per batch
+
+	Steer search.SteerConfig // promptgan's settings; vocab, k, m and seed are set by Run
+
+	Target  string // TargetAuto, TargetGo or TargetONNX
+	ORTLib  string // ONNX Runtime library; "" = ort.FindLibrary's search
+	OutDir  string // target export and ledgers
+	Logger  *slog.Logger
+	Threads int // ONNX Runtime intra-op threads; 0 = one per core
+}
+
+// EvalFractions are the shares of the budget at which every method's output
+// is evaluated; TableFractions are the ones the table prints.
+var (
+	EvalFractions  = []float64{0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1}
+	TableFractions = []float64{0.1, 0.25, 0.5, 1}
+)
+
+// DefaultOptions returns the benchmark's defaults for S secrets.
+func DefaultOptions(secrets int) Options {
+	st := search.DefaultSteerConfig(5000)
+	return Options{
+		Oracle: DefaultOracle, Secrets: secrets, Seed: 1, Budget: 20000,
+		RefsTotal: 1024, FloorN: 1024, RandomN: 1024, EvalPrompts: 128,
+		PretrainGSteps: 300, PretrainDSteps: 20,
+		Population: 128, Tournament: 4, CandidateBatch: 128,
+		Steer:  st,
+		Target: TargetAuto, OutDir: "runs/bench-steer-oracle",
+	}
+}
+
+// Validate reports the first invalid option, by its flag name where it has one.
+func (o Options) Validate() error {
+	switch {
+	case o.Oracle == "":
+		return errors.New("oracle: empty path")
+	case o.Secrets != 1 && o.Secrets != 4:
+		return fmt.Errorf("--secrets %d: must be 1 or 4", o.Secrets)
+	case o.Steer.PromptLen < 1:
+		return fmt.Errorf("--prompt-len %d: must be >= 1", o.Steer.PromptLen)
+	case o.Steer.GenLen < 1:
+		return fmt.Errorf("--gen-len %d: must be >= 1", o.Steer.GenLen)
+	case o.RefsTotal < o.Secrets:
+		return fmt.Errorf("refs_total %d: need at least one reference per secret (%d)", o.RefsTotal, o.Secrets)
+	case o.FloorN < o.Secrets:
+		return fmt.Errorf("floor_n %d: need at least one continuation per secret (%d)", o.FloorN, o.Secrets)
+	case o.RandomN < 1:
+		return fmt.Errorf("random_n %d: must be >= 1", o.RandomN)
+	case o.EvalPrompts < 1:
+		return fmt.Errorf("eval_prompts %d: must be >= 1", o.EvalPrompts)
+	case o.PretrainGSteps < 0 || o.PretrainDSteps < 0:
+		return fmt.Errorf("pretrain steps G %d, D %d: must be >= 0", o.PretrainGSteps, o.PretrainDSteps)
+	case o.Population < 2:
+		return fmt.Errorf("population %d: must be >= 2", o.Population)
+	case o.Tournament < 1 || o.Tournament > o.Population:
+		return fmt.Errorf("tournament %d: must be in [1, population %d]", o.Tournament, o.Population)
+	case o.CandidateBatch < 1:
+		return fmt.Errorf("candidate_batch %d: must be >= 1", o.CandidateBatch)
+	case o.Target != TargetAuto && o.Target != TargetGo && o.Target != TargetONNX:
+		return fmt.Errorf("--target %q: want auto, go or onnx", o.Target)
+	case o.OutDir == "":
+		return errors.New("--out: empty directory")
+	}
+	if least := o.PretrainDSteps*o.Steer.BatchSize + max(o.Population, o.CandidateBatch, o.Steer.BatchSize*o.Steer.DStepsPerG); o.Budget < least {
+		return fmt.Errorf("--budget %d: must be at least %d calls (D pre-training %d×%d plus one batch of each method)", o.Budget, least, o.PretrainDSteps, o.Steer.BatchSize)
+	}
+	return nil
+}
+
+// Float is a float64 that JSON writes as null when it is NaN or infinite.
+type Float float64
+
+// MarshalJSON writes f, or null when JSON cannot carry it.
+func (f Float) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+// Point is one evaluation of a method's output.
+type Point struct {
+	Calls     int       `json:"calls"`      // target calls spent by the method when its output was taken
+	Metric    float64   `json:"metric"`     // mean min_s NLL_s of the output's continuations
+	GapClosed float64   `json:"gap_closed"` // (random − metric)/(random − floor)
+	Covered   int       `json:"covered"`    // secrets covered (see Coverage)
+	Share     []float64 `json:"share"`      // per secret: share of prompts whose continuation is nearest to it
+	ClassNLL  []Float   `json:"class_nll"`  // per secret: mean NLL_s over those prompts; null when there are none
+}
+
+// MethodResult is one method's curve.
+type MethodResult struct {
+	Name         string  `json:"name"`
+	Points       []Point `json:"points"`
+	Calls        int     `json:"calls"`         // requests sent to the target in all (pre-training included)
+	LedgerMisses int64   `json:"ledger_misses"` // calls actually paid (the rest answered by the ledger)
+	LedgerHits   int64   `json:"ledger_hits"`
+	WallS        float64 `json:"wall_s"`     // the method's own wall time (evaluations excluded)
+	GenerateS    float64 `json:"generate_s"` // of which inside target.Generate
+}
+
+// Result is everything Run measured.
+type Result struct {
+	Secrets       int                `json:"secrets"`
+	Seed          uint64             `json:"seed"`
+	Budget        int                `json:"budget"`
+	PromptLen     int                `json:"prompt_len"`
+	GenLen        int                `json:"gen_len"`
+	RefsPerSecret int                `json:"refs_per_secret"`
+	EvalPrompts   int                `json:"eval_prompts"`
+	Target        string             `json:"target"`
+	TargetNote    string             `json:"target_note,omitempty"`
+	Fingerprint   string             `json:"fingerprint"`
+	SecretTokens  [][]int32          `json:"secret_tokens"`
+	Floor         float64            `json:"floor"`
+	Random        float64            `json:"random"`
+	FloorClass    []Float            `json:"floor_class"`  // per secret: the floor's class NLL (coverage levels)
+	RandomClass   []Float            `json:"random_class"` // per secret: random prompts' class NLL
+	PretrainCalls int                `json:"pretrain_calls"`
+	PretrainD     map[string]float64 `json:"pretrain_d"` // D's last pre-training step
+	Methods       []MethodResult     `json:"methods"`
+
+	BestBaseline      string  `json:"best_baseline"`
+	BestBaselineFinal float64 `json:"best_baseline_final"`
+	BestBaselineCalls int     `json:"best_baseline_calls"`
+	// ReachCalls is promptgan's call count at its first evaluation at or
+	// below the best baseline's final metric; -1 if it never got there.
+	ReachCalls int `json:"reach_calls"`
+	// OutsideTargetShare is the share of promptgan's wall time spent outside
+	// target.Generate (G and D work, ledger excluded from neither).
+	OutsideTargetShare float64 `json:"outside_target_share"`
+
+	Steer search.SteerConfig `json:"steer"`
+	CPUs  int                `json:"cpus"`
+	WallS float64            `json:"wall_s"`
+}
+
+// bench holds a run's shared state.
+type bench struct {
+	opt     Options
+	res     *Result
+	oracle  *generator.Model // the Go oracle: exact NLL
+	base    target.Model     // the target, unwrapped
+	closers []func() error
+	k, m, S int
+	secrets []int32 // (S, k)
+	log     *slog.Logger
+
+	evalTarget target.Model
+	evalSeeds  []uint64
+}
+
+// Run runs the benchmark. Calls go through ledgers in OutDir/ledger/<part>.
+func Run(ctx context.Context, opt Options) (res *Result, err error) {
+	start := time.Now()
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	oracle, err := search.LoadOracle(opt.Oracle)
+	if err != nil {
+		return nil, err
+	}
+	V := oracle.Cfg.Vocab
+	b := &bench{opt: opt, oracle: oracle, k: opt.Steer.PromptLen, m: opt.Steer.GenLen, S: opt.Secrets, log: opt.Logger}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	defer func() {
+		for i := len(b.closers) - 1; i >= 0; i-- {
+			err = errors.Join(err, b.closers[i]())
+		}
+	}()
+	st := opt.Steer
+	st.Generator.Vocab, st.Discriminator.Vocab, st.Seed = V, V, opt.Seed
+	if err := st.Validate(); err != nil {
+		return nil, fmt.Errorf("steer config: %w", err)
+	}
+	b.res = &Result{
+		Secrets: b.S, Seed: opt.Seed, Budget: opt.Budget, PromptLen: b.k, GenLen: b.m,
+		RefsPerSecret: opt.RefsTotal / b.S, EvalPrompts: opt.EvalPrompts, Steer: st, CPUs: runtime.NumCPU(), ReachCalls: -1,
+	}
+	if err := b.openTarget(); err != nil {
+		return nil, err
+	}
+	if b.evalTarget, err = b.ledgered("eval"); err != nil {
+		return nil, err
+	}
+
+	// secrets, references, floor, random level
+	rng := nn.NewRNG(opt.Seed, streamSecrets)
+	b.secrets = make([]int32, b.S*b.k)
+	for i := range b.secrets {
+		b.secrets[i] = int32(rng.IntN(V))
+	}
+	for s := 0; s < b.S; s++ {
+		b.res.SecretTokens = append(b.res.SecretTokens, slices.Clone(b.secrets[s*b.k:(s+1)*b.k]))
+	}
+	setup, err := b.ledgered("setup")
+	if err != nil {
+		return nil, err
+	}
+	R := opt.RefsTotal / b.S
+	refs, err := b.continueSecrets(ctx, setup, R, streamRefSeeds)
+	if err != nil {
+		return nil, fmt.Errorf("references: %w", err)
+	}
+	floorGens, err := b.continueSecrets(ctx, setup, opt.FloorN/b.S, streamFloorSeeds)
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	floor := b.score(floorGens)
+	b.res.Floor, b.res.FloorClass = floor.Metric, floor.ClassNLL
+	rp := nn.NewRNG(opt.Seed, streamRandomPrompts)
+	randomPrompts := make([]int32, opt.RandomN*b.k)
+	for i := range randomPrompts {
+		randomPrompts[i] = int32(rp.IntN(V))
+	}
+	randomGens, err := search.ContinuePrompts(ctx, setup, randomPrompts, b.k, b.m, seedList(nn.NewRNG(opt.Seed, streamRandomSeeds), opt.RandomN))
+	if err != nil {
+		return nil, fmt.Errorf("random prompts: %w", err)
+	}
+	random := b.score(randomGens)
+	b.res.Random, b.res.RandomClass = random.Metric, random.ClassNLL
+	b.log.Info("steer-oracle levels", "floor", b.res.Floor, "random", b.res.Random, "target", b.res.Target)
+	b.evalSeeds = seedList(nn.NewRNG(opt.Seed, streamEvalSeeds), opt.EvalPrompts)
+
+	// shared pre-training: G on reference windows, D on refs vs continuations of G's prompts
+	pre, err := b.ledgered("pretrain")
+	if err != nil {
+		return nil, err
+	}
+	steer, err := search.NewSteer(st, pre, refs, windows(refs, b.m, b.k))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := steer.PretrainG(opt.PretrainGSteps); err != nil {
+		return nil, err
+	}
+	if b.res.PretrainD, err = steer.PretrainD(ctx, opt.PretrainDSteps); err != nil {
+		return nil, err
+	}
+	b.res.PretrainCalls = steer.Calls
+	gWeights, dWeights := steer.Gen.Params().Weights(), steer.Disc.Params().Weights()
+	b.log.Info("pre-training done", "calls", steer.Calls, "d_real", b.res.PretrainD["d_real"], "d_fake", b.res.PretrainD["d_fake"])
+
+	frozen := func() (*generator.Model, *discriminator.Ensemble, error) {
+		g := generator.New(st.Generator, nn.NewRNG(0, 0))
+		d := discriminator.New(st.Discriminator, nn.NewRNG(0, 0))
+		if err := g.Params().SetWeights(gWeights); err != nil {
+			return nil, nil, err
+		}
+		return g, d, d.Params().SetWeights(dWeights)
+	}
+	for _, name := range []string{MethodBestOfN, MethodEvolution} {
+		g, d, err := frozen()
+		if err != nil {
+			return nil, err
+		}
+		var mr MethodResult
+		if name == MethodBestOfN {
+			mr, err = b.bestOfN(ctx, g, d)
+		} else {
+			mr, err = b.evolution(ctx, g, d)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		b.res.Methods = append(b.res.Methods, mr)
+	}
+	mr, err := b.promptgan(ctx, steer)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", MethodPromptgan, err)
+	}
+	b.res.Methods = append(b.res.Methods, mr)
+	b.summarise()
+	b.res.WallS = time.Since(start).Seconds()
+	return b.res, nil
+}
+
+// openTarget exports the oracle and opens it through ONNX Runtime, or uses
+// the Go oracle, as Options.Target says.
+func (b *bench) openTarget() error {
+	choice := b.opt.Target
+	if choice == TargetAuto {
+		if _, err := ort.FindLibrary(b.opt.ORTLib); err != nil {
+			b.res.TargetNote = fmt.Sprintf("ONNX Runtime not found, so the Go oracle serves the target (%v)", err)
+			choice = TargetGo
+		} else {
+			choice = TargetONNX
+		}
+	}
+	b.res.Target = choice
+	if choice == TargetGo {
+		tg, err := search.NewOracleTarget(b.opt.Oracle, b.m)
+		if err != nil {
+			return err
+		}
+		b.base = tg
+		b.res.Fingerprint = tg.Fingerprint()
+		return nil
+	}
+	lm, err := export.FromGenerator(b.oracle)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(b.opt.OutDir, "target")
+	if err := lm.Write(dir, export.Options{Stateful: true}); err != nil {
+		return err
+	}
+	tg, err := onnx.Open(dir, onnx.Options{
+		Library: b.opt.ORTLib, Threads: b.opt.Threads,
+		Decode: onnx.Decode{MaxNewTokens: b.m, Temperature: 1, Order: onnx.PromptInput},
+	})
+	if err != nil {
+		return fmt.Errorf("open the exported oracle: %w", err)
+	}
+	b.closers = append(b.closers, tg.Close)
+	b.base = tg
+	b.res.Fingerprint = tg.Fingerprint()
+	return nil
+}
+
+// ledgered returns the target wrapped by the ledger in OutDir/ledger/name.
+func (b *bench) ledgered(name string) (target.Model, error) {
+	l, err := ledger.Open(filepath.Join(b.opt.OutDir, "ledger", name), ledger.Options{Logger: b.log})
+	if err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, l.Close)
+	return &counted{Model: ledger.Wrap(b.base, l, ledger.WrapOptions{}), ledger: l}, nil
+}
+
+// counted is a ledgered target that also reports its ledger's traffic.
+type counted struct {
+	target.Model
+	ledger *ledger.Ledger
+}
+
+func ledgerStats(tg target.Model) (hits, misses int64) {
+	if c, ok := tg.(*counted); ok {
+		st := c.ledger.Stats()
+		return st.Hits, st.Misses
+	}
+	return 0, 0
+}
+
+// continueSecrets returns n continuations of each secret, (S·n, m), secret
+// by secret, with seeds from stream.
+func (b *bench) continueSecrets(ctx context.Context, tg target.Model, n int, stream uint64) ([]int32, error) {
+	prompts := make([]int32, 0, b.S*n*b.k)
+	for s := 0; s < b.S; s++ {
+		for range n {
+			prompts = append(prompts, b.secrets[s*b.k:(s+1)*b.k]...)
+		}
+	}
+	return search.ContinuePrompts(ctx, tg, prompts, b.k, b.m, seedList(nn.NewRNG(b.opt.Seed, stream), b.S*n))
+}
+
+func seedList(rng *nn.RNG, n int) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = rng.Uint64()
+	}
+	return out
+}
+
+// windows returns every k-token window of the (n, m) sequences.
+func windows(seqs []int32, m, k int) []int32 {
+	var out []int32
+	for i := 0; i+m <= len(seqs); i += m {
+		for j := 0; j+k <= m; j++ {
+			out = append(out, seqs[i+j:i+j+k]...)
+		}
+	}
+	return out
+}
+
+// score computes the exact metric of (n, m) generations: per generation the
+// NLL under each secret, the nearest secret, and per secret the share of
+// generations nearest to it and their mean NLL under it (NaN if none).
+func (b *bench) score(gens []int32) Point {
+	n := len(gens) / b.m
+	L := b.k + b.m
+	nll := make([][]float64, b.S) // [secret][generation]
+	for s := 0; s < b.S; s++ {
+		seqs := make([]int32, 0, n*L)
+		for i := 0; i < n; i++ {
+			seqs = append(append(seqs, b.secrets[s*b.k:(s+1)*b.k]...), gens[i*b.m:(i+1)*b.m]...)
+		}
+		nll[s] = make([]float64, n)
+		const chunk = 256
+		for lo := 0; lo < n; lo += chunk {
+			c := min(chunk, n-lo)
+			lp := b.oracle.LogProbs(seqs[lo*L:(lo+c)*L], c, L, 1, nil)
+			for i := 0; i < c; i++ {
+				v := 0.0
+				for _, x := range lp[i*L+b.k : (i+1)*L] {
+					v -= float64(x)
+				}
+				nll[s][lo+i] = v / float64(b.m)
+			}
+		}
+	}
+	p := Point{Share: make([]float64, b.S), ClassNLL: make([]Float, b.S)}
+	count := make([]int, b.S)
+	for i := 0; i < n; i++ {
+		best := 0
+		for s := 1; s < b.S; s++ {
+			if nll[s][i] < nll[best][i] {
+				best = s
+			}
+		}
+		p.Metric += nll[best][i]
+		count[best]++
+		p.ClassNLL[best] += Float(nll[best][i])
+	}
+	p.Metric /= float64(n)
+	for s := range count {
+		p.Share[s] = float64(count[s]) / float64(n)
+		if count[s] > 0 {
+			p.ClassNLL[s] /= Float(count[s])
+		} else {
+			p.ClassNLL[s] = Float(math.NaN())
+		}
+	}
+	return p
+}
+
+// evaluate continues the (EvalPrompts, k) prompts with the evaluation seeds
+// (uncounted) and scores them against the floor and the random level.
+//
+// Coverage: a secret is covered when at least 5% of the continuations are
+// nearest to it and their mean NLL under it is below the midpoint of the
+// same statistic for the floor's and the random prompts' continuations.
+// (Comparing like with like matters: the minimum over S secrets pulls every
+// class mean down, random prompts' too.)
+func (b *bench) evaluate(ctx context.Context, prompts []int32, calls int) (Point, error) {
+	gens, err := search.ContinuePrompts(ctx, b.evalTarget, prompts, b.k, b.m, b.evalSeeds[:len(prompts)/b.k])
+	if err != nil {
+		return Point{}, fmt.Errorf("evaluation at %d calls: %w", calls, err)
+	}
+	p := b.score(gens)
+	p.Calls = calls
+	p.GapClosed = (b.res.Random - p.Metric) / (b.res.Random - b.res.Floor)
+	for s := 0; s < b.S; s++ {
+		mid := (b.res.FloorClass[s] + b.res.RandomClass[s]) / 2
+		if p.Share[s] >= 0.05 && p.ClassNLL[s] < mid { // false for NaN
+			p.Covered++
+		}
+	}
+	return p, nil
+}
+
+// schedule tracks which evaluation points a method has passed.
+type schedule struct {
+	budget int
+	next   int // index into EvalFractions
+}
+
+// due reports whether calls has reached the next evaluation point (and
+// moves past every point it has reached).
+func (s *schedule) due(calls int) bool {
+	hit := false
+	for s.next < len(EvalFractions) && float64(calls) >= EvalFractions[s.next]*float64(s.budget)-1e-9 {
+		s.next++
+		hit = true
+	}
+	return hit
+}
+
+// timedTarget measures the wall time spent in Generate.
+type timedTarget struct {
+	target.Model
+	seconds float64
+}
+
+func (t *timedTarget) Generate(ctx context.Context, reqs []target.Request) ([]target.Generation, error) {
+	start := time.Now()
+	out, err := t.Model.Generate(ctx, reqs)
+	t.seconds += time.Since(start).Seconds()
+	return out, err
+}
+
+// dScores returns D's probability of being a reference for each (n, m) generation.
+func dScores(d *discriminator.Ensemble, gens []int32, m int) []float64 {
+	n := len(gens) / m
+	p, _ := d.Score(gens, n, m)
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = float64(p[i*m+m-1])
+	}
+	return out
+}
+
+// scored is a prompt and its fitness.
+type scored struct {
+	prompt []int32
+	score  float64
+}
+
+// top returns the prompts of the best n of pool (stable: earlier first on ties).
+func top(pool []scored, n int) []scored {
+	sort.SliceStable(pool, func(a, c int) bool { return pool[a].score > pool[c].score })
+	return pool[:min(n, len(pool))]
+}
+
+func flatten(pool []scored) []int32 {
+	var out []int32
+	for _, p := range pool {
+		out = append(out, p.prompt...)
+	}
+	return out
+}
+
+// bestOfN samples candidates from the pre-trained G in batches, continues
+// them, ranks them by D and outputs the best EvalPrompts so far.
+func (b *bench) bestOfN(ctx context.Context, g *generator.Model, d *discriminator.Ensemble) (MethodResult, error) {
+	mr := MethodResult{Name: MethodBestOfN}
+	tg, err := b.ledgered(MethodBestOfN)
+	if err != nil {
+		return mr, err
+	}
+	timed := &timedTarget{Model: tg}
+	rng, seeds := nn.NewRNG(b.opt.Seed, streamBestOfN), nn.NewRNG(b.opt.Seed, streamBestOfNSeeds)
+	calls := b.res.PretrainCalls
+	sched := schedule{budget: b.opt.Budget}
+	var best []scored
+	var wall float64
+	for calls < b.opt.Budget {
+		start := time.Now()
+		n := min(b.opt.CandidateBatch, b.opt.Budget-calls)
+		prompts := g.Sample(n, b.k, generator.SampleOptions{Temperature: 1}, nil, rng)
+		gens, err := search.ContinuePrompts(ctx, timed, prompts, b.k, b.m, seedList(seeds, n))
+		if err != nil {
+			return mr, err
+		}
+		calls += n
+		for i, sc := range dScores(d, gens, b.m) {
+			best = append(best, scored{prompt: prompts[i*b.k : (i+1)*b.k], score: sc})
+		}
+		best = slices.Clone(top(best, b.opt.EvalPrompts))
+		wall += time.Since(start).Seconds()
+		if sched.due(calls) {
+			p, err := b.evaluate(ctx, flatten(best), calls)
+			if err != nil {
+				return mr, err
+			}
+			mr.Points = append(mr.Points, p)
+			b.log.Info("best-of-n", "calls", calls, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
+		}
+	}
+	mr.Calls, mr.WallS, mr.GenerateS = calls, wall, timed.seconds
+	mr.LedgerHits, mr.LedgerMisses = ledgerStats(tg)
+	return mr, nil
+}
+
+// evolution is a (μ+λ) genetic search: the population starts as samples of
+// the pre-trained G; each generation breeds Population children by
+// tournament selection, one-point crossover (probability ½) and token
+// mutation (each position with probability 1/k, the new token taken from a
+// fresh sample of G, so mutations follow the prior's marginals); fitness is
+// D's score of the child's continuation; the best Population of parents and
+// children survive (elitism). The output is the population's best
+// EvalPrompts.
+func (b *bench) evolution(ctx context.Context, g *generator.Model, d *discriminator.Ensemble) (MethodResult, error) {
+	mr := MethodResult{Name: MethodEvolution}
+	tg, err := b.ledgered(MethodEvolution)
+	if err != nil {
+		return mr, err
+	}
+	timed := &timedTarget{Model: tg}
+	rng, seeds := nn.NewRNG(b.opt.Seed, streamEvolution), nn.NewRNG(b.opt.Seed, streamEvolutionSeeds)
+	calls := b.res.PretrainCalls
+	sched := schedule{budget: b.opt.Budget}
+	P, k := b.opt.Population, b.k
+	var pop []scored
+	var wall float64
+	for calls < b.opt.Budget {
+		start := time.Now()
+		n := min(P, b.opt.Budget-calls)
+		fresh := g.Sample(n, k, generator.SampleOptions{Temperature: 1}, nil, rng)
+		children := fresh
+		if len(pop) > 0 {
+			children = make([]int32, 0, n*k)
+			pick := func() []int32 {
+				w := pop[rng.IntN(len(pop))]
+				for range b.opt.Tournament - 1 {
+					if c := pop[rng.IntN(len(pop))]; c.score > w.score {
+						w = c
+					}
+				}
+				return w.prompt
+			}
+			for i := 0; i < n; i++ {
+				child := slices.Clone(pick())
+				if other := pick(); k > 1 && rng.Float64() < 0.5 {
+					cut := 1 + rng.IntN(k-1)
+					copy(child[cut:], other[cut:])
+				}
+				for t := 0; t < k; t++ {
+					if rng.Float64() < 1/float64(k) {
+						child[t] = fresh[i*k+t]
+					}
+				}
+				children = append(children, child...)
+			}
+		}
+		gens, err := search.ContinuePrompts(ctx, timed, children, k, b.m, seedList(seeds, n))
+		if err != nil {
+			return mr, err
+		}
+		calls += n
+		for i, sc := range dScores(d, gens, b.m) {
+			pop = append(pop, scored{prompt: children[i*k : (i+1)*k], score: sc})
+		}
+		pop = slices.Clone(top(pop, P))
+		wall += time.Since(start).Seconds()
+		if sched.due(calls) {
+			p, err := b.evaluate(ctx, flatten(top(slices.Clone(pop), b.opt.EvalPrompts)), calls)
+			if err != nil {
+				return mr, err
+			}
+			mr.Points = append(mr.Points, p)
+			b.log.Info("evolution", "calls", calls, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
+		}
+	}
+	mr.Calls, mr.WallS, mr.GenerateS = calls, wall, timed.seconds
+	mr.LedgerHits, mr.LedgerMisses = ledgerStats(tg)
+	return mr, nil
+}
+
+// promptgan continues the pre-trained Steer adversarially until the budget
+// is spent; its output at an evaluation is EvalPrompts prompts sampled from
+// G at temperature 1.
+func (b *bench) promptgan(ctx context.Context, s *search.Steer) (MethodResult, error) {
+	mr := MethodResult{Name: MethodPromptgan}
+	tg, err := b.ledgered(MethodPromptgan)
+	if err != nil {
+		return mr, err
+	}
+	timed := &timedTarget{Model: tg}
+	s.Target = timed
+	calls := b.res.PretrainCalls
+	sched := schedule{budget: b.opt.Budget}
+	perStep := s.Cfg.BatchSize * s.Cfg.DStepsPerG
+	var wall float64
+	evalIndex := 0
+	evalNow := func() error {
+		prompts, err := s.SamplePrompts(b.opt.EvalPrompts, 1, nn.NewRNG(b.opt.Seed, streamPromptganEval+uint64(evalIndex)))
+		if err != nil {
+			return err
+		}
+		evalIndex++
+		p, err := b.evaluate(ctx, prompts, calls)
+		if err != nil {
+			return err
+		}
+		mr.Points = append(mr.Points, p)
+		b.log.Info("promptgan", "calls", calls, "step", s.Steps(), "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
+		return nil
+	}
+	if sched.due(calls) { // pre-training alone may pass the first points
+		if err := evalNow(); err != nil {
+			return mr, err
+		}
+	}
+	for calls+perStep <= b.opt.Budget {
+		start := time.Now()
+		if _, err := s.Step(ctx); err != nil {
+			return mr, err
+		}
+		calls += perStep
+		wall += time.Since(start).Seconds()
+		if sched.due(calls) || calls+perStep > b.opt.Budget {
+			if err := evalNow(); err != nil {
+				return mr, err
+			}
+		}
+	}
+	mr.Calls, mr.WallS, mr.GenerateS = calls, wall, timed.seconds
+	mr.LedgerHits, mr.LedgerMisses = ledgerStats(tg)
+	if wall > 0 {
+		b.res.OutsideTargetShare = 1 - timed.seconds/wall
+	}
+	return mr, nil
+}
+
+// summarise finds the best baseline's final metric and the calls promptgan
+// needed to reach it.
+func (b *bench) summarise() {
+	r := b.res
+	r.BestBaselineFinal = math.Inf(1)
+	var pg *MethodResult
+	for i := range r.Methods {
+		mr := &r.Methods[i]
+		if mr.Name == MethodPromptgan {
+			pg = mr
+			continue
+		}
+		if len(mr.Points) > 0 {
+			if last := mr.Points[len(mr.Points)-1]; last.Metric < r.BestBaselineFinal {
+				r.BestBaseline, r.BestBaselineFinal, r.BestBaselineCalls = mr.Name, last.Metric, last.Calls
+			}
+		}
+	}
+	if pg == nil || math.IsInf(r.BestBaselineFinal, 1) {
+		return
+	}
+	for _, p := range pg.Points {
+		if p.Metric <= r.BestBaselineFinal {
+			r.ReachCalls = p.Calls
+			break
+		}
+	}
+}

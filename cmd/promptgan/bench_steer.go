@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"promptgan/benchmarks/steeroracle"
+	"promptgan/internal/ort"
+)
+
+// steerOracleCommand is `promptgan bench steer-oracle`.
+func steerOracleCommand() *cli.Command {
+	d := steeroracle.DefaultOptions(1)
+	return &cli.Command{
+		Name:  "steer-oracle",
+		Usage: "the whole loop against the frozen SeqGAN oracle as target: promptgan vs best-of-N and evolutionary search at equal target calls, exact NLL against hidden secret prefixes",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "secrets", Value: 1, Usage: "hidden secret prefixes: 1 or 4"},
+			&cli.Uint64Flag{Name: "seed", Value: d.Seed},
+			&cli.IntFlag{Name: "budget", Value: d.Budget, Usage: "target calls per method, D pre-training included"},
+			&cli.IntFlag{Name: "prompt-len", Value: d.Steer.PromptLen, Usage: "k: tokens per prompt"},
+			&cli.IntFlag{Name: "gen-len", Value: d.Steer.GenLen, Usage: "m: tokens the target generates per prompt"},
+			&cli.StringFlag{Name: "target", Value: steeroracle.TargetAuto, Usage: "auto (onnx when ONNX Runtime is found, else go), onnx or go"},
+			&cli.StringFlag{Name: "ort-lib", Usage: "ONNX Runtime shared library (file or directory); default $" + ort.EnvLibrary + ", then the `make setup` cache"},
+			&cli.StringFlag{Name: "out", Value: d.OutDir, Usage: "directory for the exported target and the call ledgers (a rerun replays its calls from them)"},
+			&cli.StringFlag{Name: "oracle", Value: d.Oracle, Usage: "SeqGAN oracle safetensors"},
+			&cli.IntFlag{Name: "refs", Value: d.RefsTotal, Usage: "references in all (split evenly between the secrets)"},
+			&cli.IntFlag{Name: "level-samples", Value: d.FloorN, Usage: "continuations behind the floor and the random level each"},
+			&cli.IntFlag{Name: "eval-prompts", Value: d.EvalPrompts, Usage: "prompts each method outputs and is scored on"},
+			&cli.IntFlag{Name: "pretrain-g-steps", Value: d.PretrainGSteps, Usage: "MLE steps of G on the references' k-token windows (no target calls)"},
+			&cli.IntFlag{Name: "pretrain-d-steps", Value: d.PretrainDSteps, Usage: "D pre-training steps shared by every method (batch-size calls each)"},
+			&cli.IntFlag{Name: "batch-size", Value: d.Steer.BatchSize, Usage: "promptgan: prompts per step"},
+			&cli.Float64Flag{Name: "g-adv-lr", Value: d.Steer.GAdvLR, Usage: "promptgan: G's adversarial learning rate"},
+			&cli.IntFlag{Name: "d-steps-per-g", Value: d.Steer.DStepsPerG, Usage: "promptgan: D updates per G update"},
+			&cli.Float64Flag{Name: "entropy-bonus", Value: d.Steer.EntropyBonus, Usage: "promptgan: weight of G's entropy bonus"},
+			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			&cli.BoolFlag{Name: "quiet", Usage: "no progress lines on stderr"},
+		},
+		OnUsageError: onUsage,
+		Action:       benchSteerAction,
+	}
+}
+
+func benchSteerAction(c *cli.Context) error {
+	opt := steeroracle.DefaultOptions(c.Int("secrets"))
+	opt.Seed, opt.Budget = c.Uint64("seed"), c.Int("budget")
+	opt.Steer.PromptLen, opt.Steer.GenLen = c.Int("prompt-len"), c.Int("gen-len")
+	opt.Target, opt.ORTLib, opt.OutDir, opt.Oracle = c.String("target"), c.String("ort-lib"), c.String("out"), c.String("oracle")
+	opt.RefsTotal, opt.PretrainDSteps, opt.Threads = c.Int("refs"), c.Int("pretrain-d-steps"), c.Int("threads")
+	opt.PretrainGSteps = c.Int("pretrain-g-steps")
+	opt.FloorN, opt.RandomN, opt.EvalPrompts = c.Int("level-samples"), c.Int("level-samples"), c.Int("eval-prompts")
+	opt.Steer.BatchSize, opt.Steer.GAdvLR = c.Int("batch-size"), c.Float64("g-adv-lr")
+	opt.Steer.DStepsPerG, opt.Steer.EntropyBonus = c.Int("d-steps-per-g"), c.Float64("entropy-bonus")
+	if err := opt.Validate(); err != nil {
+		return usageError{err}
+	}
+	if !c.Bool("quiet") {
+		opt.Logger = benchLogger(c)
+	}
+	ctx, stop, _ := signalContext(c.Context)
+	defer stop()
+	res, err := steeroracle.Run(ctx, opt)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, res)
+	}
+	printSteerResult(c.App.Writer, res)
+	return nil
+}
+
+// printSteerResult writes the benchmark's table and summary.
+func printSteerResult(w io.Writer, r *steeroracle.Result) {
+	fmt.Fprintf(w, "steer-oracle: %d secret(s), seed %d, budget %d target calls per method, k = %d, m = %d, %d references per secret\n",
+		r.Secrets, r.Seed, r.Budget, r.PromptLen, r.GenLen, r.RefsPerSecret)
+	fmt.Fprintf(w, "target: %s (%s)\n", r.Target, r.Fingerprint)
+	if r.TargetNote != "" {
+		fmt.Fprintf(w, "note: %s\n", r.TargetNote)
+	}
+	fmt.Fprintf(w, "\nexact metric: mean over %d output prompts of min over secrets of the per-token NLL of the target's continuation\n", r.EvalPrompts)
+	fmt.Fprintf(w, "under the oracle after the secret (lower is better); in parentheses the share of the random−floor gap closed\n\n")
+	fmt.Fprintf(w, "%-34s %.3f\n", "floor (the secrets' continuations)", r.Floor)
+	fmt.Fprintf(w, "%-34s %.3f\n", "random prompts", r.Random)
+	fmt.Fprintf(w, "shared pre-training: %d target calls (D: P(real) %.2f on references, %.2f on G's continuations)\n\n",
+		r.PretrainCalls, r.PretrainD["d_real"], r.PretrainD["d_fake"])
+	var head strings.Builder
+	fmt.Fprintf(&head, "%-10s", "method")
+	for _, f := range steeroracle.TableFractions {
+		fmt.Fprintf(&head, " %22s", fmt.Sprintf("%g%% (%d calls)", 100*f, int(math.Round(f*float64(r.Budget)))))
+	}
+	fmt.Fprintln(w, head.String())
+	for _, m := range r.Methods {
+		fmt.Fprintf(w, "%-10s", m.Name)
+		for _, f := range steeroracle.TableFractions {
+			p, ok := pointAt(m.Points, f, r.Budget)
+			cell := "-"
+			if ok {
+				cell = fmt.Sprintf("%.3f (%+.0f%%)", p.Metric, 100*p.GapClosed)
+				if r.Secrets > 1 {
+					cell += fmt.Sprintf(" %d/%d", p.Covered, r.Secrets)
+				}
+			}
+			fmt.Fprintf(w, " %22s", cell)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.Secrets > 1 {
+		fmt.Fprintf(w, "(k/%d: modes covered — ≥ 5%% of the continuations nearest to a secret, with mean NLL below the midpoint of its floor and random levels)\n", r.Secrets)
+	}
+	fmt.Fprintln(w)
+	if r.BestBaseline != "" {
+		if r.ReachCalls >= 0 {
+			fmt.Fprintf(w, "promptgan reaches %s's final %.3f at %d calls (%.0f%% of %s's %d)\n",
+				r.BestBaseline, r.BestBaselineFinal, r.ReachCalls, 100*float64(r.ReachCalls)/float64(r.BestBaselineCalls), r.BestBaseline, r.BestBaselineCalls)
+		} else {
+			fmt.Fprintf(w, "promptgan does not reach %s's final %.3f within %d calls\n", r.BestBaseline, r.BestBaselineFinal, r.Budget)
+		}
+	}
+	for _, m := range r.Methods {
+		fmt.Fprintf(w, "%-10s %6d calls (%d paid, %d from the ledger), %6.1f s, %4.1f s in target.Generate\n",
+			m.Name, m.Calls, m.LedgerMisses, m.LedgerHits, m.WallS, m.GenerateS)
+	}
+	fmt.Fprintf(w, "promptgan: %.0f%% of its wall time outside target.Generate\n", 100*r.OutsideTargetShare)
+	fmt.Fprintf(w, "total wall time %.1f s on %d CPUs\n", r.WallS, r.CPUs)
+}
+
+// pointAt returns the first point taken at or after the share f of the
+// budget; for f = 1, the method's last point (a method whose batches do not
+// divide the budget stops just short of it).
+func pointAt(ps []steeroracle.Point, f float64, budget int) (steeroracle.Point, bool) {
+	if f >= 1 && len(ps) > 0 {
+		return ps[len(ps)-1], true
+	}
+	for _, p := range ps {
+		if float64(p.Calls) >= f*float64(budget)-1e-9 {
+			return p, true
+		}
+	}
+	return steeroracle.Point{}, false
+}
