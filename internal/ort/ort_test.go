@@ -256,6 +256,49 @@ func TestRunRejectsBadInputs(t *testing.T) {
 	}
 }
 
+// RunInto writes an output into the caller's tensor: the same values as
+// Run, in the slice given; bad output tensors are refused by name.
+func TestRunInto(t *testing.T) {
+	rt := loadOrSkip(t)
+	b, err := newMLP(1, 3, 4, 2).graph().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := rt.NewSessionFromBytes(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	in := map[string]Tensor{"x": F32([]float32{1, 2, 3, 4, 5, 6}, 2, 3)}
+	want, err := s.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]float32, 4)
+	got, err := s.RunInto(in, map[string]Tensor{"y": F32(buf, 2, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(buf, want["y"].Float32) || &got["y"].Float32[0] != &buf[0] {
+		t.Fatalf("RunInto wrote %v (returned %v), Run gave %v", buf, got["y"].Float32, want["y"].Float32)
+	}
+	for _, c := range []struct {
+		out  map[string]Tensor
+		want string
+	}{
+		{map[string]Tensor{"z": F32(buf, 2, 2)}, "no output z to write into"},
+		{map[string]Tensor{"y": I64([]int64{1, 2, 3, 4}, 2, 2)}, "output y: got int64 data"},
+		{map[string]Tensor{"y": F32(buf, 4)}, "output y: got shape [4]"},
+		{map[string]Tensor{"y": F32(buf, 2, 1)}, "output y: got shape [2 1], the model declares y float32[?,2] (dimension 1 must be 2)"},
+		{map[string]Tensor{"y": F32(buf, 1, 2)}, "output y: shape [1 2] holds 2 values, the data has 4"},
+		{map[string]Tensor{"y": F32(make([]float32, 6), 3, 2)}, "run (bytes)"}, // the batch ONNX Runtime computes is 2
+	} {
+		if _, err := s.RunInto(in, c.out); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("outputs %v: got %v, want an error containing %q", c.out, err, c.want)
+		}
+	}
+}
+
 func TestBadModels(t *testing.T) {
 	rt := loadOrSkip(t)
 	if _, err := rt.NewSession(filepath.Join(t.TempDir(), "nope.onnx"), Options{}); err == nil || !strings.Contains(err.Error(), "nope.onnx") {

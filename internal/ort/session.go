@@ -335,6 +335,17 @@ func (s *Session) Close() error {
 // dimension. It returns every declared output, keyed by name, in Go memory
 // that the caller owns.
 func (s *Session) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
+	return s.RunInto(inputs, nil)
+}
+
+// RunInto is Run with some outputs written into tensors the caller
+// provides (keyed by output name; nil or empty = none): ONNX Runtime writes
+// such an output straight into its Go slice, which saves allocating it and
+// copying it out of ONNX Runtime's memory, and lets a decoder reuse buffers
+// from step to step. Each provided tensor must have the output's declared
+// element type and rank and exactly the shape the model computes (ONNX
+// Runtime reports a mismatch); the returned map holds it as given.
+func (s *Session) RunInto(inputs, outputs map[string]Tensor) (map[string]Tensor, error) {
 	if s.s == nil {
 		return nil, fmt.Errorf("run %s: session is closed", s.Model)
 	}
@@ -342,6 +353,9 @@ func (s *Session) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 		return nil, fmt.Errorf("run %s: the model declares no inputs; sessions run models with at least one", s.Model)
 	}
 	if err := s.checkInputs(inputs); err != nil {
+		return nil, fmt.Errorf("run %s: %w", s.Model, err)
+	}
+	if err := s.checkOutputs(outputs); err != nil {
 		return nil, fmt.Errorf("run %s: %w", s.Model, err)
 	}
 	vals := make([]onnxruntime.Value, len(s.inputs))
@@ -353,14 +367,8 @@ func (s *Session) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 		}
 	}()
 	for i, io := range s.inputs {
-		t := inputs[io.Name]
 		var err error
-		if t.Float32 != nil {
-			vals[i], err = onnxruntime.NewTensor(onnxruntime.NewShape(t.Shape...), t.Float32)
-		} else {
-			vals[i], err = onnxruntime.NewTensor(onnxruntime.NewShape(t.Shape...), t.Int64)
-		}
-		if err != nil {
+		if vals[i], err = newValue(inputs[io.Name]); err != nil {
 			return nil, fmt.Errorf("run %s: input %s: %w", s.Model, io.Name, err)
 		}
 	}
@@ -372,12 +380,24 @@ func (s *Session) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 			}
 		}
 	}()
+	for i, io := range s.outputs {
+		if t, ok := outputs[io.Name]; ok {
+			var err error
+			if outs[i], err = newValue(t); err != nil {
+				return nil, fmt.Errorf("run %s: output %s: %w", s.Model, io.Name, err)
+			}
+		}
+	}
 	if err := s.s.Run(vals, outs); err != nil {
 		return nil, fmt.Errorf("run %s: %w", s.Model, err)
 	}
 	res := make(map[string]Tensor, len(outs))
 	for i, v := range outs {
 		name := s.outputs[i].Name
+		if t, ok := outputs[name]; ok {
+			res[name] = t // ONNX Runtime wrote into t's slice
+			continue
+		}
 		shape := slices.Clone([]int64(v.GetShape()))
 		// onnxruntime_go copies each output ONNX Runtime allocated into a
 		// Go-allocated slice (createTensorWithCData); that slice stays
@@ -393,6 +413,29 @@ func (s *Session) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 		}
 	}
 	return res, nil
+}
+
+// newValue wraps t's Go slice (not copied) as an ONNX Runtime tensor.
+func newValue(t Tensor) (onnxruntime.Value, error) {
+	if t.Float32 != nil {
+		return onnxruntime.NewTensor(onnxruntime.NewShape(t.Shape...), t.Float32)
+	}
+	return onnxruntime.NewTensor(onnxruntime.NewShape(t.Shape...), t.Int64)
+}
+
+// checkOutputs checks the tensors given to RunInto against the declared
+// outputs: known names, element type, rank, fixed dimensions, data length.
+func (s *Session) checkOutputs(outputs map[string]Tensor) error {
+	for name, t := range outputs {
+		io, ok := s.Output(name)
+		if !ok {
+			return fmt.Errorf("no output %s to write into: the model declares %s", name, describe(s.outputs))
+		}
+		if err := checkTensor("output", io, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkInputs compares the given inputs with the declared ones and says what
@@ -420,30 +463,38 @@ func (s *Session) checkInputs(inputs map[string]Tensor) error {
 			describe(s.inputs), strings.Join(given, ", "), missing, unknown)
 	}
 	for _, io := range s.inputs {
-		t := inputs[io.Name]
-		switch {
-		case io.Type != Float32 && io.Type != Int64:
-			return fmt.Errorf("input %s has element type %q; only float32 and int64 inputs are supported", io.Name, io.Type)
-		case t.Type() == "":
-			return fmt.Errorf("input %s: exactly one of Float32 and Int64 must hold the data", io.Name)
-		case t.Type() != io.Type:
-			return fmt.Errorf("input %s: got %s data, the model declares %s", io.Name, t.Type(), io)
-		case len(t.Shape) != len(io.Shape):
-			return fmt.Errorf("input %s: got shape %v, the model declares %s (rank %d)", io.Name, t.Shape, io, len(io.Shape))
+		if err := checkTensor("input", io, inputs[io.Name]); err != nil {
+			return err
 		}
-		n := int64(1)
-		for d, v := range t.Shape {
-			if v < 0 {
-				return fmt.Errorf("input %s: negative dimension in shape %v", io.Name, t.Shape)
-			}
-			if io.Shape[d] >= 0 && io.Shape[d] != v {
-				return fmt.Errorf("input %s: got shape %v, the model declares %s (dimension %d must be %d)", io.Name, t.Shape, io, d, io.Shape[d])
-			}
-			n *= v
+	}
+	return nil
+}
+
+// checkTensor checks t against the declared input or output io (what is
+// "input" or "output").
+func checkTensor(what string, io IOInfo, t Tensor) error {
+	switch {
+	case io.Type != Float32 && io.Type != Int64:
+		return fmt.Errorf("%s %s has element type %q; only float32 and int64 %ss are supported", what, io.Name, io.Type, what)
+	case t.Type() == "":
+		return fmt.Errorf("%s %s: exactly one of Float32 and Int64 must hold the data", what, io.Name)
+	case t.Type() != io.Type:
+		return fmt.Errorf("%s %s: got %s data, the model declares %s", what, io.Name, t.Type(), io)
+	case len(t.Shape) != len(io.Shape):
+		return fmt.Errorf("%s %s: got shape %v, the model declares %s (rank %d)", what, io.Name, t.Shape, io, len(io.Shape))
+	}
+	n := int64(1)
+	for d, v := range t.Shape {
+		if v < 0 {
+			return fmt.Errorf("%s %s: negative dimension in shape %v", what, io.Name, t.Shape)
 		}
-		if int64(t.len()) != n {
-			return fmt.Errorf("input %s: shape %v holds %d values, the data has %d", io.Name, t.Shape, n, t.len())
+		if io.Shape[d] >= 0 && io.Shape[d] != v {
+			return fmt.Errorf("%s %s: got shape %v, the model declares %s (dimension %d must be %d)", what, io.Name, t.Shape, io, d, io.Shape[d])
 		}
+		n *= v
+	}
+	if int64(t.len()) != n {
+		return fmt.Errorf("%s %s: shape %v holds %d values, the data has %d", what, io.Name, t.Shape, n, t.len())
 	}
 	return nil
 }

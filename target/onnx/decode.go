@@ -72,12 +72,14 @@ func byLength(rows []*row) [][]*row {
 	return groups
 }
 
-// run runs the session and checks that logits are (n, T, vocab).
-func (m *Model) run(ctx context.Context, in map[string]ort.Tensor, n, T int) (map[string]ort.Tensor, []float32, error) {
+// run runs the session and checks that logits are (n, T, vocab). ONNX
+// Runtime writes the outputs named in into (see ort.Session.RunInto)
+// straight into those tensors; nil lets it allocate every output.
+func (m *Model) run(ctx context.Context, in, into map[string]ort.Tensor, n, T int) (map[string]ort.Tensor, []float32, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	out, err := m.sess.Run(in)
+	out, err := m.sess.RunInto(in, into)
 	if err != nil {
 		return nil, nil, fmt.Errorf("target/onnx: %w", err)
 	}
@@ -131,7 +133,7 @@ func (m *Model) decodePlain(ctx context.Context, rows []*row, s *sampler) error 
 		if m.sig.hasPos {
 			in[inPos] = ort.I64(pos, int64(n), int64(T))
 		}
-		_, logits, err := m.run(ctx, in, n, T)
+		_, logits, err := m.run(ctx, in, nil, n, T)
 		if err != nil {
 			return err
 		}
@@ -171,8 +173,23 @@ func (m *Model) decodeKV(ctx context.Context, rows []*row, s *sampler) error {
 			past[pastName(l, kv)] = ort.F32([]float32{}, int64(n), H, 0, D)
 		}
 	}
+	// ONNX Runtime writes present.* into two sets of buffers taken in turn
+	// (the present of one step is the past of the next, so it cannot be
+	// overwritten by the next), and the one-token logits into one buffer:
+	// no allocation or copy per step. A present is at most
+	// T + MaxNewTokens − 1 tokens long.
+	var presentBuf [2]map[string][]float32
+	for p := range presentBuf {
+		presentBuf[p] = make(map[string][]float32, 2*m.sig.layers)
+		for l := range m.sig.layers {
+			for _, kv := range []string{"key", "value"} {
+				presentBuf[p][presentName(l, kv)] = make([]float32, n*int(H)*(T+m.dec.MaxNewTokens-1)*int(D))
+			}
+		}
+	}
+	logitsBuf := make([]float32, n*m.vocab)
 	W := T // the mask's width: past length + new tokens
-	for {
+	for step := 0; ; step++ {
 		in := map[string]ort.Tensor{inIDs: ort.I64(ids, int64(n), int64(len(ids)/n))}
 		if m.sig.hasMask {
 			in[inMask] = ort.I64(mask, int64(n), int64(W))
@@ -184,7 +201,14 @@ func (m *Model) decodeKV(ctx context.Context, rows []*row, s *sampler) error {
 			in[k] = v
 		}
 		cur := len(ids) / n
-		out, logits, err := m.run(ctx, in, n, cur)
+		into := make(map[string]ort.Tensor, 1+2*m.sig.layers)
+		for name, buf := range presentBuf[step%2] {
+			into[name] = ort.F32(buf[:n*int(H)*W*int(D)], int64(n), H, int64(W), D)
+		}
+		if cur == 1 {
+			into[outLogits] = ort.F32(logitsBuf[:n*m.vocab], int64(n), 1, int64(m.vocab))
+		}
+		out, logits, err := m.run(ctx, in, into, n, cur)
 		if err != nil {
 			return err
 		}
@@ -238,7 +262,7 @@ func (m *Model) decodeState(ctx context.Context, rows []*row, s *sampler) error 
 				ids = append(ids, int64(id))
 			}
 		}
-		out, logits, err := m.run(ctx, m.stateInputs(ids, make([]float32, G*H), make([]float32, G*H), G, T), G, T)
+		out, logits, err := m.run(ctx, m.stateInputs(ids, make([]float32, G*H), make([]float32, G*H), G, T), nil, G, T)
 		if err != nil {
 			return err
 		}
@@ -253,7 +277,15 @@ func (m *Model) decodeState(ctx context.Context, rows []*row, s *sampler) error 
 			copy(last[i*m.vocab:(i+1)*m.vocab], logits[(j*T+T-1)*m.vocab:(j*T+T)*m.vocab])
 		}
 	}
-	for {
+	// ONNX Runtime writes the states into two sets of buffers taken in turn
+	// (a step's present state is the next step's past) and the logits into
+	// one buffer: no allocation or copy per step.
+	var hBuf, cBuf [2][]float32
+	for p := range 2 {
+		hBuf[p], cBuf[p] = make([]float32, n*H), make([]float32, n*H)
+	}
+	logitsBuf := make([]float32, n*m.vocab)
+	for step := 0; ; step++ {
 		next, keep, err := m.step(rows, last, func(i int) int { return i }, s)
 		if err != nil {
 			return err
@@ -267,7 +299,12 @@ func (m *Model) decodeState(ctx context.Context, rows []*row, s *sampler) error 
 		}
 		h, c = selectRows(h, n, keep), selectRows(c, n, keep)
 		rows, n = next, len(next)
-		out, logits, err := m.run(ctx, m.stateInputs(ids, h, c, n, 1), n, 1)
+		into := map[string]ort.Tensor{
+			outLogits: ort.F32(logitsBuf[:n*m.vocab], int64(n), 1, int64(m.vocab)),
+			outStateH: ort.F32(hBuf[step%2][:n*H], int64(n), int64(H)),
+			outStateC: ort.F32(cBuf[step%2][:n*H], int64(n), int64(H)),
+		}
+		out, logits, err := m.run(ctx, m.stateInputs(ids, h, c, n, 1), into, n, 1)
 		if err != nil {
 			return err
 		}
