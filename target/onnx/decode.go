@@ -115,6 +115,14 @@ func (m *Model) step(rows []*row, logits []float32, at func(i int) int, s *sampl
 // longest: each row's next-token logits are at its own last position, which
 // a causal model computes from that row's tokens only.
 func (m *Model) decodePlain(ctx context.Context, rows []*row, s *sampler) error {
+	// ONNX Runtime writes the logits into one buffer, reused at every step,
+	// sized for the longest sequence fed: the longest context and
+	// MaxNewTokens − 1 new tokens.
+	longest := 0
+	for _, r := range rows {
+		longest = max(longest, len(r.seq))
+	}
+	logitsBuf := make([]float32, len(rows)*(longest+m.dec.MaxNewTokens-1)*m.vocab)
 	for len(rows) > 0 {
 		n, T := len(rows), 0
 		for _, r := range rows {
@@ -133,7 +141,8 @@ func (m *Model) decodePlain(ctx context.Context, rows []*row, s *sampler) error 
 		if m.sig.hasPos {
 			in[inPos] = ort.I64(pos, int64(n), int64(T))
 		}
-		_, logits, err := m.run(ctx, in, nil, n, T)
+		into := map[string]ort.Tensor{outLogits: ort.F32(logitsBuf[:n*T*m.vocab], int64(n), int64(T), int64(m.vocab))}
+		_, logits, err := m.run(ctx, in, into, n, T)
 		if err != nil {
 			return err
 		}
