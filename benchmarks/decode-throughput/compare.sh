@@ -12,8 +12,10 @@
 # Without MODEL_DIR: the committed tiny GPT-2 fixtures (KV cache and plain),
 # the bench-size GPT-2 (KV cache) and the SeqGAN oracle LSTM (stateful),
 # exported by ./export. Each model is run ROUNDS times by each side,
-# alternating which side goes first; the table gives the median tokens/s
-# of the rounds. Settings (environment): THREADS (2), ROUNDS (3),
+# alternating which side goes first; the table (report.js) gives the median
+# tokens/s of each side's rounds and the median and range of the per-round
+# ratios Go/Node. The script fails when the two sides' tokens differ.
+# Settings (environment): THREADS (2), ROUNDS (3),
 # REPEATS (5 timed decodes per batch and round, after 1 warm-up),
 # BATCHES (1,32), NEW_TOKENS (32), PROMPT_LEN (4), SEED (1).
 # Everything is written under benchmarks/decode-throughput/out/<time>/.

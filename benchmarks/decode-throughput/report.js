@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Prints the table of a compare.sh run: for each model and batch size, the
-// median tokens/s of the Go and Node rounds, their ratio, the range of the
-// per-round ratios, and whether the two sides' tokens were identical in
-// every round.
+// median tokens/s of the Go and of the Node rounds, the median and range of
+// the per-round ratios Go/Node (each from two adjacent runs, so less exposed
+// to a shared machine's load changing between rounds than the ratio of the
+// medians), and whether the two sides' tokens were identical in every round.
 //
 // Usage: node report.js RUNS_DIR   (RUNS_DIR/<model>/{go,node}-r<N>.{json,tokens})
 'use strict';
@@ -37,10 +38,10 @@ function main() {
       const ratios = go.map((g, i) => g / node[i]);
       const same = rounds.every((r) => linesOf(path.join(d, `go-r${r}.tokens`), batch) === linesOf(path.join(d, `node-r${r}.tokens`), batch));
       rows.push([model, first.kind, batch, median(go).toFixed(0), median(node).toFixed(0),
-        (median(go) / median(node)).toFixed(2), `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`, same ? 'yes' : 'NO']);
+        median(ratios).toFixed(2), `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`, same ? 'yes' : 'NO']);
     }
   }
-  const head = ['model', 'kind', 'batch', 'Go tokens/s', 'Node tokens/s', 'Go/Node', 'per-round Go/Node', 'tokens identical'];
+  const head = ['model', 'kind', 'batch', 'Go tokens/s (median)', 'Node tokens/s (median)', 'Go/Node (median of rounds)', 'Go/Node range', 'tokens identical'];
   console.log(`| ${head.join(' | ')} |`);
   console.log(`| ${head.map(() => '---').join(' | ')} |`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
