@@ -9,7 +9,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"promptgan/benchmarks/steeroracle"
-	"promptgan/internal/ort"
 )
 
 // steerOracleCommand is `promptgan bench steer-oracle`.
@@ -25,7 +24,7 @@ func steerOracleCommand() *cli.Command {
 			&cli.IntFlag{Name: "prompt-len", Value: d.Steer.PromptLen, Usage: "k: tokens per prompt"},
 			&cli.IntFlag{Name: "gen-len", Value: d.Steer.GenLen, Usage: "m: tokens the target generates per prompt"},
 			&cli.StringFlag{Name: "target", Value: steeroracle.TargetAuto, Usage: "auto (onnx when ONNX Runtime is found, else go), onnx or go"},
-			&cli.StringFlag{Name: "ort-lib", Usage: "ONNX Runtime shared library (file or directory); default $" + ort.EnvLibrary + ", then the `make setup` cache"},
+			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
 			&cli.StringFlag{Name: "out", Value: d.OutDir, Usage: "directory for the exported target and the call ledgers (a rerun replays its calls from them)"},
 			&cli.StringFlag{Name: "oracle", Value: d.Oracle, Usage: "SeqGAN oracle safetensors"},
 			&cli.IntFlag{Name: "refs", Value: d.RefsTotal, Usage: "references in all (split evenly between the secrets)"},

@@ -11,13 +11,17 @@ import (
 
 // doctorCommand reports which ONNX Runtime library promptgan would use and
 // what it can do: path, version, execution providers, whether CUDA works.
+// ortLibUsage is the help text of every --ort-lib flag. (No backquotes: the
+// CLI library would take a quoted word for the flag's placeholder.)
+const ortLibUsage = "ONNX Runtime shared library (file or directory); default $" + ort.EnvLibrary + ", then the cache that make setup fills"
+
 func doctorCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "doctor",
 		Usage:     "show the ONNX Runtime library promptgan uses: path, version, providers, whether CUDA works",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "ort-lib", Usage: "ONNX Runtime shared library (file or directory); default $" + ort.EnvLibrary + ", then the `make setup` cache"},
+			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
 		OnUsageError: onUsage,
