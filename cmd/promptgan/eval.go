@@ -132,6 +132,12 @@ func inspectAction(c *cli.Context) error {
 	fmt.Fprintf(w, "discrim.    %d members, emb %d, hidden %d\n", cfg.Discriminator.Members, cfg.Discriminator.Emb, cfg.Discriminator.Hidden)
 	fmt.Fprintf(w, "data        train %s, test %s, oracle %s\n", cfg.Train, orNone(cfg.Test), orNone(cfg.Oracle))
 	printEval(w, ck.Manifest.Metrics)
+	if len(ck.Manifest.Warnings) > 0 {
+		fmt.Fprintln(w, "warnings:")
+		for _, x := range ck.Manifest.Warnings {
+			fmt.Fprintf(w, "  %s\n", x)
+		}
+	}
 	fmt.Fprintln(w, "files:")
 	names := make([]string, 0, len(ck.Manifest.Files))
 	for n := range ck.Manifest.Files {
