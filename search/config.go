@@ -313,7 +313,11 @@ func nonFinite(v reflect.Value, prefix string) string {
 }
 
 // flatten maps each leaf field of c to its value, by the field's YAML path.
-func flatten(c Config) map[string]string {
+func flatten(c Config) map[string]string { return flattenAny(c) }
+
+// flattenAny maps each leaf field of the struct c to its value, by the
+// field's YAML path.
+func flattenAny(c any) map[string]string {
 	out := map[string]string{}
 	var walk func(v reflect.Value, prefix string)
 	walk = func(v reflect.Value, prefix string) {

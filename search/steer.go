@@ -150,10 +150,15 @@ type Steer struct {
 
 	baseline     []float64 // one value: the reward baseline
 	baselineInit bool
-	steps        int // adversarial steps taken
+	steps        int      // adversarial steps taken
+	gPretrained  int      // PretrainG steps taken
+	dPretrained  int      // PretrainD steps taken
+	warnings     []string // settings changed on resume, carried from checkpoint to checkpoint
+	newWarnings  []string // the ones the last RestoreSteer added
 
-	// Calls counts the requests sent to Target; GenerateSeconds is the wall
-	// time spent inside Target.Generate (neither is part of the run's state).
+	// Calls counts the requests sent to Target (checkpointed);
+	// GenerateSeconds is the wall time spent inside Target.Generate in this
+	// process (not part of the run's state).
 	Calls           int
 	GenerateSeconds float64
 }
@@ -235,6 +240,7 @@ func (s *Steer) PretrainG(steps int) (map[string]float64, error) {
 		st := s.Gen.Backprop(generator.Batch{Tokens: tokens, B: B, T: k, Weights: fill(B*k, 1/float32(B*k))})
 		norm := s.gMLE.Update(ps)
 		vals = map[string]float64{"loss_g": st.Loss, "entropy": st.Entropy, "g_grad_norm": norm}
+		s.gPretrained++
 	}
 	return vals, nil
 }
@@ -249,6 +255,7 @@ func (s *Steer) PretrainD(ctx context.Context, steps int) (map[string]float64, e
 			return nil, fmt.Errorf("steer D pre-training step %d: %w", i+1, err)
 		}
 		vals = s.dStep(s.refBatch(), gens)
+		s.dPretrained++
 	}
 	return vals, nil
 }
