@@ -296,11 +296,7 @@ func nonFinite(v reflect.Value, prefix string) string {
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := range v.NumField() {
-			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
-			if name == "" {
-				name = v.Type().Field(i).Name
-			}
-			if f := nonFinite(v.Field(i), prefix+name+"."); f != "" {
+			if f := nonFinite(v.Field(i), fieldPrefix(v.Type().Field(i), prefix)); f != "" {
 				return f
 			}
 		}
@@ -326,13 +322,22 @@ func flattenAny(c any) map[string]string {
 			return
 		}
 		for i := range v.NumField() {
-			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
-			if name == "" {
-				name = v.Type().Field(i).Name
-			}
-			walk(v.Field(i), prefix+name+".")
+			walk(v.Field(i), fieldPrefix(v.Type().Field(i), prefix))
 		}
 	}
 	walk(reflect.ValueOf(c), "")
 	return out
+}
+
+// fieldPrefix is the YAML path prefix of field f inside prefix: an inline
+// field adds nothing.
+func fieldPrefix(f reflect.StructField, prefix string) string {
+	name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "" && strings.Contains(opts, "inline") {
+		return prefix
+	}
+	if name == "" {
+		name = f.Name
+	}
+	return prefix + name + "."
 }

@@ -49,15 +49,61 @@ const (
 // checkpointName is the directory name of the checkpoint at step.
 func checkpointName(step int) string { return fmt.Sprintf("step-%07d", step) }
 
+// schedule is the part of a run's config that the run loop reads.
+type schedule struct {
+	Steps, LogEvery, EvalEvery, CheckpointEvery, KeepCheckpoints, Patience int
+	Ledger                                                                 bool
+	PhaseOf                                                                func(step int) string
+	EvalKeys                                                               []string // evaluation values logged, in order
+}
+
+// runner is what the run loop drives: the identity-target Trainer or a
+// SteerRun. Both keep their whole state in their checkpoints.
+type runner interface {
+	StepCount() int
+	Step(ctx context.Context) (Stats, error)
+	Evaluate(ctx context.Context) (Stats, error)
+	Best() (float64, int)
+	ShouldStop() bool
+	Checkpoint() (*checkpoints.Checkpoint, error)
+	ResumeWarnings() []string
+	schedule() schedule
+	// useLedger routes target calls through l (nil: straight to the target).
+	useLedger(l *ledger.Ledger, noCache bool)
+	currentLedger() *ledger.Ledger
+	// ledgerRecordsAtCheckpoint is the ledger's record count that the
+	// restored checkpoint saw (0 for a fresh run).
+	ledgerRecordsAtCheckpoint() int
+	// lastEvaluated is the step of the last evaluation; -1 before the first.
+	lastEvaluated() int
+}
+
+func (tr *Trainer) schedule() schedule {
+	c := tr.Cfg
+	return schedule{
+		Steps: c.Steps, LogEvery: c.LogEvery, EvalEvery: c.EvalEvery, CheckpointEvery: c.CheckpointEvery,
+		KeepCheckpoints: c.KeepCheckpoints, Patience: c.Patience, Ledger: c.Ledger, PhaseOf: c.PhaseOf,
+		EvalKeys: []string{"nll_oracle", "nll_test", "d_real", "d_fake", "d_oracle_corr", "distinct_2", "self_bleu_3"},
+	}
+}
+func (tr *Trainer) currentLedger() *ledger.Ledger  { return tr.ledger }
+func (tr *Trainer) ledgerRecordsAtCheckpoint() int { return tr.ledgerAtCheckpoint }
+func (tr *Trainer) lastEvaluated() int             { return tr.lastEvalStep }
+
 // Run trains tr until Cfg.Steps, patience, or cancellation of ctx. Steps are
 // atomic: a cancellation is seen between steps, and the state saved is that
 // of the last completed step.
 func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
+	return runLoop(ctx, tr, opt)
+}
+
+// runLoop is Run for any runner.
+func runLoop(ctx context.Context, tr runner, opt RunOptions) (Result, error) {
 	log := opt.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	cfg := tr.Cfg
+	cfg := tr.schedule()
 	ckRoot := filepath.Join(opt.Dir, CheckpointsDir)
 	if err := os.MkdirAll(ckRoot, 0o755); err != nil {
 		return Result{}, fmt.Errorf("create run directory: %w", err)
@@ -74,9 +120,9 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 			return Result{}, err
 		}
 		defer l.Close()
-		if n := l.Len(); n < tr.ledgerAtCheckpoint {
+		if n := l.Len(); n < tr.ledgerRecordsAtCheckpoint() {
 			log.Warn("the call ledger holds fewer records than when the checkpoint was written; the missing calls will be sent to the target again",
-				"ledger", l.Path(), "records", n, "at_checkpoint", tr.ledgerAtCheckpoint)
+				"ledger", l.Path(), "records", n, "at_checkpoint", tr.ledgerRecordsAtCheckpoint())
 		}
 		tr.useLedger(l, opt.NoCache)
 		defer tr.useLedger(nil, false)
@@ -87,7 +133,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 	metricsPath := filepath.Join(opt.Dir, MetricsFile)
 	// A resumed run drops records written after its checkpoint, so its log
 	// matches an uninterrupted run's.
-	if err := metrics.TruncateAfter(metricsPath, tr.step); err != nil {
+	if err := metrics.TruncateAfter(metricsPath, tr.StepCount()); err != nil {
 		return Result{}, err
 	}
 	var pending []metrics.Record
@@ -102,7 +148,8 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 	res := Result{Stopped: "steps"}
 	savedAt := -1
 	save := func() error {
-		if savedAt == tr.step {
+		step := tr.StepCount()
+		if savedAt == step {
 			return nil
 		}
 		if err := flush(); err != nil {
@@ -110,8 +157,8 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		}
 		// Every call recorded so far becomes durable before the checkpoint
 		// that follows those calls does.
-		if tr.ledger != nil {
-			if err := tr.ledger.Sync(); err != nil {
+		if l := tr.currentLedger(); l != nil {
+			if err := l.Sync(); err != nil {
 				return err
 			}
 		}
@@ -119,12 +166,12 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		if err != nil {
 			return err
 		}
-		dir, err := checkpoints.Save(ckRoot, checkpointName(tr.step), ck)
+		dir, err := checkpoints.Save(ckRoot, checkpointName(step), ck)
 		if err != nil {
 			return err
 		}
-		res.Checkpoint, savedAt = dir, tr.step
-		log.Info("checkpoint", "step", tr.step, "dir", dir)
+		res.Checkpoint, savedAt = dir, step
+		log.Info("checkpoint", "step", step, "dir", dir)
 		removed, err := checkpoints.Prune(ckRoot, cfg.KeepCheckpoints)
 		if err != nil {
 			return err
@@ -141,7 +188,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		}
 		pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: st.Values})
 		args := []any{"step", st.Step, "phase", cfg.PhaseOf(max(st.Step, 1))}
-		for _, k := range []string{"nll_oracle", "nll_test", "d_real", "d_fake", "d_oracle_corr", "distinct_2", "self_bleu_3"} {
+		for _, k := range cfg.EvalKeys {
 			if v, ok := st.Values[k]; ok {
 				args = append(args, k, fmt.Sprintf("%.4f", v))
 			}
@@ -152,19 +199,19 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 			return err
 		}
 		// A new best held-out score is kept as a checkpoint that pruning spares.
-		if _, at := tr.Best(); at == tr.step {
+		if _, at := tr.Best(); at == tr.StepCount() {
 			if err := save(); err != nil {
 				return err
 			}
-			return checkpoints.SetBest(ckRoot, checkpointName(tr.step))
+			return checkpoints.SetBest(ckRoot, checkpointName(tr.StepCount()))
 		}
 		return nil
 	}
 	// A run resumed from its final checkpoint (killed while plotting, say)
 	// must not evaluate that step a second time.
-	evaluatedAt := tr.lastEvalStep
+	evaluatedAt := tr.lastEvaluated()
 
-	for tr.step < cfg.Steps {
+	for tr.StepCount() < cfg.Steps {
 		if ctx.Err() != nil {
 			res.Stopped = "interrupted"
 			break
@@ -202,11 +249,12 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		// stop check
 		if tr.ShouldStop() {
 			res.Stopped = "patience"
-			log.Info("early stop: no improvement", "patience", cfg.Patience, "best", tr.best, "best_step", tr.bestStep)
+			best, bestStep := tr.Best()
+			log.Info("early stop: no improvement", "patience", cfg.Patience, "best", best, "best_step", bestStep)
 			break
 		}
 	}
-	if res.Stopped != "interrupted" && evaluatedAt != tr.step {
+	if res.Stopped != "interrupted" && evaluatedAt != tr.StepCount() {
 		if err := evaluate(); err != nil {
 			return res, err
 		}
@@ -214,9 +262,9 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 	if err := save(); err != nil {
 		return res, err
 	}
-	res.Step = tr.step
-	if tr.ledger != nil {
-		st := tr.ledger.Stats()
+	res.Step = tr.StepCount()
+	if l := tr.currentLedger(); l != nil {
+		st := l.Stats()
 		res.Ledger = &st
 		log.Info("call ledger", "answered_from_ledger", st.Hits, "sent_to_target", st.Misses, "records", st.Records)
 	}

@@ -205,12 +205,14 @@ func steerConfigDiff(a, b SteerConfig) []string {
 // warnings. References or a prior other than the checkpoint's are refused;
 // another target fingerprint is recorded as a warning.
 func RestoreSteer(ck *checkpoints.Checkpoint, cfg SteerConfig, tg target.Model, refs, prior []int32) (*Steer, error) {
-	s, _, err := restoreSteer(ck, cfg, tg, refs, prior)
+	s, _, err := restoreSteer(ck, cfg, tg, refs, prior, nil)
 	return s, err
 }
 
 // restoreSteer is RestoreSteer, also returning the run part of the state.
-func restoreSteer(ck *checkpoints.Checkpoint, cfg SteerConfig, tg target.Model, refs, prior []int32) (*Steer, json.RawMessage, error) {
+// runDiffs, when not nil, are the config changes to record instead of
+// cfg's own differences from the checkpoint's SteerConfig.
+func restoreSteer(ck *checkpoints.Checkpoint, cfg SteerConfig, tg target.Model, refs, prior []int32, runDiffs []string) (*Steer, json.RawMessage, error) {
 	saved, err := SteerConfigOf(ck)
 	if err != nil {
 		return nil, nil, err
@@ -218,9 +220,11 @@ func restoreSteer(ck *checkpoints.Checkpoint, cfg SteerConfig, tg target.Model, 
 	if d := SteerArchitectureDiff(saved, cfg); len(d) > 0 {
 		return nil, nil, fmt.Errorf("%w: %v", ErrArchitectureChanged, d)
 	}
-	var warnings []string
-	for _, d := range steerConfigDiff(saved, cfg) {
-		warnings = append(warnings, fmt.Sprintf("step %d: resumed with %s", ck.Manifest.Step, d))
+	warnings := runDiffs
+	if runDiffs == nil {
+		for _, d := range steerConfigDiff(saved, cfg) {
+			warnings = append(warnings, fmt.Sprintf("step %d: resumed with %s", ck.Manifest.Step, d))
+		}
 	}
 	s, err := NewSteer(cfg, tg, refs, prior)
 	if err != nil {
@@ -288,7 +292,7 @@ func restoreSteer(ck *checkpoints.Checkpoint, cfg SteerConfig, tg target.Model, 
 	switch {
 	case st.Steps < 0 || st.GPretrained < 0 || st.DPretrained < 0 || st.Calls < 0:
 		return nil, nil, fmt.Errorf("manifest.json: state.steer: negative step or call count")
-	case st.Steps != ck.Manifest.Step:
+	case len(ms.Run) == 0 && st.Steps != ck.Manifest.Step:
 		return nil, nil, fmt.Errorf("manifest.json: state.steer.steps = %d but step = %d", st.Steps, ck.Manifest.Step)
 	case len(st.Baseline) != 1:
 		return nil, nil, fmt.Errorf("manifest.json: state.steer.baseline has %d entries, want 1", len(st.Baseline))
