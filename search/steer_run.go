@@ -1,10 +1,14 @@
 package search
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -15,6 +19,8 @@ import (
 	"promptgan/target"
 	"promptgan/target/ledger"
 	"promptgan/task"
+
+	"gopkg.in/yaml.v3"
 )
 
 // ModeSteer is SteerRunConfig.Mode: the run searches prompts for a real
@@ -487,4 +493,40 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// LoadSteerYAML applies the YAML file at path on top of base. Unknown keys
+// are errors that name the key and the line.
+func LoadSteerYAML(path string, base SteerRunConfig) (SteerRunConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return SteerRunConfig{}, fmt.Errorf("load config: %w", err)
+	}
+	c := base
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return base, nil
+		}
+		return SteerRunConfig{}, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// IsSteerYAML reports whether the YAML config at path describes a steer
+// run: it has mode: steer, or a target other than "identity".
+func IsSteerYAML(path string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false, fmt.Errorf("load config: %w", err)
+	}
+	var top struct {
+		Mode   string `yaml:"mode"`
+		Target string `yaml:"target"`
+	}
+	if err := yaml.Unmarshal(b, &top); err != nil {
+		return false, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return top.Mode == ModeSteer || (top.Target != "" && top.Target != "identity"), nil
 }

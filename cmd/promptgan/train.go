@@ -54,6 +54,16 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 }
 
 func trainAction(c *cli.Context) error {
+	if steer, err := isSteerTrain(c); err != nil {
+		return err
+	} else if steer {
+		return steerTrainAction(c)
+	}
+	for _, f := range []string{"prior", "prompt-len", "gen-len", "max-new-tokens", "device", "ort-lib"} {
+		if c.IsSet(f) {
+			return usagef("--%s belongs to a steer run: give --target DIR too", f)
+		}
+	}
 	cfg, err := configFromFlags(c)
 	if err != nil {
 		return err
@@ -77,6 +87,9 @@ func resumeAction(c *cli.Context) error {
 	ck, ckDir, dir, err := loadForResume(c, path)
 	if err != nil {
 		return err
+	}
+	if search.IsSteerCheckpoint(ck) {
+		return steerResume(c, ck, ckDir, dir)
 	}
 	cfg, err := search.ConfigOf(ck)
 	if err != nil {
