@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"promptgan/checkpoints"
+	"promptgan/target"
 )
 
 // writeRows writes the (n, T) tokens as one line of ids each.
@@ -176,5 +177,36 @@ func TestLoadSteerDataErrors(t *testing.T) {
 	os.WriteFile(bad, []byte("1 2 3 4 5 99\n"), 0o644)
 	if _, err := LoadSteerData(c); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
 		t.Fatalf("id outside vocab: %v", err)
+	}
+}
+
+// fixedTarget answers each request with its Prompt as the generation.
+type fixedTarget struct{}
+
+func (fixedTarget) Fingerprint() string { return "echo" }
+func (fixedTarget) Generate(_ context.Context, reqs []target.Request) ([]target.Generation, error) {
+	out := make([]target.Generation, len(reqs))
+	for i, r := range reqs {
+		out[i] = target.Generation{Tokens: append([]int32(nil), r.Prompt...)}
+	}
+	return out, nil
+}
+
+func TestFitGenerations(t *testing.T) {
+	fit := FitGenerations(fixedTarget{}, 3)
+	if fit.Fingerprint() != "echo:fit=3" {
+		t.Fatalf("fingerprint %q", fit.Fingerprint())
+	}
+	out, err := fit.Generate(context.Background(), []target.Request{{Prompt: []int32{1, 9}}, {Prompt: []int32{1, 2, 3, 4}}, {Prompt: []int32{5, 6, 7}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]int32{{1, 9, 9}, {1, 2, 3}, {5, 6, 7}} {
+		if !slicesEqual(out[i].Tokens, want) {
+			t.Fatalf("generation %d: %v, want %v", i, out[i].Tokens, want)
+		}
+	}
+	if _, err := fit.Generate(context.Background(), []target.Request{{}}); err == nil || !strings.Contains(err.Error(), "no tokens") {
+		t.Fatalf("empty generation: %v", err)
 	}
 }

@@ -49,6 +49,9 @@ func evalAction(c *cli.Context) error {
 	if n < 2 {
 		return usagef("--samples %d: need at least 2", n)
 	}
+	if search.IsSteerCheckpoint(ck) {
+		return usagef("%s is a steer run (target model): eval scores identity-target runs; its evaluations are in the run's %s and `promptgan inspect`", dir, search.MetricsFile)
+	}
 	cfg, err := search.ConfigOf(ck)
 	if err != nil {
 		return err
@@ -123,6 +126,9 @@ func inspectAction(c *cli.Context) error {
 			Manifest checkpoints.Manifest `json:"manifest"`
 		}{dir, ck.Manifest})
 	}
+	if search.IsSteerCheckpoint(ck) {
+		return inspectSteer(w, dir, ck)
+	}
 	cfg, err := search.ConfigOf(ck)
 	if err != nil {
 		return err
@@ -131,6 +137,28 @@ func inspectAction(c *cli.Context) error {
 	fmt.Fprintf(w, "generator   vocab %d, emb %d, hidden %d\n", cfg.Generator.Vocab, cfg.Generator.Emb, cfg.Generator.Hidden)
 	fmt.Fprintf(w, "discrim.    %d members, emb %d, hidden %d\n", cfg.Discriminator.Members, cfg.Discriminator.Emb, cfg.Discriminator.Hidden)
 	fmt.Fprintf(w, "data        train %s, test %s, oracle %s\n", cfg.Train, orNone(cfg.Test), orNone(cfg.Oracle))
+	printManifestTail(w, ck)
+	return nil
+}
+
+// inspectSteer prints a steer run's checkpoint.
+func inspectSteer(w io.Writer, dir string, ck *checkpoints.Checkpoint) error {
+	cfg, err := search.SteerRunConfigOf(ck)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "checkpoint  %s\nstep        %d of %d (%s)\nformat      %d\n", dir, ck.Manifest.Step, cfg.Steps, cfg.PhaseOf(max(ck.Manifest.Step, 1)), ck.Manifest.FormatVersion)
+	fmt.Fprintf(w, "target      %s (%s)\n", cfg.Target, ck.Manifest.Fingerprints["target"])
+	fmt.Fprintf(w, "prompts     %d tokens; generations %d tokens\n", cfg.PromptLen, cfg.GenLen)
+	fmt.Fprintf(w, "generator   vocab %d, emb %d, hidden %d\n", cfg.Generator.Vocab, cfg.Generator.Emb, cfg.Generator.Hidden)
+	fmt.Fprintf(w, "discrim.    %d members, emb %d, hidden %d\n", cfg.Discriminator.Members, cfg.Discriminator.Emb, cfg.Discriminator.Hidden)
+	fmt.Fprintf(w, "data        train %s, prior %s\n", cfg.Train, orNone(cfg.Prior))
+	printManifestTail(w, ck)
+	return nil
+}
+
+// printManifestTail prints a checkpoint's metrics, warnings and files.
+func printManifestTail(w io.Writer, ck *checkpoints.Checkpoint) {
 	printEval(w, ck.Manifest.Metrics)
 	if len(ck.Manifest.Warnings) > 0 {
 		fmt.Fprintln(w, "warnings:")
@@ -147,7 +175,6 @@ func inspectAction(c *cli.Context) error {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-28s sha256 %s\n", n, ck.Manifest.Files[n])
 	}
-	return nil
 }
 
 func orNone(s string) string {

@@ -206,5 +206,12 @@ func runSteerAndReport(c *cli.Context, sr *search.SteerRun, out string) error {
 	if l := res.Ledger; l != nil {
 		fmt.Fprintf(w, "call ledger: %d calls answered from it, %d sent to the target, %d records in %s\n", l.Hits, l.Misses, l.Records, filepath.Join(out, search.LedgerDir))
 	}
+	paths, err := plotRun(out, "")
+	switch {
+	case err != nil:
+		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: no plots: %v\n", err)
+	case len(paths) > 0:
+		fmt.Fprintf(w, "plots: %s\n", filepath.Dir(paths[0]))
+	}
 	return nil
 }

@@ -126,6 +126,13 @@ func TestTrainSteerResumeBitExact(t *testing.T) {
 			t.Fatalf("%s: the resumed run's differs from the uninterrupted run's", f)
 		}
 	}
+	out, errOut, code = run(t, "inspect", a)
+	if code != 0 || !strings.Contains(out, "target      "+tinyGPT2) || !strings.Contains(out, "d_fake") {
+		t.Fatalf("inspect: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, errOut, code := run(t, "eval", a); code != 2 || !strings.Contains(errOut, "steer run") {
+		t.Fatalf("eval of a steer run: exit %d: %s", code, errOut)
+	}
 	// A finished steer run resumes to a larger budget.
 	if out, errOut, code := run(t, "resume", a, "--steps", "9", "--quiet"); code != 0 || !strings.Contains(out, "finished at step 9") {
 		t.Fatalf("resume --steps 9: exit %d\n%s\n%s", code, out, errOut)
