@@ -39,7 +39,7 @@ fuzz:
 stress: setup
 	@mkdir -p runs
 	@PROMPTGAN_KILLS=$${PROMPTGAN_KILLS:-50} PROMPTGAN_OPENBLAS=$(OPENBLAS_LIB) $(GO) test $(TAGS) -count=1 -timeout 90m -v \
-		-run '^TestKillResume$$' ./cmd/promptgan/ > runs/stress.log 2>&1; rc=$$?; \
+		-run '^TestKillResume(Steer)?$$' ./cmd/promptgan/ > runs/stress.log 2>&1; rc=$$?; \
 		grep -E 'tally|differs|FAIL|^ok' runs/stress.log; echo "full log: runs/stress.log"; test $$rc -eq 0 || exit $$rc
 	@PROMPTGAN_LEDGER_KILLS=$${PROMPTGAN_KILLS:-50} $(GO) test -count=1 -v -run '^TestKill$$' ./target/ledger/ > runs/stress-ledger.log 2>&1; rc=$$?; \
 		grep -E 'kills survived|FAIL|^ok' runs/stress-ledger.log | sed 's/^ */ledger: /'; exit $$rc
