@@ -254,40 +254,54 @@ func (c Config) Validate() error {
 // and b ("generator.hidden: 32 → 64"), sorted; empty if a checkpoint of a can
 // be resumed with b.
 func ArchitectureDiff(a, b Config) []string {
-	var d []string
-	add := func(name string, x, y any) {
-		if x != y {
-			d = append(d, fmt.Sprintf("%s: %v → %v", name, x, y))
-		}
+	var d fieldDiff
+	d.networks(a.Generator, b.Generator, a.Discriminator, b.Discriminator)
+	d.add("seq_len", a.SeqLen, b.SeqLen)
+	d.add("batch_size", a.BatchSize, b.BatchSize)
+	d.add("replay_size", a.ReplaySize, b.ReplaySize)
+	return d.sorted()
+}
+
+// fieldDiff collects "name: old → new" lines.
+type fieldDiff []string
+
+func (d *fieldDiff) add(name string, x, y any) {
+	if x != y {
+		*d = append(*d, fmt.Sprintf("%s: %v → %v", name, x, y))
 	}
-	add("generator.vocab", a.Generator.Vocab, b.Generator.Vocab)
-	add("generator.emb", a.Generator.Emb, b.Generator.Emb)
-	add("generator.hidden", a.Generator.Hidden, b.Generator.Hidden)
-	add("generator.cond_dim", a.Generator.CondDim, b.Generator.CondDim)
-	add("generator.start_token", a.Generator.StartToken, b.Generator.StartToken)
-	add("discriminator.vocab", a.Discriminator.Vocab, b.Discriminator.Vocab)
-	add("discriminator.emb", a.Discriminator.Emb, b.Discriminator.Emb)
-	add("discriminator.hidden", a.Discriminator.Hidden, b.Discriminator.Hidden)
-	add("discriminator.members", a.Discriminator.Members, b.Discriminator.Members)
-	add("seq_len", a.SeqLen, b.SeqLen)
-	add("batch_size", a.BatchSize, b.BatchSize)
-	add("replay_size", a.ReplaySize, b.ReplaySize)
+}
+
+// networks adds the generator and discriminator shape fields.
+func (d *fieldDiff) networks(ga, gb generator.Config, da, db discriminator.Config) {
+	d.add("generator.vocab", ga.Vocab, gb.Vocab)
+	d.add("generator.emb", ga.Emb, gb.Emb)
+	d.add("generator.hidden", ga.Hidden, gb.Hidden)
+	d.add("generator.cond_dim", ga.CondDim, gb.CondDim)
+	d.add("generator.start_token", ga.StartToken, gb.StartToken)
+	d.add("discriminator.vocab", da.Vocab, db.Vocab)
+	d.add("discriminator.emb", da.Emb, db.Emb)
+	d.add("discriminator.hidden", da.Hidden, db.Hidden)
+	d.add("discriminator.members", da.Members, db.Members)
+}
+
+func (d fieldDiff) sorted() []string {
 	sort.Strings(d)
 	return d
 }
 
 // ConfigDiff returns every field that differs between a and b, as
 // "g_adv_lr: 0.001 → 0.0005" with the field's YAML path, sorted.
-func ConfigDiff(a, b Config) []string {
-	fa, fb := flatten(a), flatten(b)
-	var d []string
+func ConfigDiff(a, b Config) []string { return leafDiff(a, b) }
+
+// leafDiff compares every leaf field of the structs a and b (of one type)
+// by its YAML path.
+func leafDiff(a, b any) []string {
+	fa, fb := flattenAny(a), flattenAny(b)
+	var d fieldDiff
 	for k, va := range fa {
-		if vb := fb[k]; vb != va {
-			d = append(d, fmt.Sprintf("%s: %s → %s", k, va, vb))
-		}
+		d.add(k, va, fb[k])
 	}
-	sort.Strings(d)
-	return d
+	return d.sorted()
 }
 
 // nonFinite returns the YAML path of the first NaN or infinite float field
@@ -307,9 +321,6 @@ func nonFinite(v reflect.Value, prefix string) string {
 	}
 	return ""
 }
-
-// flatten maps each leaf field of c to its value, by the field's YAML path.
-func flatten(c Config) map[string]string { return flattenAny(c) }
 
 // flattenAny maps each leaf field of the struct c to its value, by the
 // field's YAML path.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
@@ -160,42 +159,18 @@ func SteerConfigOf(ck *checkpoints.Checkpoint) (SteerConfig, error) {
 // checkpoint cannot be resumed across ("generator.hidden: 32 → 64"),
 // sorted; empty if a checkpoint of a can be resumed with b.
 func SteerArchitectureDiff(a, b SteerConfig) []string {
-	var d []string
-	add := func(name string, x, y any) {
-		if x != y {
-			d = append(d, fmt.Sprintf("%s: %v → %v", name, x, y))
-		}
-	}
-	add("generator.vocab", a.Generator.Vocab, b.Generator.Vocab)
-	add("generator.emb", a.Generator.Emb, b.Generator.Emb)
-	add("generator.hidden", a.Generator.Hidden, b.Generator.Hidden)
-	add("generator.cond_dim", a.Generator.CondDim, b.Generator.CondDim)
-	add("generator.start_token", a.Generator.StartToken, b.Generator.StartToken)
-	add("discriminator.vocab", a.Discriminator.Vocab, b.Discriminator.Vocab)
-	add("discriminator.emb", a.Discriminator.Emb, b.Discriminator.Emb)
-	add("discriminator.hidden", a.Discriminator.Hidden, b.Discriminator.Hidden)
-	add("discriminator.members", a.Discriminator.Members, b.Discriminator.Members)
-	add("prompt_len", a.PromptLen, b.PromptLen)
-	add("gen_len", a.GenLen, b.GenLen)
-	add("batch_size", a.BatchSize, b.BatchSize)
-	add("replay_size", a.ReplaySize, b.ReplaySize)
-	sort.Strings(d)
-	return d
+	var d fieldDiff
+	d.networks(a.Generator, b.Generator, a.Discriminator, b.Discriminator)
+	d.add("prompt_len", a.PromptLen, b.PromptLen)
+	d.add("gen_len", a.GenLen, b.GenLen)
+	d.add("batch_size", a.BatchSize, b.BatchSize)
+	d.add("replay_size", a.ReplaySize, b.ReplaySize)
+	return d.sorted()
 }
 
 // steerConfigDiff returns every field that differs between a and b by its
 // YAML path, sorted.
-func steerConfigDiff(a, b SteerConfig) []string {
-	fa, fb := flattenAny(a), flattenAny(b)
-	var d []string
-	for k, va := range fa {
-		if vb := fb[k]; vb != va {
-			d = append(d, fmt.Sprintf("%s: %s → %s", k, va, vb))
-		}
-	}
-	sort.Strings(d)
-	return d
-}
+func steerConfigDiff(a, b SteerConfig) []string { return leafDiff(a, b) }
 
 // RestoreSteer builds a Steer in the exact state of ck (written by
 // Checkpoint), with cfg (normally the checkpoint's own config), target tg

@@ -11,7 +11,6 @@ import (
 	"os"
 	"reflect"
 	"slices"
-	"sort"
 
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
@@ -252,11 +251,8 @@ func RestoreSteerRun(ck *checkpoints.Checkpoint, cfg SteerRunConfig, tg target.M
 		}
 	}
 	var warnings []string
-	fa, fb := flattenAny(saved), flattenAny(cfg)
-	for _, k := range sortedKeys(fa) {
-		if fa[k] != fb[k] {
-			warnings = append(warnings, fmt.Sprintf("step %d: resumed with %s: %s → %s", ck.Manifest.Step, k, fa[k], fb[k]))
-		}
+	for _, d := range leafDiff(saved, cfg) {
+		warnings = append(warnings, fmt.Sprintf("step %d: resumed with %s", ck.Manifest.Step, d))
 	}
 	s, runJSON, err := restoreSteer(ck, cfg.SteerConfig, tg, d.Refs, d.Prior, warnings)
 	if err != nil {
@@ -484,15 +480,6 @@ func samePhases(a, b SteerRunConfig, step int) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // LoadSteerYAML applies the YAML file at path on top of base. Unknown keys
