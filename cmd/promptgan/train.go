@@ -156,6 +156,35 @@ func loadForResume(c *cli.Context, path string) (*checkpoints.Checkpoint, string
 // runAndReport runs the trainer with signal handling and progress, then
 // prints the result (and, when the run has an oracle, the MLE-vs-GAN table).
 func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
+	res, took, err := runInterruptibly(c, out, func(ctx context.Context, opt search.RunOptions) (search.Result, error) {
+		return search.Run(ctx, tr, opt)
+	})
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s\n", res.Step, res.Stopped, took.Round(time.Second), nn.BLAS)
+	printResult(w, res, out)
+	if tr.Oracle != nil && tr.MLEWeights() != nil {
+		ck, err := checkpoints.Load(res.Checkpoint)
+		if err != nil {
+			return err
+		}
+		rows, err := compareCheckpoint(ck, tr, []float64{0.8, 0.9, 1.0, 1.1}, tr.Cfg.EvalSamples, tr.Cfg.EvalTest)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nMLE (end of pre-training) vs GAN (now): NLL-oracle of %d samples, NLL-test of %s test sequences\n", tr.Cfg.EvalSamples, countOrAll(tr.Cfg.EvalTest))
+		printCompare(w, rows)
+	}
+	printPlots(c, out)
+	return nil
+}
+
+// runInterruptibly runs one training run with signal handling and progress
+// (or log lines); an interruption becomes exit status 130/143 with where to
+// resume. It returns the result and the wall time.
+func runInterruptibly(c *cli.Context, out string, run func(context.Context, search.RunOptions) (search.Result, error)) (search.Result, time.Duration, error) {
 	quiet := c.Bool("quiet")
 	ctx, stop, sig := signalContext(c.Context)
 	defer stop()
@@ -170,7 +199,7 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 	opt.Dir, opt.Logger = out, slog.New(slog.NewTextHandler(logOut, nil))
 	opt.NoCache = c.Bool("no-cache")
 	start := time.Now()
-	res, err := search.Run(ctx, tr, opt)
+	res, err := run(ctx, opt)
 	if p, ok := opt.Progress.(interface{ Finish() }); ok {
 		p.Finish()
 	}
@@ -179,38 +208,29 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 		if s := sig(); s == syscall.SIGTERM {
 			code = 143
 		}
-		return interruptedError{fmt.Errorf("interrupted at step %d; checkpoint saved in %s; continue with `promptgan resume %s`", res.Step, res.Checkpoint, out), code}
+		return res, 0, interruptedError{fmt.Errorf("interrupted at step %d; checkpoint saved in %s; continue with `promptgan resume %s`", res.Step, res.Checkpoint, out), code}
 	}
-	if err != nil {
-		return err
-	}
-	w := c.App.Writer
-	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s\n", res.Step, res.Stopped, time.Since(start).Round(time.Second), nn.BLAS)
+	return res, time.Since(start), err
+}
+
+// printResult prints a finished run's last evaluation, checkpoint and ledger counts.
+func printResult(w io.Writer, res search.Result, out string) {
 	printEval(w, res.Eval)
 	fmt.Fprintf(w, "checkpoint: %s\n", res.Checkpoint)
 	if l := res.Ledger; l != nil {
 		fmt.Fprintf(w, "call ledger: %d calls answered from it, %d sent to the target, %d records in %s\n", l.Hits, l.Misses, l.Records, filepath.Join(out, search.LedgerDir))
 	}
-	if tr.Oracle != nil && tr.MLEWeights() != nil {
-		ck, err := checkpoints.Load(res.Checkpoint)
-		if err != nil {
-			return err
-		}
-		rows, err := compareCheckpoint(ck, tr, []float64{0.8, 0.9, 1.0, 1.1}, tr.Cfg.EvalSamples, tr.Cfg.EvalTest)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "\nMLE (end of pre-training) vs GAN (now): NLL-oracle of %d samples, NLL-test of %s test sequences\n", tr.Cfg.EvalSamples, countOrAll(tr.Cfg.EvalTest))
-		printCompare(w, rows)
-	}
+}
+
+// printPlots draws the run's plots and says where they are.
+func printPlots(c *cli.Context, out string) {
 	paths, err := plotRun(out, "")
 	switch {
 	case err != nil:
 		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: no plots: %v\n", err)
 	case len(paths) > 0:
-		fmt.Fprintf(w, "plots: %s\n", filepath.Dir(paths[0]))
+		fmt.Fprintf(c.App.Writer, "plots: %s\n", filepath.Dir(paths[0]))
 	}
-	return nil
 }
 
 // signalContext cancels on the first SIGINT/SIGTERM (the run checkpoints and

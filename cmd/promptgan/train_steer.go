@@ -1,12 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -171,47 +169,15 @@ func steerResume(c *cli.Context, ck *checkpoints.Checkpoint, ckDir, dir string) 
 
 // runSteerAndReport runs a steer run with signal handling and progress, then prints the result.
 func runSteerAndReport(c *cli.Context, sr *search.SteerRun, out string) error {
-	quiet := c.Bool("quiet")
-	ctx, stop, sig := signalContext(c.Context)
-	defer stop()
-	logOut := io.Writer(c.App.ErrWriter)
-	if quiet {
-		logOut = io.Discard
-	}
-	var opt search.RunOptions
-	if !quiet {
-		opt.Progress, logOut = newProgress(c.App.ErrWriter, logOut)
-	}
-	opt.Dir, opt.Logger = out, slog.New(slog.NewTextHandler(logOut, nil))
-	opt.NoCache = c.Bool("no-cache")
-	start := time.Now()
-	res, err := search.RunSteer(ctx, sr, opt)
-	if p, ok := opt.Progress.(interface{ Finish() }); ok {
-		p.Finish()
-	}
-	if errors.Is(err, search.ErrInterrupted) {
-		code := 130
-		if s := sig(); s == syscall.SIGTERM {
-			code = 143
-		}
-		return interruptedError{fmt.Errorf("interrupted at step %d; checkpoint saved in %s; continue with `promptgan resume %s`", res.Step, res.Checkpoint, out), code}
-	}
+	res, took, err := runInterruptibly(c, out, func(ctx context.Context, opt search.RunOptions) (search.Result, error) {
+		return search.RunSteer(ctx, sr, opt)
+	})
 	if err != nil {
 		return err
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s; %d target calls\n", res.Step, res.Stopped, time.Since(start).Round(time.Second), nn.BLAS, sr.Steer.Calls)
-	printEval(w, res.Eval)
-	fmt.Fprintf(w, "checkpoint: %s\n", res.Checkpoint)
-	if l := res.Ledger; l != nil {
-		fmt.Fprintf(w, "call ledger: %d calls answered from it, %d sent to the target, %d records in %s\n", l.Hits, l.Misses, l.Records, filepath.Join(out, search.LedgerDir))
-	}
-	paths, err := plotRun(out, "")
-	switch {
-	case err != nil:
-		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: no plots: %v\n", err)
-	case len(paths) > 0:
-		fmt.Fprintf(w, "plots: %s\n", filepath.Dir(paths[0]))
-	}
+	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s; %d target calls\n", res.Step, res.Stopped, took.Round(time.Second), nn.BLAS, sr.Steer.Calls)
+	printResult(w, res, out)
+	printPlots(c, out)
 	return nil
 }
