@@ -14,7 +14,28 @@ type Config struct {
 	Hidden    int     `yaml:"hidden" json:"hidden"`         // LSTM width; default 64
 	Members   int     `yaml:"members" json:"members"`       // ensemble size K; default 3
 	InitScale float64 `yaml:"init_scale" json:"init_scale"` // weights start uniform in ±InitScale; default 0.1
+
+	// Kind is the member architecture: KindLSTM ("" or "lstm", the
+	// default: embedding, LSTM, linear head) or KindLinear (logistic
+	// regression on position×token one-hot features: one weight per
+	// position and token plus a bias; the logit of a prefix is the bias plus
+	// the sum of its positions' weights). Emb and Hidden are ignored by
+	// linear members.
+	Kind string `yaml:"kind,omitempty" json:"kind,omitempty"`
+	// Positions is the number of position rows of a linear member; tokens
+	// at later positions share the last row. Required (>= 1) for KindLinear,
+	// ignored otherwise.
+	Positions int `yaml:"positions,omitempty" json:"positions,omitempty"`
 }
+
+// Member kinds of Config.Kind.
+const (
+	KindLSTM   = "lstm"
+	KindLinear = "linear"
+)
+
+// IsLinear reports whether the members are linear (logistic-regression) ones.
+func (c Config) IsLinear() bool { return c.Kind == KindLinear }
 
 // DefaultConfig returns the default discriminator for a vocabulary of size vocab.
 func DefaultConfig(vocab int) Config {
@@ -23,12 +44,21 @@ func DefaultConfig(vocab int) Config {
 
 // Validate reports the first invalid field.
 func (c Config) Validate() error {
+	switch c.Kind {
+	case "", KindLSTM:
+	case KindLinear:
+		if c.Positions < 1 {
+			return fmt.Errorf("discriminator.positions = %d: a linear discriminator needs >= 1 position rows (the generation length, e.g. 16)", c.Positions)
+		}
+	default:
+		return fmt.Errorf("discriminator.kind = %q: want lstm or linear", c.Kind)
+	}
 	switch {
 	case c.Vocab < 2:
 		return fmt.Errorf("discriminator.vocab = %d: need a vocabulary of at least 2 tokens", c.Vocab)
-	case c.Emb < 1:
+	case !c.IsLinear() && c.Emb < 1:
 		return fmt.Errorf("discriminator.emb = %d: must be >= 1", c.Emb)
-	case c.Hidden < 1:
+	case !c.IsLinear() && c.Hidden < 1:
 		return fmt.Errorf("discriminator.hidden = %d: must be >= 1", c.Hidden)
 	case c.Members < 1 || c.Members > 32:
 		return fmt.Errorf("discriminator.members = %d: the ensemble needs 1 to 32 members (default 3)", c.Members)
@@ -38,16 +68,27 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Member is one network of the ensemble.
+// Member is one network of the ensemble. An LSTM member has Emb, LSTM,
+// Whead and Bhead; a linear member has Lin and Bhead.
 type Member struct {
 	Emb   *nn.Param // (V, E)
 	LSTM  *nn.LSTM
 	Whead *nn.Param // (H, 1)
 	Bhead *nn.Param // (1)
+	Lin   *nn.Param // (Positions, V): linear members only
 	cfg   Config
 }
 
 func newMember(prefix string, cfg Config, rng *nn.RNG) *Member {
+	if cfg.IsLinear() {
+		m := &Member{
+			Lin:   nn.NewParam(prefix+"lin.w", cfg.Positions, cfg.Vocab),
+			Bhead: nn.NewParam(prefix+"head.b", 1),
+			cfg:   cfg,
+		}
+		nn.InitUniform(m.Lin, cfg.InitScale, rng)
+		return m
+	}
 	m := &Member{
 		Emb:   nn.NewParam(prefix+"emb", cfg.Vocab, cfg.Emb),
 		LSTM:  nn.NewLSTM(prefix+"lstm.", cfg.Emb, cfg.Hidden),
@@ -65,6 +106,9 @@ func newMember(prefix string, cfg Config, rng *nn.RNG) *Member {
 
 // Params returns the member's learnables in a fixed order.
 func (m *Member) Params() nn.Params {
+	if m.Lin != nil {
+		return nn.Params{m.Lin, m.Bhead}
+	}
 	return append(append(nn.Params{m.Emb}, m.LSTM.Params()...), m.Whead, m.Bhead)
 }
 
@@ -80,6 +124,9 @@ type Cache struct {
 func (m *Member) Forward(tokens []int32, B, T int) ([]float32, *Cache) {
 	if len(tokens) != B*T {
 		panic(fmt.Sprintf("discriminator: %d tokens for a (%d, %d) batch", len(tokens), B, T))
+	}
+	if m.Lin != nil {
+		return m.forwardLinear(tokens, B, T)
 	}
 	ids := make([]int32, T*B)
 	for b := 0; b < B; b++ {
@@ -104,6 +151,10 @@ func (m *Member) Forward(tokens []int32, B, T int) ([]float32, *Cache) {
 // Backward adds into the member's gradients the gradient given dlogits, the
 // (B, T) gradient of the loss with respect to Forward's logits.
 func (m *Member) Backward(c *Cache, dlogits []float32) {
+	if m.Lin != nil {
+		m.backwardLinear(c, dlogits)
+		return
+	}
 	B, T, H := c.B, c.T, m.cfg.Hidden
 	tm := make([]float32, T*B)
 	for b := 0; b < B; b++ {
@@ -118,6 +169,37 @@ func (m *Member) Backward(c *Cache, dlogits []float32) {
 	nn.Gemm(false, true, T*B, H, 1, 1, tm, 1, m.Whead.W, 1, 0, dh, H)
 	dx, _ := m.LSTM.Backward(c.lstm, dh, true)
 	nn.ScatterAdd(m.Emb.G, m.cfg.Emb, c.ids, dx)
+}
+
+// row returns the offset in Lin of position t's weight for token id.
+func (m *Member) row(t int, id int32) int {
+	return min(t, m.cfg.Positions-1)*m.cfg.Vocab + int(id)
+}
+
+// forwardLinear: logit(b, t) = bias + Σ_{s<=t} Lin[s, x_bs].
+func (m *Member) forwardLinear(tokens []int32, B, T int) ([]float32, *Cache) {
+	logits := make([]float32, B*T)
+	for b := 0; b < B; b++ {
+		acc := m.Bhead.W[0]
+		for t := 0; t < T; t++ {
+			acc += m.Lin.W[m.row(t, tokens[b*T+t])]
+			logits[b*T+t] = acc
+		}
+	}
+	return logits, &Cache{ids: append([]int32(nil), tokens...), B: B, T: T}
+}
+
+// backwardLinear: position s's weight gets the sum of dlogits at t >= s.
+func (m *Member) backwardLinear(c *Cache, dlogits []float32) {
+	B, T := c.B, c.T
+	for b := 0; b < B; b++ {
+		var acc float32
+		for t := T - 1; t >= 0; t-- {
+			acc += dlogits[b*T+t]
+			m.Lin.G[m.row(t, c.ids[b*T+t])] += acc
+		}
+		m.Bhead.G[0] += acc
+	}
 }
 
 // Ensemble is the discriminator: K members judged together.

@@ -78,3 +78,76 @@ func TestEnsembleScoreSpread(t *testing.T) {
 		t.Fatal("differently initialised members agree exactly: no uncertainty signal")
 	}
 }
+
+func TestLinearMemberGradients(t *testing.T) {
+	for _, tc := range []struct{ B, T, P int }{{1, 1, 1}, {3, 5, 5}, {2, 7, 4}} {
+		cfg := Config{Vocab: 6, Members: 1, InitScale: 0.5, Kind: KindLinear, Positions: tc.P}
+		m := New(cfg, nn.NewRNG(1, 0)).Members[0]
+		rng := nn.NewRNG(2, 0)
+		nn.InitUniform(m.Bhead, 0.5, rng)
+		tokens := make([]int32, tc.B*tc.T)
+		w := make([]float32, tc.B*tc.T)
+		for i := range tokens {
+			tokens[i] = int32(rng.IntN(cfg.Vocab))
+			w[i] = float32(rng.NormFloat64())
+		}
+		ps := m.Params()
+		loss := func() float64 {
+			logits, _ := m.Forward(tokens, tc.B, tc.T)
+			s := 0.0
+			for i, z := range logits {
+				s += float64(w[i]) * math.Tanh(float64(z))
+			}
+			return s
+		}
+		backward := func() {
+			ps.ZeroGrad()
+			logits, c := m.Forward(tokens, tc.B, tc.T)
+			d := make([]float32, len(logits))
+			for i, z := range logits {
+				th := math.Tanh(float64(z))
+				d[i] = w[i] * float32(1-th*th)
+			}
+			m.Backward(c, d)
+		}
+		worst, where := nn.GradCheck(ps, backward, loss, 1e-2, 1e-3, 15, rng)
+		if worst > 2e-2 {
+			t.Fatalf("B=%d T=%d P=%d: gradient mismatch %.3g at %s", tc.B, tc.T, tc.P, worst, where)
+		}
+	}
+}
+
+func TestLinearPrefixLogitsIgnoreTheFuture(t *testing.T) {
+	cfg := Config{Vocab: 6, Members: 1, InitScale: 0.5, Kind: KindLinear, Positions: 4}
+	m := New(cfg, nn.NewRNG(3, 0)).Members[0]
+	la, _ := m.Forward([]int32{1, 2, 3, 4}, 1, 4)
+	lb, _ := m.Forward([]int32{1, 2, 5, 0}, 1, 4)
+	if la[0] != lb[0] || la[1] != lb[1] {
+		t.Fatalf("logits of a shared prefix differ: %v vs %v", la[:2], lb[:2])
+	}
+	if la[2] == lb[2] {
+		t.Fatal("logits after the sequences diverge are equal")
+	}
+}
+
+func TestConfigKind(t *testing.T) {
+	c := DefaultConfig(10)
+	if c.Kind != "" || c.IsLinear() {
+		t.Fatalf("default kind %q: want the LSTM (empty)", c.Kind)
+	}
+	c.Kind = KindLinear
+	if err := c.Validate(); err == nil {
+		t.Fatal("a linear discriminator without positions validated")
+	}
+	c.Positions = 16
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(New(c, nn.NewRNG(1, 0)).Params()); n != 2*c.Members {
+		t.Fatalf("linear ensemble has %d params, want %d", n, 2*c.Members)
+	}
+	c.Kind = "cnn"
+	if err := c.Validate(); err == nil {
+		t.Fatal("unknown kind validated")
+	}
+}

@@ -282,6 +282,8 @@ func (d *fieldDiff) networks(ga, gb generator.Config, da, db discriminator.Confi
 	d.add("discriminator.emb", da.Emb, db.Emb)
 	d.add("discriminator.hidden", da.Hidden, db.Hidden)
 	d.add("discriminator.members", da.Members, db.Members)
+	d.add("discriminator.kind", da.Kind, db.Kind)
+	d.add("discriminator.positions", da.Positions, db.Positions)
 }
 
 func (d fieldDiff) sorted() []string {

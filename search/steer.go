@@ -42,7 +42,12 @@ type SteerConfig struct {
 	BaselineDecay  float64 `yaml:"baseline_decay" json:"baseline_decay"`   // EMA decay of the reward baseline; 0.9
 	EntropyBonus   float64 `yaml:"entropy_bonus" json:"entropy_bonus"`     // weight of G's policy-entropy bonus; 0.01
 	Temperature    float64 `yaml:"temperature" json:"temperature"`         // G's sampling temperature in training; 1
-	Seed           uint64  `yaml:"seed" json:"seed"`                       // every random draw of the run derives from it
+	// ContinuationsPerPrompt is how many continuations (separate target
+	// calls, distinct seeds) each prompt of an adversarial step gets; D
+	// trains on all of them and a prompt's reward is the mean over its
+	// continuations. 0 or 1 = one (the default).
+	ContinuationsPerPrompt int    `yaml:"continuations_per_prompt,omitempty" json:"continuations_per_prompt,omitempty"`
+	Seed                   uint64 `yaml:"seed" json:"seed"` // every random draw of the run derives from it
 }
 
 // DefaultSteerConfig returns the defaults for a target with a vocabulary of vocab tokens.
@@ -114,6 +119,8 @@ func (c SteerConfig) Validate() error {
 		return fmt.Errorf("entropy_bonus = %v: must be >= 0", c.EntropyBonus)
 	case !(c.Temperature > 0):
 		return fmt.Errorf("temperature = %v: must be > 0", c.Temperature)
+	case c.ContinuationsPerPrompt < 0:
+		return fmt.Errorf("continuations_per_prompt = %d: must be >= 0 (0 = 1)", c.ContinuationsPerPrompt)
 	}
 	return nil
 }
@@ -218,6 +225,12 @@ func checkTokens(what string, tokens []int32, T, V int) error {
 	return nil
 }
 
+// continuations returns ContinuationsPerPrompt, at least 1.
+func (c SteerConfig) continuations() int { return max(c.ContinuationsPerPrompt, 1) }
+
+// CallsPerStep returns the target calls one adversarial Step makes.
+func (c SteerConfig) CallsPerStep() int { return c.BatchSize * c.continuations() * c.DStepsPerG }
+
 // Steps returns the number of adversarial steps taken.
 func (s *Steer) Steps() int { return s.steps }
 
@@ -264,22 +277,30 @@ func (s *Steer) PretrainD(ctx context.Context, steps int) (map[string]float64, e
 // prompts and their continuations, then one REINFORCE update of G on the
 // last batch, rewarded by the updated D.
 func (s *Steer) Step(ctx context.Context) (map[string]float64, error) {
-	B, k, m := s.Cfg.BatchSize, s.Cfg.PromptLen, s.Cfg.GenLen
+	B, k, m, C := s.Cfg.BatchSize, s.Cfg.PromptLen, s.Cfg.GenLen, s.Cfg.continuations()
 	var prompts, gens []int32
 	var vals map[string]float64
 	for range s.Cfg.DStepsPerG {
 		var err error
-		if prompts, gens, err = s.sampleFakes(ctx); err != nil {
+		if prompts, gens, err = s.sampleFakesN(ctx, C); err != nil {
 			return nil, fmt.Errorf("steer step %d: %w", s.steps+1, err)
 		}
-		vals = s.dStep(s.refBatch(), gens)
+		vals = s.dStep(s.refBatchN(B*C), gens)
 	}
-	logits := s.Disc.MeanLogits(gens, B, m)
-	last := make([]float32, B)
+	// gens holds C continuations of every prompt, prompt-major; a prompt's
+	// reward is the mean of log D over them
+	logits := s.Disc.MeanLogits(gens, B*C, m)
+	last := make([]float32, B*C)
 	for b := range last {
 		last[b] = logits[b*m+m-1]
 	}
-	r := NonSaturatingRewards(last)
+	rc := NonSaturatingRewards(last)
+	r := make([]float64, B)
+	for b := range r {
+		for c := 0; c < C; c++ {
+			r[b] += rc[b*C+c] / float64(C)
+		}
+	}
 	A, init := Advantages(r, B, 1, s.baseline, s.baselineInit, s.Cfg.BaselineDecay)
 	s.baselineInit = init
 
@@ -361,14 +382,35 @@ func ContinuePrompts(ctx context.Context, tg target.Model, prompts []int32, k, m
 
 // sampleFakes draws BatchSize prompts from G and continues them.
 func (s *Steer) sampleFakes(ctx context.Context) (prompts, gens []int32, err error) {
-	prompts = s.Gen.Sample(s.Cfg.BatchSize, s.Cfg.PromptLen, generator.SampleOptions{Temperature: s.Cfg.Temperature}, nil, s.sampleRNG)
-	gens, err = s.Continue(ctx, prompts)
+	return s.sampleFakesN(ctx, 1)
+}
+
+// sampleFakesN draws BatchSize prompts from G and continues each C times
+// (C target calls each, distinct seeds): gens is (BatchSize·C, GenLen),
+// prompt-major.
+func (s *Steer) sampleFakesN(ctx context.Context, C int) (prompts, gens []int32, err error) {
+	k := s.Cfg.PromptLen
+	prompts = s.Gen.Sample(s.Cfg.BatchSize, k, generator.SampleOptions{Temperature: s.Cfg.Temperature}, nil, s.sampleRNG)
+	if C == 1 {
+		gens, err = s.Continue(ctx, prompts)
+		return prompts, gens, err
+	}
+	rep := make([]int32, 0, len(prompts)*C)
+	for b := 0; b < s.Cfg.BatchSize; b++ {
+		for range C {
+			rep = append(rep, prompts[b*k:(b+1)*k]...)
+		}
+	}
+	gens, err = s.Continue(ctx, rep)
 	return prompts, gens, err
 }
 
 // refBatch draws BatchSize references uniformly with replacement.
-func (s *Steer) refBatch() []int32 {
-	B, m := s.Cfg.BatchSize, s.Cfg.GenLen
+func (s *Steer) refBatch() []int32 { return s.refBatchN(s.Cfg.BatchSize) }
+
+// refBatchN draws B references uniformly with replacement.
+func (s *Steer) refBatchN(B int) []int32 {
+	m := s.Cfg.GenLen
 	out := make([]int32, 0, B*m)
 	for range B {
 		i := s.dataRNG.IntN(s.nRefs)
@@ -381,8 +423,9 @@ func (s *Steer) refBatch() []int32 {
 // fakes), then stores the fakes in the replay buffer (as Trainer.dStep does
 // for the identity target).
 func (s *Steer) dStep(real, fake []int32) map[string]float64 {
-	B, m := s.Cfg.BatchSize, s.Cfg.GenLen
-	old := s.replay.Sample(B/2, s.sampleRNG)
+	m := s.Cfg.GenLen
+	B := len(fake) / m // = len(real)/m: BatchSize, times the continuations per prompt in Step
+	old := s.replay.Sample(s.Cfg.BatchSize/2, s.sampleRNG)
 	all := append(append(append(make([]int32, 0, len(real)+len(fake)+len(old)), real...), fake...), old...)
 	n := len(all) / m
 	K := len(s.Disc.Members)

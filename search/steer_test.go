@@ -254,3 +254,34 @@ func slicesEqual(a, b []int32) bool {
 	}
 	return true
 }
+
+func TestSteerContinuationsPerPrompt(t *testing.T) {
+	ts := newTinySteer(t)
+	cfg := ts.cfg
+	cfg.ContinuationsPerPrompt = 3
+	cfg.Discriminator.Kind, cfg.Discriminator.Positions = "linear", cfg.GenLen
+	s, err := NewSteer(cfg, ts.oracle, ts.refs, windows(ts.refs, cfg.GenLen, cfg.PromptLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PretrainD(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if s.Calls != cfg.BatchSize {
+		t.Fatalf("D pre-training made %d calls, want %d (one continuation per prompt)", s.Calls, cfg.BatchSize)
+	}
+	vals, err := s.Step(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := cfg.BatchSize + cfg.CallsPerStep(); s.Calls != want || cfg.CallsPerStep() != 3*cfg.BatchSize {
+		t.Fatalf("%d calls after one step, want %d", s.Calls, want)
+	}
+	if r := vals["reward"]; !(r < 0) {
+		t.Fatalf("reward %v: want a finite log-probability", r)
+	}
+	cfg.ContinuationsPerPrompt = -1
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("continuations_per_prompt -1 validated")
+	}
+}

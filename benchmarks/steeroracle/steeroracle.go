@@ -161,7 +161,7 @@ func (o Options) Validate() error {
 	case o.OutDir == "":
 		return errors.New("--out: empty directory")
 	}
-	if least := o.PretrainDSteps*o.Steer.BatchSize + max(o.Population, o.CandidateBatch, o.Steer.BatchSize*o.Steer.DStepsPerG); o.Budget < least {
+	if least := o.PretrainDSteps*o.Steer.BatchSize + max(o.Population, o.CandidateBatch, o.Steer.CallsPerStep()); o.Budget < least {
 		return fmt.Errorf("--budget %d: must be at least %d calls (D pre-training %d×%d plus one batch of each method)", o.Budget, least, o.PretrainDSteps, o.Steer.BatchSize)
 	}
 	return nil
@@ -272,6 +272,9 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	}()
 	st := opt.Steer
 	st.Generator.Vocab, st.Discriminator.Vocab, st.Seed = V, V, opt.Seed
+	if st.Discriminator.IsLinear() && st.Discriminator.Positions == 0 {
+		st.Discriminator.Positions = b.m // one weight row per generated position
+	}
 	if err := st.Validate(); err != nil {
 		return nil, fmt.Errorf("steer config: %w", err)
 	}
@@ -742,7 +745,7 @@ func (b *bench) promptgan(ctx context.Context, s *search.Steer) (MethodResult, e
 	s.Target = timed
 	calls := b.res.PretrainCalls
 	sched := schedule{budget: b.opt.Budget}
-	perStep := s.Cfg.BatchSize * s.Cfg.DStepsPerG
+	perStep := s.Cfg.CallsPerStep()
 	var wall float64
 	evalIndex := 0
 	evalNow := func() error {

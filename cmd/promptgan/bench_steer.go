@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"promptgan/benchmarks/steeroracle"
+	"promptgan/discriminator"
 )
 
 // steerOracleCommand is `promptgan bench steer-oracle`.
@@ -36,6 +37,10 @@ func steerOracleCommand() *cli.Command {
 			&cli.Float64Flag{Name: "g-adv-lr", Value: d.Steer.GAdvLR, Usage: "promptgan: G's adversarial learning rate"},
 			&cli.IntFlag{Name: "d-steps-per-g", Value: d.Steer.DStepsPerG, Usage: "promptgan: D updates per G update"},
 			&cli.Float64Flag{Name: "entropy-bonus", Value: d.Steer.EntropyBonus, Usage: "promptgan: weight of G's entropy bonus"},
+			&cli.StringFlag{Name: "d-kind", Value: dKindName(d.Steer.Discriminator.Kind), Usage: "the shared D's members: lstm or linear (logistic regression on position×token features)"},
+			&cli.Float64Flag{Name: "d-lr", Value: d.Steer.DAdam.LR, Usage: "D's Adam learning rate (pre-training and promptgan)"},
+			&cli.Float64Flag{Name: "d-weight-decay", Value: d.Steer.DAdam.WeightDecay, Usage: "D's decoupled weight decay"},
+			&cli.IntFlag{Name: "continuations", Value: max(d.Steer.ContinuationsPerPrompt, 1), Usage: "promptgan: continuations per prompt in a step (each a target call); the reward is their mean"},
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress lines on stderr"},
@@ -55,6 +60,18 @@ func benchSteerAction(c *cli.Context) error {
 	opt.FloorN, opt.RandomN, opt.EvalPrompts = c.Int("level-samples"), c.Int("level-samples"), c.Int("eval-prompts")
 	opt.Steer.BatchSize, opt.Steer.GAdvLR = c.Int("batch-size"), c.Float64("g-adv-lr")
 	opt.Steer.DStepsPerG, opt.Steer.EntropyBonus = c.Int("d-steps-per-g"), c.Float64("entropy-bonus")
+	opt.Steer.Discriminator.Kind = c.String("d-kind")
+	if opt.Steer.Discriminator.Kind == discriminator.KindLSTM {
+		opt.Steer.Discriminator.Kind = ""
+	}
+	opt.Steer.DAdam.LR, opt.Steer.DAdam.WeightDecay = c.Float64("d-lr"), c.Float64("d-weight-decay")
+	opt.Steer.ContinuationsPerPrompt = c.Int("continuations")
+	if k := opt.Steer.Discriminator.Kind; k != "" && k != discriminator.KindLinear {
+		return usageError{fmt.Errorf("--d-kind %q: want lstm or linear", k)}
+	}
+	if opt.Steer.ContinuationsPerPrompt < 1 {
+		return usageError{fmt.Errorf("--continuations %d: must be >= 1", opt.Steer.ContinuationsPerPrompt)}
+	}
 	if err := opt.Validate(); err != nil {
 		return usageError{err}
 	}
@@ -72,6 +89,14 @@ func benchSteerAction(c *cli.Context) error {
 	}
 	printSteerResult(c.App.Writer, res)
 	return nil
+}
+
+// dKindName is the --d-kind name of a discriminator kind ("" is the LSTM).
+func dKindName(kind string) string {
+	if kind == "" {
+		return discriminator.KindLSTM
+	}
+	return kind
 }
 
 // printSteerResult writes the benchmark's table and summary.
