@@ -420,31 +420,9 @@ func (s *Steer) refBatchN(B int) []int32 {
 }
 
 // dStep updates every D member on references vs fresh fakes (+ replayed
-// fakes), then stores the fakes in the replay buffer (as Trainer.dStep does
-// for the identity target).
+// fakes), then stores the fakes in the replay buffer.
 func (s *Steer) dStep(real, fake []int32) map[string]float64 {
-	m := s.Cfg.GenLen
-	B := len(fake) / m // = len(real)/m: BatchSize, times the continuations per prompt in Step
-	old := s.replay.Sample(s.Cfg.BatchSize/2, s.sampleRNG)
-	all := append(append(append(make([]int32, 0, len(real)+len(fake)+len(old)), real...), fake...), old...)
-	n := len(all) / m
-	K := len(s.Disc.Members)
-	loss, dReal, dFake := make([]float64, K), make([]float64, K), make([]float64, K)
-	nn.ParallelFor(K, func(lo, hi int) {
-		for j := lo; j < hi; j++ {
-			mem := s.Disc.Members[j]
-			ps := mem.Params()
-			ps.ZeroGrad()
-			z, cache := mem.Forward(all, n, m)
-			zr, zf, zo := z[:B*m], z[B*m:2*B*m], z[2*B*m:]
-			l, gr, gf, gold := DiscriminatorLoss(zr, zf, zo, s.Cfg.LabelSmoothing, s.Cfg.ReplayWeight)
-			mem.Backward(cache, append(append(gr, gf...), gold...))
-			s.dOpts[j].Update(ps)
-			loss[j], dReal[j], dFake[j] = l, meanFinalProb(zr, B, m), meanFinalProb(zf, B, m)
-		}
-	})
-	s.replay.Add(fake)
-	return map[string]float64{"loss_d": mean(loss), "d_real": mean(dReal), "d_fake": mean(dFake)}
+	return discriminatorStep(s.Disc, s.dOpts, s.replay, s.sampleRNG, real, fake, s.Cfg.GenLen, s.Cfg.BatchSize/2, s.Cfg.LabelSmoothing, s.Cfg.ReplayWeight)
 }
 
 // ScoreGenerations returns D's probability that each of the (n, GenLen)

@@ -322,29 +322,37 @@ func (tr *Trainer) sampleFakes(ctx context.Context) (prompts, gens []int32, err 
 }
 
 // dStep updates every D member on real vs fake (+ replayed fakes) and then
-// stores the fakes in the replay buffer. Each member sees the three sets in
-// one forward pass; members are independent and update in parallel.
+// stores the fakes in the replay buffer.
 func (tr *Trainer) dStep(real, fake []int32) map[string]float64 {
-	B, T := tr.Cfg.BatchSize, tr.Cfg.SeqLen
-	old := tr.replay.Sample(B/2, tr.sampleRNG)
+	return discriminatorStep(tr.Disc, tr.dOpts, tr.replay, tr.sampleRNG, real, fake, tr.Cfg.SeqLen, tr.Cfg.BatchSize/2, tr.Cfg.LabelSmoothing, tr.Cfg.ReplayWeight)
+}
+
+// discriminatorStep updates every member of disc on real vs fake sequences
+// of length T plus nReplay fakes replayed from replay (drawn with rng), then
+// adds the fakes to replay. real and fake hold the same number of sequences.
+// Each member sees the three sets in one forward pass; members are
+// independent and update in parallel.
+func discriminatorStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Replay, rng *nn.RNG, real, fake []int32, T, nReplay int, smoothing, lambda float64) map[string]float64 {
+	B := len(fake) / T
+	old := replay.Sample(nReplay, rng)
 	all := append(append(append(make([]int32, 0, len(real)+len(fake)+len(old)), real...), fake...), old...)
 	n := len(all) / T
-	K := len(tr.Disc.Members)
+	K := len(disc.Members)
 	loss, dReal, dFake := make([]float64, K), make([]float64, K), make([]float64, K)
 	nn.ParallelFor(K, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
-			m := tr.Disc.Members[k]
+			m := disc.Members[k]
 			ps := m.Params()
 			ps.ZeroGrad()
 			z, cache := m.Forward(all, n, T)
 			zr, zf, zo := z[:B*T], z[B*T:2*B*T], z[2*B*T:]
-			l, gr, gf, gold := DiscriminatorLoss(zr, zf, zo, tr.Cfg.LabelSmoothing, tr.Cfg.ReplayWeight)
+			l, gr, gf, gold := DiscriminatorLoss(zr, zf, zo, smoothing, lambda)
 			m.Backward(cache, append(append(gr, gf...), gold...))
-			tr.dOpts[k].Update(ps)
+			opts[k].Update(ps)
 			loss[k], dReal[k], dFake[k] = l, meanFinalProb(zr, B, T), meanFinalProb(zf, B, T)
 		}
 	})
-	tr.replay.Add(fake)
+	replay.Add(fake)
 	return map[string]float64{"loss_d": mean(loss), "d_real": mean(dReal), "d_fake": mean(dFake)}
 }
 
