@@ -86,8 +86,22 @@ func TestTinyRunLearns(t *testing.T) {
 // TestResumeIsBitExact: N steps in one run and N/2 + resume + N/2 give
 // byte-identical weight and optimiser files and identical metrics.jsonl.
 func TestResumeIsBitExact(t *testing.T) {
-	cfg := tinyConfig(t)
-	cfg.CheckpointEvery = 0
+	// The preset's G loss, and one with the optional MLE term (it draws real
+	// batches, moving the data cursor) and entropy bonus.
+	for _, loss := range []struct {
+		name               string
+		mleWeight, entropy float64
+	}{{"preset", 0, 0}, {"mle-term-and-entropy", 0.5, 0.01}} {
+		t.Run(loss.name, func(t *testing.T) {
+			cfg := tinyConfig(t)
+			cfg.CheckpointEvery = 0
+			cfg.MLEWeight, cfg.EntropyBonus = loss.mleWeight, loss.entropy
+			testResumeIsBitExact(t, cfg)
+		})
+	}
+}
+
+func testResumeIsBitExact(t *testing.T, cfg Config) {
 	full := t.TempDir()
 	runTiny(t, cfg, full)
 
