@@ -440,3 +440,16 @@ func (s *Steer) ScoreGenerations(gens []int32) []float64 {
 	}
 	return out
 }
+
+// PromptWindows returns every k-token window of the (n, m) sequences seqs:
+// the references cut into prompt-sized pieces, a prior for G's MLE
+// pre-training that needs no target calls.
+func PromptWindows(seqs []int32, m, k int) []int32 {
+	var out []int32
+	for i := 0; i+m <= len(seqs); i += m {
+		for j := 0; j+k <= m; j++ {
+			out = append(out, seqs[i+j:i+j+k]...)
+		}
+	}
+	return out
+}

@@ -53,7 +53,7 @@ func savedWeights(t *testing.T, s *Steer, dir string) (g, d []byte) {
 
 func TestSteerResumeIsBitExact(t *testing.T) {
 	ts := newTinySteer(t)
-	prior := windows(ts.refs, ts.cfg.GenLen, ts.cfg.PromptLen)
+	prior := PromptWindows(ts.refs, ts.cfg.GenLen, ts.cfg.PromptLen)
 	const N = 8
 
 	full, err := NewSteer(ts.cfg, ts.oracle, ts.refs, prior)
@@ -103,7 +103,7 @@ func TestSteerResumeIsBitExact(t *testing.T) {
 
 func TestRestoreSteerRefusals(t *testing.T) {
 	ts := newTinySteer(t)
-	prior := windows(ts.refs, ts.cfg.GenLen, ts.cfg.PromptLen)
+	prior := PromptWindows(ts.refs, ts.cfg.GenLen, ts.cfg.PromptLen)
 	s, err := NewSteer(ts.cfg, ts.oracle, ts.refs, prior)
 	if err != nil {
 		t.Fatal(err)

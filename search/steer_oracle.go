@@ -2,11 +2,7 @@ package search
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
 
 	"promptgan/generator"
 	"promptgan/internal/nn"
@@ -42,7 +38,7 @@ func NewOracleTarget(path string, m int) (*OracleTarget, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum, err := fileSHA256(path)
+	sum, err := target.FileSHA256(path)
 	if err != nil {
 		return nil, fmt.Errorf("oracle target: %w", err)
 	}
@@ -65,19 +61,6 @@ func OracleTargetFrom(oracle *generator.Model, m int, id string) (*OracleTarget,
 		return nil, fmt.Errorf("oracle target: empty id: the fingerprint must name the weights")
 	}
 	return &OracleTarget{Oracle: oracle, M: m, fp: fmt.Sprintf("go-oracle:%s:m=%d", id, m)}, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Fingerprint identifies the oracle's weights and the number of generated tokens.

@@ -110,16 +110,7 @@ func (c SteerRunConfig) Validate() error {
 }
 
 // PhaseOf returns the phase that global step s (1-based) belongs to.
-func (c SteerRunConfig) PhaseOf(s int) string {
-	switch {
-	case s <= c.MLESteps:
-		return PhaseMLE
-	case s <= c.MLESteps+c.DPretrainSteps:
-		return PhaseDPretrain
-	default:
-		return PhaseAdversarial
-	}
-}
+func (c SteerRunConfig) PhaseOf(s int) string { return phaseOf(s, c.MLESteps, c.DPretrainSteps) }
 
 // SteerData is a steer run's data: training references, held-out
 // references and the prior, as token tables.

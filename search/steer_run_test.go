@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,7 +42,7 @@ func tinySteerRunConfig(t *testing.T, ts tinySteer) SteerRunConfig {
 	cfg.Train = filepath.Join(dir, "refs.txt")
 	cfg.Prior = filepath.Join(dir, "prior.txt")
 	writeRows(t, cfg.Train, ts.refs, ts.cfg.GenLen)
-	writeRows(t, cfg.Prior, windows(ts.refs, ts.cfg.GenLen, ts.cfg.PromptLen), ts.cfg.PromptLen)
+	writeRows(t, cfg.Prior, PromptWindows(ts.refs, ts.cfg.GenLen, ts.cfg.PromptLen), ts.cfg.PromptLen)
 	cfg.Steps, cfg.MLESteps, cfg.DPretrainSteps = 12, 3, 2
 	cfg.EvalEvery, cfg.EvalSamples, cfg.CheckpointEvery, cfg.LogEvery, cfg.KeepCheckpoints = 4, 16, 2, 1, 0
 	return cfg
@@ -202,7 +203,7 @@ func TestFitGenerations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range [][]int32{{1, 9, 9}, {1, 2, 3}, {5, 6, 7}} {
-		if !slicesEqual(out[i].Tokens, want) {
+		if !slices.Equal(out[i].Tokens, want) {
 			t.Fatalf("generation %d: %v, want %v", i, out[i].Tokens, want)
 		}
 	}

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,17 +57,6 @@ func repeatPrompt(p []int32, n int) []int32 {
 	return out
 }
 
-// windows returns every k-token window of the (n, m) sequences.
-func windows(seqs []int32, m, k int) []int32 {
-	var out []int32
-	for i := 0; i+m <= len(seqs); i += m {
-		for j := 0; j+k <= m; j++ {
-			out = append(out, seqs[i+j:i+j+k]...)
-		}
-	}
-	return out
-}
-
 // exactNLL is the mean per-token NLL, under the oracle conditioned on
 // secret, of the target's continuations of the (n, k) prompts (fixed seeds).
 func (ts tinySteer) exactNLL(t *testing.T, prompts []int32) float64 {
@@ -97,7 +87,7 @@ func (ts tinySteer) exactNLL(t *testing.T, prompts []int32) float64 {
 
 func runTinySteer(t *testing.T, ts tinySteer, steps int) (*Steer, float64, float64) {
 	t.Helper()
-	s, err := NewSteer(ts.cfg, ts.oracle, ts.refs, windows(ts.refs, ts.cfg.GenLen, ts.cfg.PromptLen))
+	s, err := NewSteer(ts.cfg, ts.oracle, ts.refs, PromptWindows(ts.refs, ts.cfg.GenLen, ts.cfg.PromptLen))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +221,7 @@ func TestOracleTargetBatchIndependent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(one[0].Tokens) != ts.cfg.GenLen || !slicesEqual(one[0].Tokens, all[i].Tokens) {
+		if len(one[0].Tokens) != ts.cfg.GenLen || !slices.Equal(one[0].Tokens, all[i].Tokens) {
 			t.Fatalf("request %d alone gave %v, in a batch %v", i, one[0].Tokens, all[i].Tokens)
 		}
 	}
@@ -243,24 +233,12 @@ func TestOracleTargetBatchIndependent(t *testing.T) {
 	}
 }
 
-func slicesEqual(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestSteerContinuationsPerPrompt(t *testing.T) {
 	ts := newTinySteer(t)
 	cfg := ts.cfg
 	cfg.ContinuationsPerPrompt = 3
 	cfg.Discriminator.Kind, cfg.Discriminator.Positions = "linear", cfg.GenLen
-	s, err := NewSteer(cfg, ts.oracle, ts.refs, windows(ts.refs, cfg.GenLen, cfg.PromptLen))
+	s, err := NewSteer(cfg, ts.oracle, ts.refs, PromptWindows(ts.refs, cfg.GenLen, cfg.PromptLen))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,11 +153,14 @@ func (tr *Trainer) useLedger(l *ledger.Ledger, noCache bool) {
 func (tr *Trainer) StepCount() int { return tr.step }
 
 // PhaseOf returns the phase that global step s (1-based) belongs to.
-func (c Config) PhaseOf(s int) string {
+func (c Config) PhaseOf(s int) string { return phaseOf(s, c.MLESteps, c.DPretrainSteps) }
+
+// phaseOf: both run kinds run mle steps of G, then dPretrain steps of D, then adversarial steps.
+func phaseOf(s, mle, dPretrain int) string {
 	switch {
-	case s <= c.MLESteps:
+	case s <= mle:
 		return PhaseMLE
-	case s <= c.MLESteps+c.DPretrainSteps:
+	case s <= mle+dPretrain:
 		return PhaseDPretrain
 	default:
 		return PhaseAdversarial

@@ -332,7 +332,7 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	steer, err := search.NewSteer(st, pre, refs, windows(refs, b.m, b.k))
+	steer, err := search.NewSteer(st, pre, refs, search.PromptWindows(refs, b.m, b.k))
 	if err != nil {
 		return nil, err
 	}
@@ -463,17 +463,6 @@ func seedList(rng *nn.RNG, n int) []uint64 {
 	out := make([]uint64, n)
 	for i := range out {
 		out[i] = rng.Uint64()
-	}
-	return out
-}
-
-// windows returns every k-token window of the (n, m) sequences.
-func windows(seqs []int32, m, k int) []int32 {
-	var out []int32
-	for i := 0; i+m <= len(seqs); i += m {
-		for j := 0; j+k <= m; j++ {
-			out = append(out, seqs[i+j:i+j+k]...)
-		}
 	}
 	return out
 }

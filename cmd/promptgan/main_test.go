@@ -176,3 +176,20 @@ rollouts: 2
 		}
 	}
 }
+
+// A resume whose config changes a network's shape is a usage error (exit 2)
+// naming the field; the run is left as it was.
+func TestResumeRefusesShapeChange(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, errOut, code := run(t, "train", "--preset", "tiny", "--out", dir, "--steps", "20", "--quiet"); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	cfg := filepath.Join(t.TempDir(), "wider.yaml")
+	if err := os.WriteFile(cfg, []byte("generator:\n  hidden: 16\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, "resume", "--steps", "30", "--config", cfg, "--quiet", dir)
+	if code != 2 || !strings.Contains(errOut, "generator.hidden: 8 → 16") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 naming generator.hidden", code, errOut)
+	}
+}

@@ -110,11 +110,8 @@ func resumeAction(c *cli.Context) error {
 		}
 	}
 	tr, err := search.Restore(ck, cfg)
-	if errors.Is(err, search.ErrArchitectureChanged) {
-		return usageError{fmt.Errorf("resume %s: %w", ckDir, err)}
-	}
 	if err != nil {
-		return fmt.Errorf("resume %s: %w", ckDir, err)
+		return restoreError(ckDir, err)
 	}
 	if !c.Bool("quiet") {
 		fmt.Fprintf(c.App.ErrWriter, "resuming %s at step %d of %d\n", ckDir, tr.StepCount(), cfg.Steps)
@@ -264,4 +261,14 @@ func countOrAll(n int) string {
 		return "all"
 	}
 	return fmt.Sprint(n)
+}
+
+// restoreError wraps a failed restore of checkpoint ckDir: a changed network
+// shape is the user's config (exit 2), anything else a failure (exit 1).
+func restoreError(ckDir string, err error) error {
+	err = fmt.Errorf("resume %s: %w", ckDir, err)
+	if errors.Is(err, search.ErrArchitectureChanged) {
+		return usageError{err}
+	}
+	return err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -155,11 +154,8 @@ func steerResume(c *cli.Context, ck *checkpoints.Checkpoint, ckDir, dir string) 
 		return fmt.Errorf("resume %s: the target %s now has a vocabulary of %d tokens, the run was trained on %d", ckDir, cfg.Target, cfg.Generator.Vocab, vocab)
 	}
 	sr, err := search.RestoreSteerRun(ck, cfg, tg)
-	if errors.Is(err, search.ErrArchitectureChanged) {
-		return usageError{fmt.Errorf("resume %s: %w", ckDir, err)}
-	}
 	if err != nil {
-		return fmt.Errorf("resume %s: %w", ckDir, err)
+		return restoreError(ckDir, err)
 	}
 	if !c.Bool("quiet") {
 		fmt.Fprintf(c.App.ErrWriter, "resuming steer run %s at step %d of %d\n", ckDir, sr.StepCount(), cfg.Steps)

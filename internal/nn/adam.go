@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // AdamConfig holds Adam's hyper-parameters and learning-rate schedule.
@@ -129,7 +130,7 @@ func (a *Adam) Restore(ps Params, st map[string]Array) error {
 			if !ok {
 				return fmt.Errorf("optimiser state lacks %q", kind+p.Name)
 			}
-			if !sameShape(arr.Shape, p.Shape) || len(arr.Data) != len(p.W) {
+			if !slices.Equal(arr.Shape, p.Shape) || len(arr.Data) != len(p.W) {
 				return fmt.Errorf("optimiser tensor %q has shape %v, want %v", kind+p.Name, arr.Shape, p.Shape)
 			}
 		}

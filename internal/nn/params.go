@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Param is one named learnable array with its gradient.
@@ -76,7 +77,7 @@ func (ps Params) CheckWeights(ws map[string]Array) error {
 		if !ok {
 			return fmt.Errorf("missing tensor %q", p.Name)
 		}
-		if !sameShape(a.Shape, p.Shape) || len(a.Data) != len(p.W) {
+		if !slices.Equal(a.Shape, p.Shape) || len(a.Data) != len(p.W) {
 			return fmt.Errorf("tensor %q has shape %v, the network needs %v", p.Name, a.Shape, p.Shape)
 		}
 	}
@@ -105,18 +106,6 @@ func (ps Params) SetWeights(ws map[string]Array) error {
 		copy(p.W, ws[p.Name].Data)
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // InitUniform fills p with values drawn uniformly from [-scale, scale].

@@ -135,13 +135,13 @@ func Open(dir string, opt Options) (*Model, error) {
 		if m.tok, err = loadTokenizer(tokPath); err != nil {
 			return nil, err
 		}
-		if tokHash, err = hashFile(tokPath); err != nil {
+		if tokHash, err = target.FileSHA256(tokPath); err != nil {
 			return nil, err
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	modelHash, err := hashFile(modelPath)
+	modelHash, err := target.FileSHA256(modelPath)
 	if err != nil {
 		return nil, err
 	}
