@@ -263,11 +263,10 @@ func (s *Steer) PretrainG(steps int) (map[string]float64, error) {
 func (s *Steer) PretrainD(ctx context.Context, steps int) (map[string]float64, error) {
 	var vals map[string]float64
 	for i := range steps {
-		_, gens, err := s.sampleFakes(ctx)
-		if err != nil {
+		var err error
+		if _, _, vals, err = s.fakesAndDStep(ctx, 1); err != nil {
 			return nil, fmt.Errorf("steer D pre-training step %d: %w", i+1, err)
 		}
-		vals = s.dStep(s.refBatch(), gens)
 		s.dPretrained++
 	}
 	return vals, nil
@@ -282,10 +281,9 @@ func (s *Steer) Step(ctx context.Context) (map[string]float64, error) {
 	var vals map[string]float64
 	for range s.Cfg.DStepsPerG {
 		var err error
-		if prompts, gens, err = s.sampleFakesN(ctx, C); err != nil {
+		if prompts, gens, vals, err = s.fakesAndDStep(ctx, C); err != nil {
 			return nil, fmt.Errorf("steer step %d: %w", s.steps+1, err)
 		}
-		vals = s.dStep(s.refBatchN(B*C), gens)
 	}
 	// gens holds C continuations of every prompt, prompt-major; a prompt's
 	// reward is the mean of log D over them
@@ -333,21 +331,23 @@ func (s *Steer) SamplePrompts(n int, temperature float64, rng *nn.RNG) ([]int32,
 	return SampleBatched(s.Gen, n, s.Cfg.PromptLen, temperature, rng), nil
 }
 
-// Continue asks the target for one continuation of each of the (n,
-// PromptLen) prompts, with request seeds drawn from the run's seed stream,
-// and returns the (n, GenLen) generations. Calls and GenerateSeconds count
-// it.
-func (s *Steer) Continue(ctx context.Context, prompts []int32) ([]int32, error) {
-	k := s.Cfg.PromptLen
-	n := len(prompts) / k
+// requestSeeds draws the seeds of n target requests from the run's seed stream.
+func (s *Steer) requestSeeds(n int) []uint64 {
 	seeds := make([]uint64, n)
 	for i := range seeds {
 		seeds[i] = s.seedRNG.Uint64()
 	}
+	return seeds
+}
+
+// continueWith asks the target for one continuation of each of the (n,
+// PromptLen) prompts, prompt i with seeds[i], and returns the (n, GenLen)
+// generations. Calls and GenerateSeconds count it.
+func (s *Steer) continueWith(ctx context.Context, prompts []int32, seeds []uint64) ([]int32, error) {
 	start := time.Now()
-	gens, err := ContinuePrompts(ctx, s.Target, prompts, k, s.Cfg.GenLen, seeds)
+	gens, err := ContinuePrompts(ctx, s.Target, prompts, s.Cfg.PromptLen, s.Cfg.GenLen, seeds)
 	s.GenerateSeconds += time.Since(start).Seconds()
-	s.Calls += n
+	s.Calls += len(seeds)
 	return gens, err
 }
 
@@ -380,33 +380,41 @@ func ContinuePrompts(ctx context.Context, tg target.Model, prompts []int32, k, m
 	return gens, nil
 }
 
-// sampleFakes draws BatchSize prompts from G and continues them.
-func (s *Steer) sampleFakes(ctx context.Context) (prompts, gens []int32, err error) {
-	return s.sampleFakesN(ctx, 1)
-}
-
-// sampleFakesN draws BatchSize prompts from G and continues each C times
-// (C target calls each, distinct seeds): gens is (BatchSize·C, GenLen),
-// prompt-major.
-func (s *Steer) sampleFakesN(ctx context.Context, C int) (prompts, gens []int32, err error) {
-	k := s.Cfg.PromptLen
-	prompts = s.Gen.Sample(s.Cfg.BatchSize, k, generator.SampleOptions{Temperature: s.Cfg.Temperature}, nil, s.sampleRNG)
-	if C == 1 {
-		gens, err = s.Continue(ctx, prompts)
-		return prompts, gens, err
-	}
-	rep := make([]int32, 0, len(prompts)*C)
-	for b := 0; b < s.Cfg.BatchSize; b++ {
-		for range C {
-			rep = append(rep, prompts[b*k:(b+1)*k]...)
+// fakesAndDStep draws BatchSize prompts from G, continues each C times (C
+// target calls each, distinct seeds; gens is (BatchSize·C, GenLen),
+// prompt-major) and updates D on BatchSize·C references against those
+// continuations. The half of the D update that does not need the target's
+// answer (the references and the replayed fakes) runs while the target
+// generates, so the target is idle only for the other half and G's work.
+func (s *Steer) fakesAndDStep(ctx context.Context, C int) (prompts, gens []int32, vals map[string]float64, err error) {
+	B, k, m := s.Cfg.BatchSize, s.Cfg.PromptLen, s.Cfg.GenLen
+	prompts = s.Gen.Sample(B, k, generator.SampleOptions{Temperature: s.Cfg.Temperature}, nil, s.sampleRNG)
+	requests := prompts
+	if C > 1 {
+		requests = make([]int32, 0, len(prompts)*C)
+		for b := range B {
+			for range C {
+				requests = append(requests, prompts[b*k:(b+1)*k]...)
+			}
 		}
 	}
-	gens, err = s.Continue(ctx, rep)
-	return prompts, gens, err
+	seeds := s.requestSeeds(B * C)
+	type answer struct {
+		gens []int32
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		g, err := s.continueWith(ctx, requests, seeds)
+		answered <- answer{g, err}
+	}()
+	d := beginDiscriminatorStep(s.Disc, s.dOpts, s.replay, s.sampleRNG, s.refBatchN(B*C), m, B/2, s.Cfg.LabelSmoothing, s.Cfg.ReplayWeight)
+	a := <-answered
+	if a.err != nil {
+		return nil, nil, nil, a.err
+	}
+	return prompts, a.gens, d.finish(a.gens), nil
 }
-
-// refBatch draws BatchSize references uniformly with replacement.
-func (s *Steer) refBatch() []int32 { return s.refBatchN(s.Cfg.BatchSize) }
 
 // refBatchN draws B references uniformly with replacement.
 func (s *Steer) refBatchN(B int) []int32 {
@@ -417,12 +425,6 @@ func (s *Steer) refBatchN(B int) []int32 {
 		out = append(out, s.refs[i*m:(i+1)*m]...)
 	}
 	return out
-}
-
-// dStep updates every D member on references vs fresh fakes (+ replayed
-// fakes), then stores the fakes in the replay buffer.
-func (s *Steer) dStep(real, fake []int32) map[string]float64 {
-	return discriminatorStep(s.Disc, s.dOpts, s.replay, s.sampleRNG, real, fake, s.Cfg.GenLen, s.Cfg.BatchSize/2, s.Cfg.LabelSmoothing, s.Cfg.ReplayWeight)
 }
 
 // ScoreGenerations returns D's probability that each of the (n, GenLen)

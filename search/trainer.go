@@ -359,6 +359,63 @@ func discriminatorStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Re
 	return map[string]float64{"loss_d": mean(loss), "d_real": mean(dReal), "d_fake": mean(dFake)}
 }
 
+// pendingDStep is a D update split in two. beginDiscriminatorStep computes
+// every member's gradients on the real sequences and the replayed fakes,
+// which do not depend on the fresh fakes; finish adds the fresh fakes'
+// gradients, updates the members and stores the fakes in the replay buffer.
+// The loss is discriminatorStep's, term by term, so the two halves add up to
+// its gradient (up to float rounding: two passes instead of one). Steer runs
+// the first half while the target generates the fakes.
+type pendingDStep struct {
+	disc        *discriminator.Ensemble
+	opts        []*nn.Adam
+	replay      *Replay
+	T           int
+	loss, dReal []float64 // per member, so far
+}
+
+// beginDiscriminatorStep draws nReplay old fakes from replay with rng and
+// accumulates each member's gradients of the real and replay terms of L_D.
+func beginDiscriminatorStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Replay, rng *nn.RNG, real []int32, T, nReplay int, smoothing, lambda float64) *pendingDStep {
+	old := replay.Sample(nReplay, rng)
+	known := append(append(make([]int32, 0, len(real)+len(old)), real...), old...)
+	B, n, K := len(real)/T, len(known)/T, len(disc.Members)
+	p := &pendingDStep{disc: disc, opts: opts, replay: replay, T: T, loss: make([]float64, K), dReal: make([]float64, K)}
+	nn.ParallelFor(K, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			m := disc.Members[k]
+			m.Params().ZeroGrad()
+			z, cache := m.Forward(known, n, T)
+			zr, zo := z[:B*T], z[B*T:]
+			g := make([]float32, len(z))
+			p.loss[k] = BCE(zr, 1-smoothing, 1, g[:B*T]) + BCE(zo, 0, lambda, g[B*T:])
+			m.Backward(cache, g)
+			p.dReal[k] = meanFinalProb(zr, B, T)
+		}
+	})
+	return p
+}
+
+// finish adds the fake term of L_D for the fresh fakes, updates every
+// member and adds the fakes to the replay buffer.
+func (p *pendingDStep) finish(fake []int32) map[string]float64 {
+	B, T, K := len(fake)/p.T, p.T, len(p.disc.Members)
+	dFake := make([]float64, K)
+	nn.ParallelFor(K, func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			m := p.disc.Members[k]
+			z, cache := m.Forward(fake, B, T)
+			g := make([]float32, len(z))
+			p.loss[k] += BCE(z, 0, 1, g)
+			m.Backward(cache, g)
+			p.opts[k].Update(m.Params())
+			dFake[k] = meanFinalProb(z, B, T)
+		}
+	})
+	p.replay.Add(fake)
+	return map[string]float64{"loss_d": mean(p.loss), "d_real": mean(p.dReal), "d_fake": mean(dFake)}
+}
+
 func mean(xs []float64) float64 {
 	s := 0.0
 	for _, x := range xs {

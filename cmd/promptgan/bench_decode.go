@@ -139,6 +139,7 @@ func benchDecodeAction(c *cli.Context) error {
 
 	m, err := onnx.Open(dir, onnx.Options{
 		Library: c.String("ort-lib"), Device: device, Threads: threads, BatchSize: slices.Max(batches),
+		Spin:            true, // ONNX Runtime's default, as the Node.js peer runs it: nothing else competes for the cores here
 		IgnoreTokenizer: c.Bool("ignore-tokenizer"),
 		Decode:          onnx.Decode{MaxNewTokens: newTokens},
 	})

@@ -88,25 +88,40 @@ func (a *Adam) Update(ps Params) float64 {
 	stepSize := float32(lr / c1)
 	sqrtC2 := float32(math.Sqrt(c2))
 	eps := float32(a.Cfg.Eps)
-	decay := float32(1 - lr*a.Cfg.WeightDecay)
-	fb1, fb2 := float32(b1), float32(b2)
+	k := adamConsts{
+		scale: scale, b1: float32(b1), b2: float32(b2), stepSize: stepSize, sqrtC2: sqrtC2, eps: eps,
+		decay: float32(1 - lr*a.Cfg.WeightDecay), useDecay: a.Cfg.WeightDecay != 0,
+	}
 	for _, p := range ps {
 		m, v := a.m[p.Name], a.v[p.Name]
 		if m == nil {
 			panic("nn: Adam.Update: parameter " + p.Name + " was not registered")
 		}
-		for i, g := range p.G {
-			g *= scale
-			m[i] = fb1*m[i] + (1-fb1)*g
-			v[i] = fb2*v[i] + (1-fb2)*g*g
-			w := p.W[i]
-			if a.Cfg.WeightDecay != 0 {
-				w *= decay
-			}
-			p.W[i] = w - stepSize*m[i]/(float32(math.Sqrt(float64(v[i])))/sqrtC2+eps)
-		}
+		adamStep(p.W, p.G, m, v, k)
 	}
 	return norm
+}
+
+// adamConsts are the per-update constants of adamStep.
+type adamConsts struct {
+	scale, b1, b2, stepSize, sqrtC2, eps, decay float32
+	useDecay                                    bool
+}
+
+// adamStepGo is the Adam update of one parameter, element by element, in
+// float32. adamStep is it (the OpenBLAS build has a vectorised C copy that
+// gives the same bits; TestAdamStepBitExact checks).
+func adamStepGo(w, g, m, v []float32, k adamConsts) {
+	for i, gi := range g {
+		gi *= k.scale
+		m[i] = k.b1*m[i] + (1-k.b1)*gi
+		v[i] = k.b2*v[i] + (1-k.b2)*gi*gi
+		wi := w[i]
+		if k.useDecay {
+			wi *= k.decay
+		}
+		w[i] = wi - k.stepSize*m[i]/(float32(math.Sqrt(float64(v[i])))/k.sqrtC2+k.eps)
+	}
 }
 
 // State returns the moments as arrays named "m.<param>" and "v.<param>".

@@ -96,6 +96,25 @@ KERNEL static void cell_step(float *gates, const float *c_prev, float *c_next, f
 		for (int j = 0; j < H; j++) hn[j] = g[2 * H + j] * tc[j];
 	}
 }
+
+// adam_step is nn.adamStepGo in C, vectorised: the same float32 operations
+// in the same order, so the same bits. That needs IEEE arithmetic here, not
+// the package's -ffast-math: no reassociation, no reciprocal approximations,
+// no fused multiply-add (Go on amd64 emits none); sqrtf is correctly rounded
+// like Go's float64 sqrt rounded to float32. -fno-math-errno lets sqrtf
+// vectorise.
+__attribute__((optimize("no-fast-math", "fp-contract=off", "no-math-errno")))
+KERNEL static void adam_step(float *w, const float *g, float *m, float *v, long n, float scale, float b1, float b2,
+                             float step_size, float sqrt_c2, float eps, float decay, int use_decay) {
+	for (long i = 0; i < n; i++) {
+		float gi = g[i] * scale;
+		m[i] = b1 * m[i] + (1 - b1) * gi;
+		v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+		float wi = w[i];
+		if (use_decay) wi *= decay;
+		w[i] = wi - step_size * m[i] / (sqrtf(v[i]) / sqrt_c2 + eps);
+	}
+}
 */
 import "C"
 
@@ -127,4 +146,16 @@ func sampleRows(z, bias []float32, rows, V int, inv float32, u []float64, out []
 // computes the new cell state, tanh of it, and the new hidden state.
 func cellStep(gates, cPrev, cNext, tanhC, hNext []float32, B, H int) {
 	C.cell_step((*C.float)(&gates[0]), (*C.float)(&cPrev[0]), (*C.float)(&cNext[0]), (*C.float)(&tanhC[0]), (*C.float)(&hNext[0]), C.int(B), C.int(H))
+}
+
+func adamStep(w, g, m, v []float32, k adamConsts) {
+	if len(g) == 0 {
+		return
+	}
+	decay := C.int(0)
+	if k.useDecay {
+		decay = 1
+	}
+	C.adam_step((*C.float)(&w[0]), (*C.float)(&g[0]), (*C.float)(&m[0]), (*C.float)(&v[0]), C.long(len(g)), C.float(k.scale),
+		C.float(k.b1), C.float(k.b2), C.float(k.stepSize), C.float(k.sqrtC2), C.float(k.eps), C.float(k.decay), decay)
 }

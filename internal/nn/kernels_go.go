@@ -111,3 +111,5 @@ func cellStep(gates, cPrev, cNext, tanhC, hNext []float32, B, H int) {
 		}
 	}
 }
+
+func adamStep(w, g, m, v []float32, k adamConsts) { adamStepGo(w, g, m, v, k) }

@@ -37,6 +37,12 @@ type Options struct {
 	Device     Device // "" means CPU
 	Threads    int    // intra-op threads; 0 = ONNX Runtime's default (one per core)
 	CUDADevice int    // GPU ordinal for the CUDA provider
+	// Spin keeps the intra-op threads spinning for work after a run, ONNX
+	// Runtime's own default: a little less latency between back-to-back
+	// runs, but the spinning threads take the cores from whatever the process
+	// does between target calls (promptgan trains G and D there), so it is
+	// off unless asked for.
+	Spin bool
 }
 
 // ElemType is a tensor element type as ONNX names it in lower case
@@ -184,7 +190,7 @@ func (rt *Runtime) newSession(path string, data []byte, opt Options) (*Session, 
 	inNames, outNames := names(s.inputs), names(s.outputs)
 
 	open := func(d Device) error {
-		return withOptions(Options{Device: d, Threads: opt.Threads, CUDADevice: opt.CUDADevice}, func(so *onnxruntime.SessionOptions) error {
+		return withOptions(Options{Device: d, Threads: opt.Threads, CUDADevice: opt.CUDADevice, Spin: opt.Spin}, func(so *onnxruntime.SessionOptions) error {
 			var err error
 			if data != nil {
 				s.s, err = onnxruntime.NewDynamicAdvancedSessionWithONNXData(data, inNames, outNames, so)
@@ -272,6 +278,11 @@ func withOptions(opt Options, fn func(*onnxruntime.SessionOptions) error) error 
 	if opt.Threads > 0 {
 		if err := so.SetIntraOpNumThreads(opt.Threads); err != nil {
 			return fmt.Errorf("session options: %d threads: %w", opt.Threads, err)
+		}
+	}
+	if !opt.Spin {
+		if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return fmt.Errorf("session options: turn off thread spinning: %w", err)
 		}
 	}
 	if opt.Device == CUDA {

@@ -56,6 +56,7 @@ type Options struct {
 	Library   string     // ONNX Runtime library (file or directory); "" = ort.FindLibrary's search ($PROMPTGAN_ORT_LIB, then the setup cache)
 	Device    ort.Device // cpu, cuda or auto; "" = cpu
 	Threads   int        // ONNX Runtime intra-op threads; 0 = one per core
+	Spin      bool       // keep the intra-op threads spinning between runs (see ort.Options.Spin); off by default
 	BatchSize int        // requests decoded together; 0 = DefaultBatchSize
 	// IgnoreTokenizer skips tokenizer.json (for a tokenizer the pure-Go
 	// library cannot read): the model then takes token ids only.
@@ -150,7 +151,7 @@ func Open(dir string, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target/onnx: %w", err)
 	}
-	m.sess, err = rt.NewSession(modelPath, ort.Options{Device: opt.Device, Threads: opt.Threads})
+	m.sess, err = rt.NewSession(modelPath, ort.Options{Device: opt.Device, Threads: opt.Threads, Spin: opt.Spin})
 	if err != nil {
 		return nil, fmt.Errorf("target/onnx: %w", err)
 	}
