@@ -163,6 +163,13 @@ type Steer struct {
 	warnings     []string // settings changed on resume, carried from checkpoint to checkpoint
 	newWarnings  []string // the ones the last RestoreSteer added
 
+	// Reward, when set, replaces D's verdict log D(y) as the reward of G's
+	// update: it gets the (n, GenLen) generations of a step and returns one
+	// reward per generation, higher is better (D still trains). It is for
+	// diagnostics: an exact reward shows what the REINFORCE update can do
+	// with a perfect evaluator. Not part of the run's state.
+	Reward func(gens []int32) []float64
+
 	// Calls counts the requests sent to Target (checkpointed);
 	// GenerateSeconds is the wall time spent inside Target.Generate in this
 	// process (not part of the run's state).
@@ -286,13 +293,20 @@ func (s *Steer) Step(ctx context.Context) (map[string]float64, error) {
 		}
 	}
 	// gens holds C continuations of every prompt, prompt-major; a prompt's
-	// reward is the mean of log D over them
-	logits := s.Disc.MeanLogits(gens, B*C, m)
-	last := make([]float32, B*C)
-	for b := range last {
-		last[b] = logits[b*m+m-1]
+	// reward is the mean of log D (or of Reward) over them
+	var rc []float64
+	if s.Reward != nil {
+		if rc = s.Reward(gens); len(rc) != B*C {
+			return nil, fmt.Errorf("steer step %d: the reward function returned %d rewards for %d generations", s.steps+1, len(rc), B*C)
+		}
+	} else {
+		logits := s.Disc.MeanLogits(gens, B*C, m)
+		last := make([]float32, B*C)
+		for b := range last {
+			last[b] = logits[b*m+m-1]
+		}
+		rc = NonSaturatingRewards(last)
 	}
-	rc := NonSaturatingRewards(last)
 	r := make([]float64, B)
 	for b := range r {
 		for c := 0; c < C; c++ {

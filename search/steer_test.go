@@ -263,3 +263,31 @@ func TestSteerContinuationsPerPrompt(t *testing.T) {
 		t.Fatal("continuations_per_prompt -1 validated")
 	}
 }
+
+// TestSteerRewardOverride checks the diagnostic reward hook: it receives
+// every continuation of the step (BatchSize·C) and a wrong number of
+// rewards is an error naming both counts.
+func TestSteerRewardOverride(t *testing.T) {
+	ts := newTinySteer(t)
+	cfg := ts.cfg
+	cfg.ContinuationsPerPrompt = 2
+	s, err := NewSteer(cfg, ts.oracle, ts.refs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen int
+	s.Reward = func(gens []int32) []float64 {
+		seen = len(gens) / cfg.GenLen
+		return make([]float64, seen)
+	}
+	if _, err := s.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := cfg.BatchSize * 2; seen != want {
+		t.Fatalf("the reward function saw %d generations, want %d", seen, want)
+	}
+	s.Reward = func(gens []int32) []float64 { return make([]float64, 3) }
+	if _, err := s.Step(context.Background()); err == nil || !strings.Contains(err.Error(), "returned 3 rewards for 64 generations") {
+		t.Fatalf("wrong reward count: err = %v", err)
+	}
+}

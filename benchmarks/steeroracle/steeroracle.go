@@ -65,6 +65,13 @@ const (
 	MethodBestOfN   = "best-of-n"
 	MethodEvolution = "evolution"
 	MethodPromptgan = "promptgan"
+	// With Options.Ceiling, two diagnostics rewarded by the exact metric of
+	// each continuation (−min_s NLL_s) instead of D: promptgan's loop and the
+	// evolutionary search. Not methods, since the exact metric needs the
+	// secrets, but bounds of what the two optimisers reach with a perfect
+	// evaluator at the same budget.
+	MethodExactPromptgan = "exact-pg"
+	MethodExactEvolution = "exact-evo"
 )
 
 // RNG streams of the benchmark (the Steer run uses its own).
@@ -107,6 +114,8 @@ type Options struct {
 	OutDir  string // target export and ledgers
 	Logger  *slog.Logger
 	Threads int // ONNX Runtime intra-op threads; 0 = one per core
+
+	Ceiling bool // also run MethodCeiling
 }
 
 // EvalFractions are the shares of the budget at which every method's output
@@ -363,18 +372,52 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 		if name == MethodBestOfN {
 			mr, err = b.bestOfN(ctx, g, d)
 		} else {
-			mr, err = b.evolution(ctx, g, d)
+			mr, err = b.evolution(ctx, g, MethodEvolution, func(gens []int32) []float64 { return dScores(d, gens, b.m) })
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		b.res.Methods = append(b.res.Methods, mr)
 	}
-	mr, err := b.promptgan(ctx, steer)
+	mr, err := b.promptgan(ctx, steer, MethodPromptgan)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", MethodPromptgan, err)
 	}
 	b.res.Methods = append(b.res.Methods, mr)
+	if opt.Ceiling {
+		exact := func(gens []int32) []float64 {
+			nll := b.nearestNLL(gens)
+			for i := range nll {
+				nll[i] = -nll[i]
+			}
+			return nll
+		}
+		g, _, err := frozen()
+		if err != nil {
+			return nil, err
+		}
+		mr, err := b.evolution(ctx, g, MethodExactEvolution, exact)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", MethodExactEvolution, err)
+		}
+		b.res.Methods = append(b.res.Methods, mr)
+		// a second copy of the pre-trained G and D for promptgan's loop
+		s, err := search.NewSteer(st, pre, refs, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Gen.Params().SetWeights(gWeights); err != nil {
+			return nil, err
+		}
+		if err := s.Disc.Params().SetWeights(dWeights); err != nil {
+			return nil, err
+		}
+		s.Reward = exact
+		if mr, err = b.promptgan(ctx, s, MethodExactPromptgan); err != nil {
+			return nil, fmt.Errorf("%s: %w", MethodExactPromptgan, err)
+		}
+		b.res.Methods = append(b.res.Methods, mr)
+	}
 	b.summarise()
 	b.res.WallS = time.Since(start).Seconds()
 	return b.res, nil
@@ -471,28 +514,8 @@ func seedList(rng *nn.RNG, n int) []uint64 {
 // NLL under each secret, the nearest secret, and per secret the share of
 // generations nearest to it and their mean NLL under it (NaN if none).
 func (b *bench) score(gens []int32) Point {
+	nll := b.secretNLL(gens)
 	n := len(gens) / b.m
-	L := b.k + b.m
-	nll := make([][]float64, b.S) // [secret][generation]
-	for s := 0; s < b.S; s++ {
-		seqs := make([]int32, 0, n*L)
-		for i := 0; i < n; i++ {
-			seqs = append(append(seqs, b.secrets[s*b.k:(s+1)*b.k]...), gens[i*b.m:(i+1)*b.m]...)
-		}
-		nll[s] = make([]float64, n)
-		const chunk = 256
-		for lo := 0; lo < n; lo += chunk {
-			c := min(chunk, n-lo)
-			lp := b.oracle.LogProbs(seqs[lo*L:(lo+c)*L], c, L, 1, nil)
-			for i := 0; i < c; i++ {
-				v := 0.0
-				for _, x := range lp[i*L+b.k : (i+1)*L] {
-					v -= float64(x)
-				}
-				nll[s][lo+i] = v / float64(b.m)
-			}
-		}
-	}
 	p := Point{Share: make([]float64, b.S), ClassNLL: make([]Float, b.S)}
 	count := make([]int, b.S)
 	for i := 0; i < n; i++ {
@@ -516,6 +539,47 @@ func (b *bench) score(gens []int32) Point {
 		}
 	}
 	return p
+}
+
+// secretNLL returns, for each secret s and each (n, m) generation y,
+// NLL_s(y) = −(1/m) Σ log P_oracle(y_t | s ⊕ y_<t), computed exactly.
+func (b *bench) secretNLL(gens []int32) [][]float64 {
+	n := len(gens) / b.m
+	L := b.k + b.m
+	nll := make([][]float64, b.S) // [secret][generation]
+	for s := 0; s < b.S; s++ {
+		seqs := make([]int32, 0, n*L)
+		for i := 0; i < n; i++ {
+			seqs = append(append(seqs, b.secrets[s*b.k:(s+1)*b.k]...), gens[i*b.m:(i+1)*b.m]...)
+		}
+		nll[s] = make([]float64, n)
+		const chunk = 256
+		for lo := 0; lo < n; lo += chunk {
+			c := min(chunk, n-lo)
+			lp := b.oracle.LogProbs(seqs[lo*L:(lo+c)*L], c, L, 1, nil)
+			for i := 0; i < c; i++ {
+				v := 0.0
+				for _, x := range lp[i*L+b.k : (i+1)*L] {
+					v -= float64(x)
+				}
+				nll[s][lo+i] = v / float64(b.m)
+			}
+		}
+	}
+	return nll
+}
+
+// nearestNLL returns min_s NLL_s(y) for each (n, m) generation y: the exact
+// metric of one continuation.
+func (b *bench) nearestNLL(gens []int32) []float64 {
+	nll := b.secretNLL(gens)
+	out := slices.Clone(nll[0])
+	for _, row := range nll[1:] {
+		for i, v := range row {
+			out[i] = min(out[i], v)
+		}
+	}
+	return out
 }
 
 // evaluate continues the (EvalPrompts, k) prompts with the evaluation seeds
@@ -651,12 +715,12 @@ func (b *bench) bestOfN(ctx context.Context, g *generator.Model, d *discriminato
 // tournament selection, one-point crossover (probability ½) and token
 // mutation (each position with probability 1/k, the new token taken from a
 // fresh sample of G, so mutations follow the prior's marginals); fitness is
-// D's score of the child's continuation; the best Population of parents and
-// children survive (elitism). The output is the population's best
-// EvalPrompts.
-func (b *bench) evolution(ctx context.Context, g *generator.Model, d *discriminator.Ensemble) (MethodResult, error) {
-	mr := MethodResult{Name: MethodEvolution}
-	tg, err := b.ledgered(MethodEvolution)
+// D's score of the child's continuation (fitness; the exact metric for
+// MethodExactEvolution); the best Population of parents and children
+// survive (elitism). The output is the population's best EvalPrompts.
+func (b *bench) evolution(ctx context.Context, g *generator.Model, name string, fitness func(gens []int32) []float64) (MethodResult, error) {
+	mr := MethodResult{Name: name}
+	tg, err := b.ledgered(name)
 	if err != nil {
 		return mr, err
 	}
@@ -702,7 +766,7 @@ func (b *bench) evolution(ctx context.Context, g *generator.Model, d *discrimina
 			return mr, err
 		}
 		calls += n
-		for i, sc := range dScores(d, gens, b.m) {
+		for i, sc := range fitness(gens) {
 			pop = append(pop, scored{prompt: children[i*k : (i+1)*k], score: sc})
 		}
 		pop = slices.Clone(top(pop, P))
@@ -713,7 +777,7 @@ func (b *bench) evolution(ctx context.Context, g *generator.Model, d *discrimina
 				return mr, err
 			}
 			mr.Points = append(mr.Points, p)
-			b.log.Info("evolution", "calls", calls, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
+			b.log.Info(name, "calls", calls, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
 		}
 	}
 	mr.Calls, mr.WallS, mr.GenerateS = calls, wall, timed.seconds
@@ -723,10 +787,10 @@ func (b *bench) evolution(ctx context.Context, g *generator.Model, d *discrimina
 
 // promptgan continues the pre-trained Steer adversarially until the budget
 // is spent; its output at an evaluation is EvalPrompts prompts sampled from
-// G at temperature 1.
-func (b *bench) promptgan(ctx context.Context, s *search.Steer) (MethodResult, error) {
-	mr := MethodResult{Name: MethodPromptgan}
-	tg, err := b.ledgered(MethodPromptgan)
+// G at temperature 1. name is MethodPromptgan or MethodExactPromptgan.
+func (b *bench) promptgan(ctx context.Context, s *search.Steer, name string) (MethodResult, error) {
+	mr := MethodResult{Name: name}
+	tg, err := b.ledgered(name)
 	if err != nil {
 		return mr, err
 	}
@@ -748,7 +812,7 @@ func (b *bench) promptgan(ctx context.Context, s *search.Steer) (MethodResult, e
 			return err
 		}
 		mr.Points = append(mr.Points, p)
-		b.log.Info("promptgan", "calls", calls, "step", s.Steps(), "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
+		b.log.Info(name, "calls", calls, "step", s.Steps(), "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
 		return nil
 	}
 	if sched.due(calls) { // pre-training alone may pass the first points
@@ -771,7 +835,7 @@ func (b *bench) promptgan(ctx context.Context, s *search.Steer) (MethodResult, e
 	}
 	mr.Calls, mr.WallS, mr.GenerateS = calls, wall, timed.seconds
 	mr.LedgerHits, mr.LedgerMisses = ledgerStats(tg)
-	if wall > 0 {
+	if wall > 0 && name == MethodPromptgan {
 		b.res.OutsideTargetShare = 1 - timed.seconds/wall
 	}
 	return mr, nil
@@ -787,6 +851,9 @@ func (b *bench) summarise() {
 		mr := &r.Methods[i]
 		if mr.Name == MethodPromptgan {
 			pg = mr
+			continue
+		}
+		if mr.Name == MethodExactPromptgan || mr.Name == MethodExactEvolution {
 			continue
 		}
 		if len(mr.Points) > 0 {

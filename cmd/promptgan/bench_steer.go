@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -42,6 +43,7 @@ func steerOracleCommand() *cli.Command {
 			&cli.Float64Flag{Name: "d-weight-decay", Value: d.Steer.DAdam.WeightDecay, Usage: "D's decoupled weight decay"},
 			&cli.IntFlag{Name: "continuations", Value: max(d.Steer.ContinuationsPerPrompt, 1), Usage: "promptgan: continuations per prompt in a step (each a target call); the reward is their mean"},
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
+			&cli.BoolFlag{Name: "ceiling", Usage: "also run promptgan's loop and the evolutionary search rewarded by the exact metric instead of D (diagnostics: what each optimiser reaches with a perfect evaluator)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress lines on stderr"},
 		},
@@ -66,6 +68,7 @@ func benchSteerAction(c *cli.Context) error {
 	}
 	opt.Steer.DAdam.LR, opt.Steer.DAdam.WeightDecay = c.Float64("d-lr"), c.Float64("d-weight-decay")
 	opt.Steer.ContinuationsPerPrompt = c.Int("continuations")
+	opt.Ceiling = c.Bool("ceiling")
 	if k := opt.Steer.Discriminator.Kind; k != "" && k != discriminator.KindLinear {
 		return usageError{fmt.Errorf("--d-kind %q: want lstm or linear", k)}
 	}
@@ -133,6 +136,9 @@ func printSteerResult(w io.Writer, r *steeroracle.Result) {
 			fmt.Fprintf(w, " %22s", cell)
 		}
 		fmt.Fprintln(w)
+	}
+	if slices.ContainsFunc(r.Methods, func(m steeroracle.MethodResult) bool { return m.Name == steeroracle.MethodExactPromptgan }) {
+		fmt.Fprintf(w, "(exact-*: promptgan's loop and the evolutionary search rewarded by the exact metric of each continuation instead of D; bounds, not methods)\n")
 	}
 	if r.Secrets > 1 {
 		fmt.Fprintf(w, "(k/%d: modes covered — ≥ 5%% of the continuations nearest to a secret, with mean NLL below the midpoint of its floor and random levels)\n", r.Secrets)

@@ -22,14 +22,15 @@ func TestBenchSteerOracleSmall(t *testing.T) {
 			t.Fatalf("table lacks %q:\n%s", want, out)
 		}
 	}
-	out, errOut, code = run(t, append(args, "--json", "--out", filepath.Join(dir, "b"))...)
+	out, errOut, code = run(t, append(args, "--json", "--ceiling", "--out", filepath.Join(dir, "b"))...)
 	if code != 0 {
 		t.Fatalf("bench steer-oracle --json: exit %d\n%s", code, errOut)
 	}
 	var res struct {
 		Floor, Random float64
 		Target        string
-		PretrainCalls int `json:"pretrain_calls"`
+		PretrainCalls int    `json:"pretrain_calls"`
+		BestBaseline  string `json:"best_baseline"`
 		Methods       []struct {
 			Name   string
 			Calls  int
@@ -43,7 +44,13 @@ func TestBenchSteerOracleSmall(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("--json output does not parse: %v\n%s", err, out)
 	}
-	if res.Target != "go" || !(res.Floor < res.Random) || res.PretrainCalls != 64 || len(res.Methods) != 3 {
+	var names []string
+	for _, m := range res.Methods {
+		names = append(names, m.Name)
+	}
+	// --ceiling adds the two exact-reward diagnostics, which never count as the best baseline
+	if res.Target != "go" || !(res.Floor < res.Random) || res.PretrainCalls != 64 ||
+		strings.Join(names, ",") != "best-of-n,evolution,promptgan,exact-evo,exact-pg" || (res.BestBaseline != "best-of-n" && res.BestBaseline != "evolution") {
 		t.Fatalf("result: %+v", res)
 	}
 	for _, m := range res.Methods {
