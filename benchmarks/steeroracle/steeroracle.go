@@ -189,12 +189,19 @@ func (f Float) MarshalJSON() ([]byte, error) {
 
 // Point is one evaluation of a method's output.
 type Point struct {
-	Calls     int       `json:"calls"`      // target calls spent by the method when its output was taken
-	Metric    float64   `json:"metric"`     // mean min_s NLL_s of the output's continuations
-	GapClosed float64   `json:"gap_closed"` // (random − metric)/(random − floor)
-	Covered   int       `json:"covered"`    // secrets covered (see Coverage)
-	Share     []float64 `json:"share"`      // per secret: share of prompts whose continuation is nearest to it
-	ClassNLL  []Float   `json:"class_nll"`  // per secret: mean NLL_s over those prompts; null when there are none
+	Calls     int     `json:"calls"`      // target calls spent by the method when its output was taken
+	Metric    float64 `json:"metric"`     // mean min_s NLL_s of the output's continuations
+	GapClosed float64 `json:"gap_closed"` // (random − metric)/(random − floor)
+	// KL is the mean of NLL_s(y) − NLL_p(y) for the nearest secret s of each
+	// continuation y of prompt p: an estimate of KL(P(·|p) ‖ P(·|s)) per
+	// token, 0 when the prompt's continuations are distributed as the
+	// secret's. Unlike Metric (a cross-entropy, which low-entropy
+	// continuations can push below the floor) it has its minimum at the secret.
+	KL          float64   `json:"kl"`
+	KLGapClosed float64   `json:"kl_gap_closed"` // (random KL − KL)/random KL
+	Covered     int       `json:"covered"`       // secrets covered (see Coverage)
+	Share       []float64 `json:"share"`         // per secret: share of prompts whose continuation is nearest to it
+	ClassNLL    []Float   `json:"class_nll"`     // per secret: mean NLL_s over those prompts; null when there are none
 }
 
 // MethodResult is one method's curve.
@@ -223,6 +230,8 @@ type Result struct {
 	SecretTokens  [][]int32          `json:"secret_tokens"`
 	Floor         float64            `json:"floor"`
 	Random        float64            `json:"random"`
+	FloorKL       float64            `json:"floor_kl"` // KL of the secrets' own continuations (0 with one secret)
+	RandomKL      float64            `json:"random_kl"`
 	FloorClass    []Float            `json:"floor_class"`  // per secret: the floor's class NLL (coverage levels)
 	RandomClass   []Float            `json:"random_class"` // per secret: random prompts' class NLL
 	PretrainCalls int                `json:"pretrain_calls"`
@@ -320,8 +329,8 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
-	floor := b.score(floorGens)
-	b.res.Floor, b.res.FloorClass = floor.Metric, floor.ClassNLL
+	floor := b.score(b.secretPrompts(opt.FloorN/b.S), floorGens)
+	b.res.Floor, b.res.FloorClass, b.res.FloorKL = floor.Metric, floor.ClassNLL, floor.KL
 	rp := nn.NewRNG(opt.Seed, streamRandomPrompts)
 	randomPrompts := make([]int32, opt.RandomN*b.k)
 	for i := range randomPrompts {
@@ -331,8 +340,8 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("random prompts: %w", err)
 	}
-	random := b.score(randomGens)
-	b.res.Random, b.res.RandomClass = random.Metric, random.ClassNLL
+	random := b.score(randomPrompts, randomGens)
+	b.res.Random, b.res.RandomClass, b.res.RandomKL = random.Metric, random.ClassNLL, random.KL
 	b.log.Info("steer-oracle levels", "floor", b.res.Floor, "random", b.res.Random, "target", b.res.Target)
 	b.evalSeeds = seedList(nn.NewRNG(opt.Seed, streamEvalSeeds), opt.EvalPrompts)
 
@@ -493,13 +502,18 @@ func ledgerStats(tg target.Model) (hits, misses int64) {
 // continueSecrets returns n continuations of each secret, (S·n, m), secret
 // by secret, with seeds from stream.
 func (b *bench) continueSecrets(ctx context.Context, tg target.Model, n int, stream uint64) ([]int32, error) {
+	return search.ContinuePrompts(ctx, tg, b.secretPrompts(n), b.k, b.m, seedList(nn.NewRNG(b.opt.Seed, stream), b.S*n))
+}
+
+// secretPrompts returns each secret n times, (S·n, k), secret by secret.
+func (b *bench) secretPrompts(n int) []int32 {
 	prompts := make([]int32, 0, b.S*n*b.k)
 	for s := 0; s < b.S; s++ {
 		for range n {
 			prompts = append(prompts, b.secrets[s*b.k:(s+1)*b.k]...)
 		}
 	}
-	return search.ContinuePrompts(ctx, tg, prompts, b.k, b.m, seedList(nn.NewRNG(b.opt.Seed, stream), b.S*n))
+	return prompts
 }
 
 func seedList(rng *nn.RNG, n int) []uint64 {
@@ -510,11 +524,13 @@ func seedList(rng *nn.RNG, n int) []uint64 {
 	return out
 }
 
-// score computes the exact metric of (n, m) generations: per generation the
-// NLL under each secret, the nearest secret, and per secret the share of
-// generations nearest to it and their mean NLL under it (NaN if none).
-func (b *bench) score(gens []int32) Point {
+// score computes the exact metric of the (n, m) generations of the (n, k)
+// prompts: per generation the NLL under each secret, the nearest secret, and
+// per secret the share of generations nearest to it and their mean NLL under
+// it (NaN if none); and the KL estimate against the nearest secret.
+func (b *bench) score(prompts, gens []int32) Point {
 	nll := b.secretNLL(gens)
+	own := b.nllAfter(func(i int) []int32 { return prompts[i*b.k : (i+1)*b.k] }, gens)
 	n := len(gens) / b.m
 	p := Point{Share: make([]float64, b.S), ClassNLL: make([]Float, b.S)}
 	count := make([]int, b.S)
@@ -526,10 +542,12 @@ func (b *bench) score(gens []int32) Point {
 			}
 		}
 		p.Metric += nll[best][i]
+		p.KL += nll[best][i] - own[i]
 		count[best]++
 		p.ClassNLL[best] += Float(nll[best][i])
 	}
 	p.Metric /= float64(n)
+	p.KL /= float64(n)
 	for s := range count {
 		p.Share[s] = float64(count[s]) / float64(n)
 		if count[s] > 0 {
@@ -544,29 +562,37 @@ func (b *bench) score(gens []int32) Point {
 // secretNLL returns, for each secret s and each (n, m) generation y,
 // NLL_s(y) = −(1/m) Σ log P_oracle(y_t | s ⊕ y_<t), computed exactly.
 func (b *bench) secretNLL(gens []int32) [][]float64 {
-	n := len(gens) / b.m
-	L := b.k + b.m
 	nll := make([][]float64, b.S) // [secret][generation]
 	for s := 0; s < b.S; s++ {
-		seqs := make([]int32, 0, n*L)
-		for i := 0; i < n; i++ {
-			seqs = append(append(seqs, b.secrets[s*b.k:(s+1)*b.k]...), gens[i*b.m:(i+1)*b.m]...)
-		}
-		nll[s] = make([]float64, n)
-		const chunk = 256
-		for lo := 0; lo < n; lo += chunk {
-			c := min(chunk, n-lo)
-			lp := b.oracle.LogProbs(seqs[lo*L:(lo+c)*L], c, L, 1, nil)
-			for i := 0; i < c; i++ {
-				v := 0.0
-				for _, x := range lp[i*L+b.k : (i+1)*L] {
-					v -= float64(x)
-				}
-				nll[s][lo+i] = v / float64(b.m)
-			}
-		}
+		secret := b.secrets[s*b.k : (s+1)*b.k]
+		nll[s] = b.nllAfter(func(int) []int32 { return secret }, gens)
 	}
 	return nll
+}
+
+// nllAfter returns −(1/m) Σ log P_oracle(y_t | prefix(i) ⊕ y_<t) for each
+// (n, m) generation y_i, computed exactly.
+func (b *bench) nllAfter(prefix func(i int) []int32, gens []int32) []float64 {
+	n := len(gens) / b.m
+	L := b.k + b.m
+	seqs := make([]int32, 0, n*L)
+	for i := 0; i < n; i++ {
+		seqs = append(append(seqs, prefix(i)...), gens[i*b.m:(i+1)*b.m]...)
+	}
+	out := make([]float64, n)
+	const chunk = 256
+	for lo := 0; lo < n; lo += chunk {
+		c := min(chunk, n-lo)
+		lp := b.oracle.LogProbs(seqs[lo*L:(lo+c)*L], c, L, 1, nil)
+		for i := 0; i < c; i++ {
+			v := 0.0
+			for _, x := range lp[i*L+b.k : (i+1)*L] {
+				v -= float64(x)
+			}
+			out[lo+i] = v / float64(b.m)
+		}
+	}
+	return out
 }
 
 // nearestNLL returns min_s NLL_s(y) for each (n, m) generation y: the exact
@@ -595,9 +621,10 @@ func (b *bench) evaluate(ctx context.Context, prompts []int32, calls int) (Point
 	if err != nil {
 		return Point{}, fmt.Errorf("evaluation at %d calls: %w", calls, err)
 	}
-	p := b.score(gens)
+	p := b.score(prompts, gens)
 	p.Calls = calls
 	p.GapClosed = (b.res.Random - p.Metric) / (b.res.Random - b.res.Floor)
+	p.KLGapClosed = (b.res.RandomKL - p.KL) / b.res.RandomKL
 	for s := 0; s < b.S; s++ {
 		mid := (b.res.FloorClass[s] + b.res.RandomClass[s]) / 2
 		if p.Share[s] >= 0.05 && p.ClassNLL[s] < mid { // false for NaN

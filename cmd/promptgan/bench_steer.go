@@ -116,33 +116,22 @@ func printSteerResult(w io.Writer, r *steeroracle.Result) {
 	fmt.Fprintf(w, "%-34s %.3f\n", "random prompts", r.Random)
 	fmt.Fprintf(w, "shared pre-training: %d target calls (D: P(real) %.2f on references, %.2f on G's continuations)\n\n",
 		r.PretrainCalls, r.PretrainD["d_real"], r.PretrainD["d_fake"])
-	var head strings.Builder
-	fmt.Fprintf(&head, "%-10s", "method")
-	for _, f := range steeroracle.TableFractions {
-		fmt.Fprintf(&head, " %22s", fmt.Sprintf("%g%% (%d calls)", 100*f, int(math.Round(f*float64(r.Budget)))))
-	}
-	fmt.Fprintln(w, head.String())
-	for _, m := range r.Methods {
-		fmt.Fprintf(w, "%-10s", m.Name)
-		for _, f := range steeroracle.TableFractions {
-			p, ok := pointAt(m.Points, f, r.Budget)
-			cell := "-"
-			if ok {
-				cell = fmt.Sprintf("%.3f (%+.0f%%)", p.Metric, 100*p.GapClosed)
-				if r.Secrets > 1 {
-					cell += fmt.Sprintf(" %d/%d", p.Covered, r.Secrets)
-				}
-			}
-			fmt.Fprintf(w, " %22s", cell)
+	printSteerTable(w, r, func(p steeroracle.Point) string {
+		cell := fmt.Sprintf("%.3f (%+.0f%%)", p.Metric, 100*p.GapClosed)
+		if r.Secrets > 1 {
+			cell += fmt.Sprintf(" %d/%d", p.Covered, r.Secrets)
 		}
-		fmt.Fprintln(w)
-	}
+		return cell
+	})
 	if slices.ContainsFunc(r.Methods, func(m steeroracle.MethodResult) bool { return m.Name == steeroracle.MethodExactPromptgan }) {
 		fmt.Fprintf(w, "(exact-*: promptgan's loop and the evolutionary search rewarded by the exact metric of each continuation instead of D; bounds, not methods)\n")
 	}
 	if r.Secrets > 1 {
 		fmt.Fprintf(w, "(k/%d: modes covered — ≥ 5%% of the continuations nearest to a secret, with mean NLL below the midpoint of its floor and random levels)\n", r.Secrets)
 	}
+	fmt.Fprintf(w, "\nKL(continuations of the prompt ‖ of the nearest secret) per token, estimated exactly per continuation: 0 at the secret,\n")
+	fmt.Fprintf(w, "%.3f for the secrets' own continuations, %.3f for random prompts; in parentheses the share of the random level removed\n\n", r.FloorKL, r.RandomKL)
+	printSteerTable(w, r, func(p steeroracle.Point) string { return fmt.Sprintf("%.3f (%+.0f%%)", p.KL, 100*p.KLGapClosed) })
 	fmt.Fprintln(w)
 	if r.BestBaseline != "" {
 		if r.ReachCalls >= 0 {
@@ -158,6 +147,27 @@ func printSteerResult(w io.Writer, r *steeroracle.Result) {
 	}
 	fmt.Fprintf(w, "promptgan: %.0f%% of its wall time outside target.Generate\n", 100*r.OutsideTargetShare)
 	fmt.Fprintf(w, "total wall time %.1f s on %d CPUs\n", r.WallS, r.CPUs)
+}
+
+// printSteerTable prints one row per method, one cell per table fraction.
+func printSteerTable(w io.Writer, r *steeroracle.Result, cell func(steeroracle.Point) string) {
+	var head strings.Builder
+	fmt.Fprintf(&head, "%-10s", "method")
+	for _, f := range steeroracle.TableFractions {
+		fmt.Fprintf(&head, " %22s", fmt.Sprintf("%g%% (%d calls)", 100*f, int(math.Round(f*float64(r.Budget)))))
+	}
+	fmt.Fprintln(w, head.String())
+	for _, m := range r.Methods {
+		fmt.Fprintf(w, "%-10s", m.Name)
+		for _, f := range steeroracle.TableFractions {
+			c := "-"
+			if p, ok := pointAt(m.Points, f, r.Budget); ok {
+				c = cell(p)
+			}
+			fmt.Fprintf(w, " %22s", c)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // pointAt returns the first point taken at or after the share f of the

@@ -17,7 +17,7 @@ func TestBenchSteerOracleSmall(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("bench steer-oracle: exit %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"floor (the secrets' continuations)", "random prompts", "best-of-n", "evolution", "promptgan", "/4", "outside target.Generate"} {
+	for _, want := range []string{"floor (the secrets' continuations)", "random prompts", "best-of-n", "evolution", "promptgan", "/4", "outside target.Generate", "KL(continuations of the prompt"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("table lacks %q:\n%s", want, out)
 		}
@@ -37,6 +37,7 @@ func TestBenchSteerOracleSmall(t *testing.T) {
 			Points []struct {
 				Calls  int
 				Metric float64
+				KL     float64
 				Share  []float64
 			}
 		}
@@ -54,7 +55,7 @@ func TestBenchSteerOracleSmall(t *testing.T) {
 		t.Fatalf("result: %+v", res)
 	}
 	for _, m := range res.Methods {
-		if m.Calls > 384 || m.Calls < 384-32 || len(m.Points) == 0 || len(m.Points[0].Share) != 4 || !(m.Points[0].Metric > 0) {
+		if m.Calls > 384 || m.Calls < 384-32 || len(m.Points) == 0 || len(m.Points[0].Share) != 4 || !(m.Points[0].Metric > 0) || !(m.Points[0].KL > 0) {
 			t.Fatalf("method %s: %+v", m.Name, m)
 		}
 	}
