@@ -15,36 +15,43 @@ func TestMemberGradients(t *testing.T) {
 		rng := nn.NewRNG(2, 0)
 		nn.InitUniform(m.Bhead, 0.5, rng)
 		nn.InitUniform(m.LSTM.B, 0.5, rng)
-		tokens := make([]int32, tc.B*tc.T)
-		w := make([]float32, tc.B*tc.T)
-		for i := range tokens {
-			tokens[i] = int32(rng.IntN(cfg.Vocab))
-			w[i] = float32(rng.NormFloat64())
-		}
-		ps := m.Params()
-		loss := func() float64 {
-			logits, _ := m.Forward(tokens, tc.B, tc.T)
-			s := 0.0
-			for i, z := range logits {
-				s += float64(w[i]) * math.Tanh(float64(z)) // a non-linear loss of the logits
-			}
-			return s
-		}
-		backward := func() {
-			ps.ZeroGrad()
-			logits, c := m.Forward(tokens, tc.B, tc.T)
-			d := make([]float32, len(logits))
-			for i, z := range logits {
-				th := math.Tanh(float64(z))
-				d[i] = w[i] * float32(1-th*th)
-			}
-			m.Backward(c, d)
-		}
-		worst, where := nn.GradCheck(ps, backward, loss, 1e-2, 1e-3, 15, rng)
+		worst, where := gradCheckMember(m, cfg.Vocab, tc.B, tc.T, rng)
 		if worst > 2e-2 {
 			t.Fatalf("B=%d T=%d: gradient mismatch %.3g at %s", tc.B, tc.T, worst, where)
 		}
 	}
+}
+
+// gradCheckMember compares m's Backward with finite differences of a
+// non-linear loss of its logits, Σ w·tanh(z), on B×T random tokens (tokens
+// and weights drawn from rng); it returns nn.GradCheck's worst mismatch.
+func gradCheckMember(m *Member, vocab, B, T int, rng *nn.RNG) (float64, string) {
+	tokens := make([]int32, B*T)
+	w := make([]float32, B*T)
+	for i := range tokens {
+		tokens[i] = int32(rng.IntN(vocab))
+		w[i] = float32(rng.NormFloat64())
+	}
+	ps := m.Params()
+	loss := func() float64 {
+		logits, _ := m.Forward(tokens, B, T)
+		s := 0.0
+		for i, z := range logits {
+			s += float64(w[i]) * math.Tanh(float64(z))
+		}
+		return s
+	}
+	backward := func() {
+		ps.ZeroGrad()
+		logits, c := m.Forward(tokens, B, T)
+		d := make([]float32, len(logits))
+		for i, z := range logits {
+			th := math.Tanh(float64(z))
+			d[i] = w[i] * float32(1-th*th)
+		}
+		m.Backward(c, d)
+	}
+	return nn.GradCheck(ps, backward, loss, 1e-2, 1e-3, 15, rng)
 }
 
 func TestPrefixLogitsIgnoreTheFuture(t *testing.T) {
@@ -85,32 +92,7 @@ func TestLinearMemberGradients(t *testing.T) {
 		m := New(cfg, nn.NewRNG(1, 0)).Members[0]
 		rng := nn.NewRNG(2, 0)
 		nn.InitUniform(m.Bhead, 0.5, rng)
-		tokens := make([]int32, tc.B*tc.T)
-		w := make([]float32, tc.B*tc.T)
-		for i := range tokens {
-			tokens[i] = int32(rng.IntN(cfg.Vocab))
-			w[i] = float32(rng.NormFloat64())
-		}
-		ps := m.Params()
-		loss := func() float64 {
-			logits, _ := m.Forward(tokens, tc.B, tc.T)
-			s := 0.0
-			for i, z := range logits {
-				s += float64(w[i]) * math.Tanh(float64(z))
-			}
-			return s
-		}
-		backward := func() {
-			ps.ZeroGrad()
-			logits, c := m.Forward(tokens, tc.B, tc.T)
-			d := make([]float32, len(logits))
-			for i, z := range logits {
-				th := math.Tanh(float64(z))
-				d[i] = w[i] * float32(1-th*th)
-			}
-			m.Backward(c, d)
-		}
-		worst, where := nn.GradCheck(ps, backward, loss, 1e-2, 1e-3, 15, rng)
+		worst, where := gradCheckMember(m, cfg.Vocab, tc.B, tc.T, rng)
 		if worst > 2e-2 {
 			t.Fatalf("B=%d T=%d P=%d: gradient mismatch %.3g at %s", tc.B, tc.T, tc.P, worst, where)
 		}

@@ -48,7 +48,9 @@ func TestSplitDStepMatchesFused(t *testing.T) {
 			for step := range 3 { // the replay buffer fills from the second step on
 				real, fake := tokens(B), tokens(B)
 				want := discriminatorStep(fused.disc, fused.opts, fused.replay, fused.rng, real, fake, T, B/2, 0.1, 0.5)
-				got := beginDiscriminatorStep(split.disc, split.opts, split.replay, split.rng, real, T, B/2, 0.1, 0.5).finish(fake)
+				d := newDStep(split.disc, split.opts, split.replay, split.rng, real, T, B/2, 0.1, 0.5)
+				d.prepare()
+				got := d.finish(fake)
 				for _, k := range []string{"loss_d", "d_real", "d_fake"} {
 					if math.Abs(got[k]-want[k]) > 1e-5 {
 						t.Errorf("step %d: %s = %v split, %v fused", step, k, got[k], want[k])

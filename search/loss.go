@@ -33,9 +33,18 @@ func BCE(logits []float32, y, w float64, grad []float32) float64 {
 //
 // It returns the loss and the gradients with respect to each set of logits.
 func DiscriminatorLoss(real, fake, replay []float32, smoothing, lambda float64) (loss float64, dReal, dFake, dReplay []float32) {
+	r, f, o := lossTerms(smoothing, lambda)
 	dReal, dFake, dReplay = make([]float32, len(real)), make([]float32, len(fake)), make([]float32, len(replay))
-	loss = BCE(real, 1-smoothing, 1, dReal) + BCE(fake, 0, 1, dFake) + BCE(replay, 0, lambda, dReplay)
+	loss = BCE(real, r.y, r.w, dReal) + BCE(fake, f.y, f.w, dFake) + BCE(replay, o.y, o.w, dReplay)
 	return loss, dReal, dFake, dReplay
+}
+
+// lossTerm is one BCE term of L_D: its label and weight.
+type lossTerm struct{ y, w float64 }
+
+// lossTerms returns the real, fake and replay terms of L_D.
+func lossTerms(smoothing, lambda float64) (real, fake, replay lossTerm) {
+	return lossTerm{1 - smoothing, 1}, lossTerm{0, 1}, lossTerm{0, lambda}
 }
 
 // NonSaturatingRewards returns the generator's reward for each judged

@@ -422,7 +422,8 @@ func (s *Steer) fakesAndDStep(ctx context.Context, C int) (prompts, gens []int32
 		g, err := s.continueWith(ctx, requests, seeds)
 		answered <- answer{g, err}
 	}()
-	d := beginDiscriminatorStep(s.Disc, s.dOpts, s.replay, s.sampleRNG, s.refBatchN(B*C), m, B/2, s.Cfg.LabelSmoothing, s.Cfg.ReplayWeight)
+	d := newDStep(s.Disc, s.dOpts, s.replay, s.sampleRNG, s.refBatchN(B*C), m, B/2, s.Cfg.LabelSmoothing, s.Cfg.ReplayWeight)
+	d.prepare()
 	a := <-answered
 	if a.err != nil {
 		return nil, nil, nil, a.err

@@ -336,84 +336,109 @@ func (tr *Trainer) dStep(real, fake []int32) map[string]float64 {
 // Each member sees the three sets in one forward pass; members are
 // independent and update in parallel.
 func discriminatorStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Replay, rng *nn.RNG, real, fake []int32, T, nReplay int, smoothing, lambda float64) map[string]float64 {
-	B := len(fake) / T
-	old := replay.Sample(nReplay, rng)
-	all := append(append(append(make([]int32, 0, len(real)+len(fake)+len(old)), real...), fake...), old...)
-	n := len(all) / T
+	return newDStep(disc, opts, replay, rng, real, T, nReplay, smoothing, lambda).finish(fake)
+}
+
+// dStep is one D update whose fresh fakes may arrive later. newDStep draws
+// the replayed fakes; prepare (optional) runs every member's forward and
+// backward pass over the real sequences and the replayed fakes, which do not
+// depend on the fresh fakes; finish runs what is left (all three sets in one
+// pass when prepare was not called), updates every member and adds the
+// fakes to the replay buffer. Steer calls prepare while the target generates
+// the fakes. The loss is the same either way; two passes only sum it in
+// another order (equal up to float rounding).
+type dStep struct {
+	disc              *discriminator.Ensemble
+	opts              []*nn.Adam
+	replay            *Replay
+	T                 int
+	real, old         []int32
+	smoothing, lambda float64
+	prepared          bool
+	loss, dReal       []float64 // per member, so far
+}
+
+func newDStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Replay, rng *nn.RNG, real []int32, T, nReplay int, smoothing, lambda float64) *dStep {
 	K := len(disc.Members)
-	loss, dReal, dFake := make([]float64, K), make([]float64, K), make([]float64, K)
-	nn.ParallelFor(K, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			m := disc.Members[k]
-			ps := m.Params()
-			ps.ZeroGrad()
-			z, cache := m.Forward(all, n, T)
-			zr, zf, zo := z[:B*T], z[B*T:2*B*T], z[2*B*T:]
-			l, gr, gf, gold := DiscriminatorLoss(zr, zf, zo, smoothing, lambda)
-			m.Backward(cache, append(append(gr, gf...), gold...))
-			opts[k].Update(ps)
-			loss[k], dReal[k], dFake[k] = l, meanFinalProb(zr, B, T), meanFinalProb(zf, B, T)
+	return &dStep{
+		disc: disc, opts: opts, replay: replay, T: T, real: real, old: replay.Sample(nReplay, rng),
+		smoothing: smoothing, lambda: lambda, loss: make([]float64, K), dReal: make([]float64, K),
+	}
+}
+
+// prepare runs the real and replay terms of L_D now.
+func (d *dStep) prepare() {
+	realT, _, replayT := lossTerms(d.smoothing, d.lambda)
+	final := d.pass(concat(d.real, d.old), []lossSet{{len(d.real) / d.T, realT}, {len(d.old) / d.T, replayT}}, true, false)
+	for k := range final {
+		d.dReal[k] = final[k][0]
+	}
+	d.prepared = true
+}
+
+// finish runs the fake term (and the others unless prepared), updates every
+// member and stores the fakes in the replay buffer.
+func (d *dStep) finish(fake []int32) map[string]float64 {
+	realT, fakeT, replayT := lossTerms(d.smoothing, d.lambda)
+	fakes := lossSet{len(fake) / d.T, fakeT}
+	dFake := make([]float64, len(d.disc.Members))
+	if d.prepared {
+		for k, f := range d.pass(fake, []lossSet{fakes}, false, true) {
+			dFake[k] = f[0]
 		}
-	})
-	replay.Add(fake)
-	return map[string]float64{"loss_d": mean(loss), "d_real": mean(dReal), "d_fake": mean(dFake)}
+	} else {
+		for k, f := range d.pass(concat(d.real, fake, d.old), []lossSet{{len(d.real) / d.T, realT}, fakes, {len(d.old) / d.T, replayT}}, true, true) {
+			d.dReal[k], dFake[k] = f[0], f[1]
+		}
+	}
+	d.replay.Add(fake)
+	return map[string]float64{"loss_d": mean(d.loss), "d_real": mean(d.dReal), "d_fake": mean(dFake)}
 }
 
-// pendingDStep is a D update split in two. beginDiscriminatorStep computes
-// every member's gradients on the real sequences and the replayed fakes,
-// which do not depend on the fresh fakes; finish adds the fresh fakes'
-// gradients, updates the members and stores the fakes in the replay buffer.
-// The loss is discriminatorStep's, term by term, so the two halves add up to
-// its gradient (up to float rounding: two passes instead of one). Steer runs
-// the first half while the target generates the fakes.
-type pendingDStep struct {
-	disc        *discriminator.Ensemble
-	opts        []*nn.Adam
-	replay      *Replay
-	T           int
-	loss, dReal []float64 // per member, so far
+// lossSet is n consecutive sequences of one term of L_D.
+type lossSet struct {
+	n int
+	lossTerm
 }
 
-// beginDiscriminatorStep draws nReplay old fakes from replay with rng and
-// accumulates each member's gradients of the real and replay terms of L_D.
-func beginDiscriminatorStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Replay, rng *nn.RNG, real []int32, T, nReplay int, smoothing, lambda float64) *pendingDStep {
-	old := replay.Sample(nReplay, rng)
-	known := append(append(make([]int32, 0, len(real)+len(old)), real...), old...)
-	B, n, K := len(real)/T, len(known)/T, len(disc.Members)
-	p := &pendingDStep{disc: disc, opts: opts, replay: replay, T: T, loss: make([]float64, K), dReal: make([]float64, K)}
+// pass runs every member, in parallel, forward and backward over seqs, the
+// sets one after another: the gradients of their terms accumulate (zeroed
+// first if zero) and, if update, the optimiser steps. It adds each member's
+// loss to d.loss and returns per member each set's mean final probability.
+func (d *dStep) pass(seqs []int32, sets []lossSet, zero, update bool) [][]float64 {
+	T, K := d.T, len(d.disc.Members)
+	final := make([][]float64, K)
 	nn.ParallelFor(K, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
-			m := disc.Members[k]
-			m.Params().ZeroGrad()
-			z, cache := m.Forward(known, n, T)
-			zr, zo := z[:B*T], z[B*T:]
+			m := d.disc.Members[k]
+			if zero {
+				m.Params().ZeroGrad()
+			}
+			z, cache := m.Forward(seqs, len(seqs)/T, T)
 			g := make([]float32, len(z))
-			p.loss[k] = BCE(zr, 1-smoothing, 1, g[:B*T]) + BCE(zo, 0, lambda, g[B*T:])
+			l, at := 0.0, 0
+			for _, s := range sets {
+				zs := z[at*T : (at+s.n)*T]
+				l += BCE(zs, s.y, s.w, g[at*T:(at+s.n)*T])
+				final[k] = append(final[k], meanFinalProb(zs, s.n, T))
+				at += s.n
+			}
 			m.Backward(cache, g)
-			p.dReal[k] = meanFinalProb(zr, B, T)
+			if update {
+				d.opts[k].Update(m.Params())
+			}
+			d.loss[k] += l
 		}
 	})
-	return p
+	return final
 }
 
-// finish adds the fake term of L_D for the fresh fakes, updates every
-// member and adds the fakes to the replay buffer.
-func (p *pendingDStep) finish(fake []int32) map[string]float64 {
-	B, T, K := len(fake)/p.T, p.T, len(p.disc.Members)
-	dFake := make([]float64, K)
-	nn.ParallelFor(K, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			m := p.disc.Members[k]
-			z, cache := m.Forward(fake, B, T)
-			g := make([]float32, len(z))
-			p.loss[k] += BCE(z, 0, 1, g)
-			m.Backward(cache, g)
-			p.opts[k].Update(m.Params())
-			dFake[k] = meanFinalProb(z, B, T)
-		}
-	})
-	p.replay.Add(fake)
-	return map[string]float64{"loss_d": mean(p.loss), "d_real": mean(p.dReal), "d_fake": mean(dFake)}
+func concat(parts ...[]int32) []int32 {
+	var out []int32
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
 }
 
 func mean(xs []float64) float64 {
