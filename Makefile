@@ -28,7 +28,7 @@ test: setup lint
 # on these 2 cores, which would make CI flaky.
 FUZZTIME ?= 20000x
 FUZZ_TARGETS = checkpoints:FuzzLoad checkpoints:FuzzDecodeSafetensors search:FuzzDecodeYAML \
-	task:FuzzLoadSequences metrics:FuzzTruncateAfter target/ledger:FuzzOpen
+	task:FuzzLoadSequences metrics:FuzzTruncateAfter targets/ledger:FuzzOpen
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
@@ -44,7 +44,7 @@ stress: setup
 	@PROMPTGAN_KILLS=$${PROMPTGAN_KILLS:-50} PROMPTGAN_OPENBLAS=$(OPENBLAS_LIB) $(GO) test $(TAGS) -count=1 -timeout 90m -v \
 		-run '^TestKillResume(Steer)?$$' ./cmd/promptgan/ > runs/stress.log 2>&1; rc=$$?; \
 		grep -E 'tally|differs|FAIL|^ok' runs/stress.log; echo "full log: runs/stress.log"; test $$rc -eq 0 || exit $$rc
-	@PROMPTGAN_LEDGER_KILLS=$${PROMPTGAN_KILLS:-50} $(GO) test -count=1 -v -run '^TestKill$$' ./target/ledger/ > runs/stress-ledger.log 2>&1; rc=$$?; \
+	@PROMPTGAN_LEDGER_KILLS=$${PROMPTGAN_KILLS:-50} $(GO) test -count=1 -v -run '^TestKill$$' ./targets/ledger/ > runs/stress-ledger.log 2>&1; rc=$$?; \
 		grep -E 'kills survived|FAIL|^ok' runs/stress-ledger.log | sed 's/^ */ledger: /'; exit $$rc
 
 demo: build
@@ -56,7 +56,7 @@ bench: build
 	rm -rf runs/bench-seqgan-oracle
 	./bin/promptgan bench seqgan-oracle --out runs/bench-seqgan-oracle
 
-# Decode throughput of target/onnx against onnxruntime-node on the same ONNX
+# Decode throughput of targets/onnx against onnxruntime-node on the same ONNX
 # files, side by side (benchmarks/decode-throughput/README.md).
 bench-decode: build
 	benchmarks/decode-throughput/compare.sh

@@ -10,7 +10,7 @@ import (
 
 	"promptgan/checkpoints"
 	"promptgan/metrics"
-	"promptgan/target/ledger"
+	"promptgan/targets/ledger"
 )
 
 // ErrInterrupted is returned by Run when its context was cancelled: the run

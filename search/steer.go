@@ -8,7 +8,7 @@ import (
 	"promptgan/discriminator"
 	"promptgan/generator"
 	"promptgan/internal/nn"
-	"promptgan/target"
+	"promptgan/targets"
 )
 
 // RNG streams of a Steer run; each is independent for one seed.
@@ -141,7 +141,7 @@ type Steer struct {
 	Cfg    SteerConfig
 	Gen    *generator.Model
 	Disc   *discriminator.Ensemble
-	Target target.Model
+	Target targets.Model
 
 	refs   []int32 // (nRefs, GenLen) good generations
 	nRefs  int
@@ -180,7 +180,7 @@ type Steer struct {
 // NewSteer validates cfg and the data and builds fresh networks. refs holds
 // N×GenLen good generations (N ≥ 1); prior holds M×PromptLen prompts for
 // PretrainG and may be nil.
-func NewSteer(cfg SteerConfig, tg target.Model, refs, prior []int32) (*Steer, error) {
+func NewSteer(cfg SteerConfig, tg targets.Model, refs, prior []int32) (*Steer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid steer config: %w", err)
 	}
@@ -368,14 +368,14 @@ func (s *Steer) continueWith(ctx context.Context, prompts []int32, seeds []uint6
 // ContinuePrompts sends the (n, k) prompts to tg in one batched Generate
 // call, prompt i with seeds[i], and returns the (n, m) generations. It fails
 // if the target answers a different number of requests or tokens.
-func ContinuePrompts(ctx context.Context, tg target.Model, prompts []int32, k, m int, seeds []uint64) ([]int32, error) {
+func ContinuePrompts(ctx context.Context, tg targets.Model, prompts []int32, k, m int, seeds []uint64) ([]int32, error) {
 	n := len(prompts) / k
 	if len(prompts) != n*k || len(seeds) != n {
 		return nil, fmt.Errorf("continue prompts: %d tokens and %d seeds for prompts of %d tokens", len(prompts), len(seeds), k)
 	}
-	reqs := make([]target.Request, n)
+	reqs := make([]targets.Request, n)
 	for i := range reqs {
-		reqs[i] = target.Request{Prompt: prompts[i*k : (i+1)*k], Seed: seeds[i]}
+		reqs[i] = targets.Request{Prompt: prompts[i*k : (i+1)*k], Seed: seeds[i]}
 	}
 	out, err := tg.Generate(ctx, reqs)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
-	"promptgan/target"
+	"promptgan/targets"
 )
 
 // Names of a Steer checkpoint's RNG streams and fingerprints.
@@ -179,7 +179,7 @@ func steerConfigDiff(a, b SteerConfig) []string { return leafDiff(a, b) }
 // naming the field); other changed settings are recorded as manifest
 // warnings. References or a prior other than the checkpoint's are refused;
 // another target fingerprint is recorded as a warning.
-func RestoreSteer(ck *checkpoints.Checkpoint, cfg SteerConfig, tg target.Model, refs, prior []int32) (*Steer, error) {
+func RestoreSteer(ck *checkpoints.Checkpoint, cfg SteerConfig, tg targets.Model, refs, prior []int32) (*Steer, error) {
 	s, _, err := restoreSteer(ck, cfg, tg, refs, prior, nil)
 	return s, err
 }
@@ -187,7 +187,7 @@ func RestoreSteer(ck *checkpoints.Checkpoint, cfg SteerConfig, tg target.Model, 
 // restoreSteer is RestoreSteer, also returning the run part of the state.
 // runDiffs, when not nil, are the config changes to record instead of
 // cfg's own differences from the checkpoint's SteerConfig.
-func restoreSteer(ck *checkpoints.Checkpoint, cfg SteerConfig, tg target.Model, refs, prior []int32, runDiffs []string) (*Steer, json.RawMessage, error) {
+func restoreSteer(ck *checkpoints.Checkpoint, cfg SteerConfig, tg targets.Model, refs, prior []int32, runDiffs []string) (*Steer, json.RawMessage, error) {
 	saved, err := SteerConfigOf(ck)
 	if err != nil {
 		return nil, nil, err

@@ -15,8 +15,8 @@ import (
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
 	"promptgan/metrics"
-	"promptgan/target"
-	"promptgan/target/ledger"
+	"promptgan/targets"
+	"promptgan/targets/ledger"
 	"promptgan/task"
 
 	"gopkg.in/yaml.v3"
@@ -148,7 +148,7 @@ type SteerRun struct {
 	Steer *Steer
 
 	data    SteerData
-	base    target.Model // the target itself
+	base    targets.Model // the target itself
 	ledger  *ledger.Ledger
 	atCheck int // ledger records when the restored checkpoint was written
 
@@ -170,7 +170,7 @@ type steerRunState struct {
 
 // NewSteerRun validates cfg, loads its data and builds a fresh Steer
 // against tg (the target itself; RunSteer adds the ledger).
-func NewSteerRun(cfg SteerRunConfig, tg target.Model) (*SteerRun, error) {
+func NewSteerRun(cfg SteerRunConfig, tg targets.Model) (*SteerRun, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid steer config: %w", err)
 	}
@@ -202,7 +202,7 @@ func SteerRunConfigOf(ck *checkpoints.Checkpoint) (SteerRunConfig, error) {
 // tg. Shape changes are refused naming the field, other changes are
 // recorded as manifest warnings, changed data files are refused naming the
 // file.
-func RestoreSteerRun(ck *checkpoints.Checkpoint, cfg SteerRunConfig, tg target.Model) (*SteerRun, error) {
+func RestoreSteerRun(ck *checkpoints.Checkpoint, cfg SteerRunConfig, tg targets.Model) (*SteerRun, error) {
 	saved, err := SteerRunConfigOf(ck)
 	if err != nil {
 		return nil, err
@@ -429,19 +429,19 @@ func RunSteer(ctx context.Context, sr *SteerRun, opt RunOptions) (Result, error)
 // target/onnx's IncludeStop that is the stop token that ended it, so the
 // discriminator sees "ended here" as a run of end tokens. An empty
 // generation is an error. The fingerprint adds ":fit=<n>".
-func FitGenerations(m target.Model, n int) target.Model {
+func FitGenerations(m targets.Model, n int) targets.Model {
 	return &fitTarget{m: m, n: n, fp: fmt.Sprintf("%s:fit=%d", m.Fingerprint(), n)}
 }
 
 type fitTarget struct {
-	m  target.Model
+	m  targets.Model
 	n  int
 	fp string
 }
 
 func (f *fitTarget) Fingerprint() string { return f.fp }
 
-func (f *fitTarget) Generate(ctx context.Context, reqs []target.Request) ([]target.Generation, error) {
+func (f *fitTarget) Generate(ctx context.Context, reqs []targets.Request) ([]targets.Generation, error) {
 	out, err := f.m.Generate(ctx, reqs)
 	if err != nil {
 		return nil, err

@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"promptgan/checkpoints"
-	"promptgan/target"
+	"promptgan/targets"
 )
 
 // writeRows writes the (n, T) tokens as one line of ids each.
@@ -185,29 +184,10 @@ func TestLoadSteerDataErrors(t *testing.T) {
 type fixedTarget struct{}
 
 func (fixedTarget) Fingerprint() string { return "echo" }
-func (fixedTarget) Generate(_ context.Context, reqs []target.Request) ([]target.Generation, error) {
-	out := make([]target.Generation, len(reqs))
+func (fixedTarget) Generate(_ context.Context, reqs []targets.Request) ([]targets.Generation, error) {
+	out := make([]targets.Generation, len(reqs))
 	for i, r := range reqs {
-		out[i] = target.Generation{Tokens: append([]int32(nil), r.Prompt...)}
+		out[i] = targets.Generation{Tokens: append([]int32(nil), r.Prompt...)}
 	}
 	return out, nil
-}
-
-func TestFitGenerations(t *testing.T) {
-	fit := FitGenerations(fixedTarget{}, 3)
-	if fit.Fingerprint() != "echo:fit=3" {
-		t.Fatalf("fingerprint %q", fit.Fingerprint())
-	}
-	out, err := fit.Generate(context.Background(), []target.Request{{Prompt: []int32{1, 9}}, {Prompt: []int32{1, 2, 3, 4}}, {Prompt: []int32{5, 6, 7}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, want := range [][]int32{{1, 9, 9}, {1, 2, 3}, {5, 6, 7}} {
-		if !slices.Equal(out[i].Tokens, want) {
-			t.Fatalf("generation %d: %v, want %v", i, out[i].Tokens, want)
-		}
-	}
-	if _, err := fit.Generate(context.Background(), []target.Request{{}}); err == nil || !strings.Contains(err.Error(), "no tokens") {
-		t.Fatalf("empty generation: %v", err)
-	}
 }

@@ -8,7 +8,8 @@ import (
 
 	"promptgan/generator"
 	"promptgan/internal/nn"
-	"promptgan/target"
+	"promptgan/targets"
+	"promptgan/targets/lstm"
 )
 
 // tinySteer builds a small random oracle target (vocabulary 12, weights drawn at a
@@ -16,7 +17,7 @@ import (
 // references continued from it, and a Steer whose G is pre-trained on
 // 2-token windows of the references.
 type tinySteer struct {
-	oracle *OracleTarget
+	oracle *lstm.Target
 	secret []int32
 	refs   []int32
 	cfg    SteerConfig
@@ -26,7 +27,7 @@ func newTinySteer(t *testing.T) tinySteer {
 	t.Helper()
 	const V, k, m = 12, 2, 6
 	oracle := generator.New(generator.Config{Vocab: V, Emb: 8, Hidden: 32, InitScale: 2}, nn.NewRNG(42, 1))
-	tg, err := OracleTargetFrom(oracle, m, "tiny")
+	tg, err := lstm.New(oracle, m, "tiny")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +181,7 @@ func TestSteerValidate(t *testing.T) {
 func TestNewSteerRejectsBadData(t *testing.T) {
 	cfg := DefaultSteerConfig(10)
 	cfg.GenLen, cfg.PromptLen = 3, 2
-	tg := target.Identity{}
+	tg := targets.Identity{}
 	for name, tc := range map[string]struct {
 		refs, prior []int32
 		want        string
@@ -211,13 +212,13 @@ func TestNewSteerRejectsBadData(t *testing.T) {
 func TestOracleTargetBatchIndependent(t *testing.T) {
 	ts := newTinySteer(t)
 	ctx := context.Background()
-	reqs := []target.Request{{Prompt: []int32{1, 2}, Seed: 11}, {Prompt: []int32{3}, Seed: 12}, {Prompt: []int32{4, 5}, Seed: 13}}
+	reqs := []targets.Request{{Prompt: []int32{1, 2}, Seed: 11}, {Prompt: []int32{3}, Seed: 12}, {Prompt: []int32{4, 5}, Seed: 13}}
 	all, err := ts.oracle.Generate(ctx, reqs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range reqs {
-		one, err := ts.oracle.Generate(ctx, []target.Request{r})
+		one, err := ts.oracle.Generate(ctx, []targets.Request{r})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +226,7 @@ func TestOracleTargetBatchIndependent(t *testing.T) {
 			t.Fatalf("request %d alone gave %v, in a batch %v", i, one[0].Tokens, all[i].Tokens)
 		}
 	}
-	if _, err := ts.oracle.Generate(ctx, []target.Request{{Prompt: []int32{12}}}); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
+	if _, err := ts.oracle.Generate(ctx, []targets.Request{{Prompt: []int32{12}}}); err == nil || !strings.Contains(err.Error(), "outside the vocabulary") {
 		t.Fatalf("out-of-vocabulary prompt: error %v", err)
 	}
 	if !strings.HasPrefix(ts.oracle.Fingerprint(), "go-oracle:tiny:m=6") {

@@ -12,8 +12,8 @@ import (
 	"promptgan/generator"
 	"promptgan/internal/nn"
 	"promptgan/metrics"
-	"promptgan/target"
-	"promptgan/target/ledger"
+	"promptgan/targets"
+	"promptgan/targets/ledger"
 	"promptgan/task"
 )
 
@@ -54,7 +54,7 @@ type Trainer struct {
 	Cfg    Config
 	Gen    *generator.Model
 	Disc   *discriminator.Ensemble
-	Target target.Model     // the target, through the call ledger while Run uses one
+	Target targets.Model    // the target, through the call ledger while Run uses one
 	Oracle *generator.Model // nil without an oracle
 	Train  *task.Sequences
 	Test   *task.Sequences // nil without a test file
@@ -82,7 +82,7 @@ type Trainer struct {
 	permEpoch int
 	perm      []int
 
-	baseTarget target.Model   // the target itself
+	baseTarget targets.Model  // the target itself
 	ledger     *ledger.Ledger // the call ledger of the current Run; nil without one
 	// ledgerAtCheckpoint is the ledger's record count that the restored
 	// checkpoint saw; a resume finds at least as many.
@@ -104,10 +104,11 @@ func NewTrainer(cfg Config) (*Trainer, error) {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
 	tr := &Trainer{Cfg: cfg, best: math.Inf(1), permEpoch: -1, lastEvalStep: -1, Timing: map[string]*PhaseTiming{}}
-	var err error
-	if tr.baseTarget, err = target.Open(cfg.Target); err != nil {
+	opened, err := targets.Open(targets.Config{Name: cfg.Target})
+	if err != nil {
 		return nil, err
 	}
+	tr.baseTarget = opened.Model
 	tr.Target = tr.baseTarget
 	if tr.Train, err = task.LoadSequences(cfg.Train, cfg.Generator.Vocab, cfg.SeqLen); err != nil {
 		return nil, fmt.Errorf("train data: %w", err)
@@ -118,7 +119,7 @@ func NewTrainer(cfg Config) (*Trainer, error) {
 		}
 	}
 	if cfg.Oracle != "" {
-		if tr.Oracle, err = LoadOracle(cfg.Oracle); err != nil {
+		if tr.Oracle, err = generator.LoadOracle(cfg.Oracle); err != nil {
 			return nil, err
 		}
 		if tr.Oracle.Cfg.Vocab != cfg.Generator.Vocab {
@@ -303,9 +304,9 @@ func (tr *Trainer) rolloutReturns(prompts []int32, r []float64) []float64 {
 func (tr *Trainer) sampleFakes(ctx context.Context) (prompts, gens []int32, err error) {
 	B, T := tr.Cfg.BatchSize, tr.Cfg.SeqLen
 	prompts = tr.Gen.Sample(B, T, generator.SampleOptions{Temperature: tr.Cfg.Temperature}, nil, tr.sampleRNG)
-	reqs := make([]target.Request, B)
+	reqs := make([]targets.Request, B)
 	for b := range reqs {
-		reqs[b] = target.Request{Prompt: prompts[b*T : (b+1)*T]}
+		reqs[b] = targets.Request{Prompt: prompts[b*T : (b+1)*T]}
 	}
 	out, err := tr.Target.Generate(ctx, reqs)
 	if err != nil {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Decode throughput of promptgan's target/onnx (Go, `promptgan bench decode`)
+# Decode throughput of promptgan's targets/onnx (Go, `promptgan bench decode`)
 # against peer.js (Node.js, onnxruntime-node 1.24.1) on the same ONNX files,
 # side by side in one run: both sides load the same libonnxruntime.so.1
 # build, use the same intra-op thread count, decode the same contexts

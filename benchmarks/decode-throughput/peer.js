@@ -4,7 +4,7 @@
 // and decodes exactly the task the Go side wrote with --prompts-out: the
 // same contexts, batch sizes, new-token count, stop tokens and intra-op
 // thread count, greedily (arg-max, ties to the smaller id), feeding the
-// model as target/onnx does:
+// model as targets/onnx does:
 //
 //   kv-cache    first call: the contexts with empty past_key_values.*;
 //               then one token per row per call, present.* fed back as
@@ -40,7 +40,7 @@ function parseArgs(argv) {
 }
 
 // dims returns the past/state dimensions the model declares, reading a
-// dynamic one from config.json the way target/onnx does.
+// dynamic one from config.json the way targets/onnx does.
 function dims(session, task, kind) {
   const meta = new Map(session.inputMetadata.map((m) => [m.name, m]));
   const cfg = JSON.parse(fs.readFileSync(task.config, 'utf8'));
@@ -70,7 +70,7 @@ function dims(session, task, kind) {
   return {};
 }
 
-// detectKind classifies the model from its input names, as target/onnx does.
+// detectKind classifies the model from its input names, as targets/onnx does.
 function detectKind(names) {
   if (names.some((n) => /^past_key_values\.\d+\.(key|value)$/.test(n))) return 'kv-cache';
   if (names.includes('past_state.h')) return 'lstm-state';

@@ -41,13 +41,15 @@ import (
 
 	"promptgan/discriminator"
 	"promptgan/generator"
+	"promptgan/generator/onnxexport"
 	"promptgan/internal/nn"
 	"promptgan/internal/ort"
 	"promptgan/internal/ort/export"
 	"promptgan/search"
-	"promptgan/target"
-	"promptgan/target/ledger"
-	"promptgan/target/onnx"
+	"promptgan/targets"
+	"promptgan/targets/ledger"
+	"promptgan/targets/lstm"
+	"promptgan/targets/onnx"
 )
 
 // DefaultOracle is the oracle's path relative to the repository root.
@@ -258,13 +260,13 @@ type bench struct {
 	opt     Options
 	res     *Result
 	oracle  *generator.Model // the Go oracle: exact NLL
-	base    target.Model     // the target, unwrapped
+	base    targets.Model    // the target, unwrapped
 	closers []func() error
 	k, m, S int
 	secrets []int32 // (S, k)
 	log     *slog.Logger
 
-	evalTarget target.Model
+	evalTarget targets.Model
 	evalSeeds  []uint64
 }
 
@@ -274,7 +276,7 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	oracle, err := search.LoadOracle(opt.Oracle)
+	oracle, err := generator.LoadOracle(opt.Oracle)
 	if err != nil {
 		return nil, err
 	}
@@ -446,7 +448,7 @@ func (b *bench) openTarget() error {
 	}
 	b.res.Target = choice
 	if choice == TargetGo {
-		tg, err := search.NewOracleTarget(b.opt.Oracle, b.m)
+		tg, err := lstm.NewOracle(b.opt.Oracle, b.m)
 		if err != nil {
 			return err
 		}
@@ -454,7 +456,7 @@ func (b *bench) openTarget() error {
 		b.res.Fingerprint = tg.Fingerprint()
 		return nil
 	}
-	lm, err := export.FromGenerator(b.oracle)
+	lm, err := onnxexport.LSTM(b.oracle)
 	if err != nil {
 		return err
 	}
@@ -476,7 +478,7 @@ func (b *bench) openTarget() error {
 }
 
 // ledgered returns the target wrapped by the ledger in OutDir/ledger/name.
-func (b *bench) ledgered(name string) (target.Model, error) {
+func (b *bench) ledgered(name string) (targets.Model, error) {
 	l, err := ledger.Open(filepath.Join(b.opt.OutDir, "ledger", name), ledger.Options{Logger: b.log})
 	if err != nil {
 		return nil, err
@@ -487,11 +489,11 @@ func (b *bench) ledgered(name string) (target.Model, error) {
 
 // counted is a ledgered target that also reports its ledger's traffic.
 type counted struct {
-	target.Model
+	targets.Model
 	ledger *ledger.Ledger
 }
 
-func ledgerStats(tg target.Model) (hits, misses int64) {
+func ledgerStats(tg targets.Model) (hits, misses int64) {
 	if c, ok := tg.(*counted); ok {
 		st := c.ledger.Stats()
 		return st.Hits, st.Misses
@@ -501,7 +503,7 @@ func ledgerStats(tg target.Model) (hits, misses int64) {
 
 // continueSecrets returns n continuations of each secret, (S·n, m), secret
 // by secret, with seeds from stream.
-func (b *bench) continueSecrets(ctx context.Context, tg target.Model, n int, stream uint64) ([]int32, error) {
+func (b *bench) continueSecrets(ctx context.Context, tg targets.Model, n int, stream uint64) ([]int32, error) {
 	return search.ContinuePrompts(ctx, tg, b.secretPrompts(n), b.k, b.m, seedList(nn.NewRNG(b.opt.Seed, stream), b.S*n))
 }
 
@@ -653,11 +655,11 @@ func (s *schedule) due(calls int) bool {
 
 // timedTarget measures the wall time spent in Generate.
 type timedTarget struct {
-	target.Model
+	targets.Model
 	seconds float64
 }
 
-func (t *timedTarget) Generate(ctx context.Context, reqs []target.Request) ([]target.Generation, error) {
+func (t *timedTarget) Generate(ctx context.Context, reqs []targets.Request) ([]targets.Generation, error) {
 	start := time.Now()
 	out, err := t.Model.Generate(ctx, reqs)
 	t.seconds += time.Since(start).Seconds()

@@ -18,8 +18,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"promptgan/internal/ort"
-	"promptgan/target"
-	"promptgan/target/onnx"
+	"promptgan/targets"
+	"promptgan/targets/onnx"
 )
 
 // benchDecodeCommand is `promptgan bench decode`: greedy decode throughput
@@ -263,12 +263,12 @@ func randomPrompts(info onnx.Info, n, length int, seed uint64) ([][]int32, error
 
 // timeDecode decodes prompts as one batch warmup times untimed and repeats
 // times timed, and returns the figures and the last generations.
-func timeDecode(c *cli.Context, m *onnx.Model, prompts [][]int32, warmup, repeats, maxNew int) (decodeBenchRow, []target.Generation, error) {
-	reqs := make([]target.Request, len(prompts))
+func timeDecode(c *cli.Context, m *onnx.Model, prompts [][]int32, warmup, repeats, maxNew int) (decodeBenchRow, []targets.Generation, error) {
+	reqs := make([]targets.Request, len(prompts))
 	for i, p := range prompts {
-		reqs[i] = target.Request{Prompt: p}
+		reqs[i] = targets.Request{Prompt: p}
 	}
-	var gens []target.Generation
+	var gens []targets.Generation
 	var err error
 	for range warmup {
 		if gens, err = m.Generate(c.Context, reqs); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"promptgan/checkpoints"
+	"promptgan/generator"
 	"promptgan/internal/nn"
 	"promptgan/internal/plot"
 	"promptgan/metrics"
@@ -84,7 +85,7 @@ func evalAction(c *cli.Context) error {
 	res["distinct_2"] = metrics.DistinctN(ints, 2)
 	res["self_bleu_3"] = metrics.SelfBLEU(ints, 3, 200)
 	if cfg.Oracle != "" {
-		oracle, err := search.LoadOracle(cfg.Oracle)
+		oracle, err := generator.LoadOracle(cfg.Oracle)
 		if err != nil {
 			return err
 		}

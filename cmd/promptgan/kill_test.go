@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"promptgan/checkpoints"
-	"promptgan/target/ledger"
+	"promptgan/targets/ledger"
 )
 
 // killConfig is a tiny run that checkpoints every other step, so that a

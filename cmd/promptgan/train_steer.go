@@ -12,8 +12,8 @@ import (
 	"promptgan/internal/nn"
 	"promptgan/internal/ort"
 	"promptgan/search"
-	"promptgan/target"
-	"promptgan/target/onnx"
+	"promptgan/targets"
+	"promptgan/targets/onnx"
 )
 
 // isSteerTrain reports whether `promptgan train` was asked for a steer run:
@@ -82,7 +82,7 @@ func steerConfigFromFlags(c *cli.Context) (search.SteerRunConfig, error) {
 // each generation fitted to gen_len tokens (search.FitGenerations: a
 // generation ended early by a stop token is padded with that stop token).
 // It sets the networks' vocabulary to the model's.
-func openSteerTarget(c *cli.Context, cfg *search.SteerRunConfig) (target.Model, func(), error) {
+func openSteerTarget(c *cli.Context, cfg *search.SteerRunConfig) (targets.Model, func(), error) {
 	device, err := ort.ParseDevice(cfg.Device)
 	if err != nil {
 		return nil, nil, usageError{fmt.Errorf("device: %w", err)}

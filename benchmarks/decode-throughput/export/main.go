@@ -16,8 +16,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"promptgan/generator"
+	"promptgan/generator/onnxexport"
 	"promptgan/internal/ort/export"
-	"promptgan/search"
 )
 
 // oraclePath is the SeqGAN oracle, relative to the repository root.
@@ -45,11 +46,11 @@ func run(out string) error {
 	if err := export.WriteGPT2(filepath.Join(out, "bench-gpt2"), gpt2, export.GPT2Options{}); err != nil {
 		return err
 	}
-	oracle, err := search.LoadOracle(oraclePath)
+	oracle, err := generator.LoadOracle(oraclePath)
 	if err != nil {
 		return fmt.Errorf("%s: %w (run from the repository root)", oraclePath, err)
 	}
-	lm, err := export.FromGenerator(oracle)
+	lm, err := onnxexport.LSTM(oracle)
 	if err != nil {
 		return fmt.Errorf("%s: %w", oraclePath, err)
 	}

@@ -1,6 +1,6 @@
 // Package export writes promptgan's own networks as ONNX models in the
 // directory layout Hugging Face Optimum uses for causal language models, so
-// that target/onnx and ONNX Runtime serve them like any exported LM:
+// that targets/onnx and ONNX Runtime serve them like any exported LM:
 //
 //   - the SeqGAN oracle LSTM (LSTMLM): model.onnx + config.json, token ids
 //     only, no tokenizer.json;
@@ -10,9 +10,9 @@
 //     (BPETokenizer), so that tests and benchmarks take the code path a
 //     user's own GPT-2/Qwen/SmolLM export takes.
 //
-// It sits above generator (whose weights it reads) and internal/ort (whose
-// graph builder it uses); neither imports it, so pure-Go builds of the
-// generator never pull in ONNX Runtime's cgo binding.
+// It takes weights as plain slices and imports no network package:
+// generator/onnxexport, above both, hands it the generator's weights, so
+// pure-Go builds of the generator never pull in ONNX Runtime's cgo binding.
 package export
 
 import (
@@ -22,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"promptgan/generator"
 	"promptgan/internal/ort"
 )
 
@@ -63,19 +62,6 @@ type LSTMLM struct {
 	B                  []float32 // (4·Hidden)
 	Wout               []float32 // (Hidden, Vocab)
 	Bout               []float32 // (Vocab)
-}
-
-// FromGenerator takes the weights of an unconditioned generator network
-// (the SeqGAN oracle loaded by search.LoadOracle is one). The slices are
-// shared, not copied.
-func FromGenerator(m *generator.Model) (LSTMLM, error) {
-	if m.Wcond != nil {
-		return LSTMLM{}, fmt.Errorf("export: the generator is conditioned on a %d-wide task vector; only unconditioned generators are causal LMs", m.Cfg.CondDim)
-	}
-	return LSTMLM{
-		Vocab: m.Cfg.Vocab, Emb: m.Cfg.Emb, Hidden: m.Cfg.Hidden, StartToken: m.Cfg.StartToken,
-		Embedding: m.Emb.W, Wx: m.LSTM.Wx.W, Wh: m.LSTM.Wh.W, B: m.LSTM.B.W, Wout: m.Wout.W, Bout: m.Bout.W,
-	}, nil
 }
 
 // Validate reports the first size or weight that does not fit the shape.

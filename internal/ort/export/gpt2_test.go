@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"promptgan/internal/ort/orttest"
+
 	"google.golang.org/protobuf/proto"
 
 	"promptgan/internal/nn"
@@ -119,14 +121,14 @@ func paddedMask(lengths []int, T int, left bool) [][]int64 {
 }
 
 // The tolerance of ONNX Runtime against the float64 reference, relative to
-// the row's scale max(1, max |logit|), as maxDiff computes (the bar
+// the row's scale max(1, max |logit|), as orttest.MaxDiff computes (the bar
 // is 1e-5). The models' logits stay within about ±6 and ONNX Runtime sums
 // in float32, so the measured differences are 2–5e-6 absolute, ~1e-6
 // relative: the absolute 1e-5 holds as well, with less room.
 const gpt2Tol = 1e-5
 
 func TestGPT2ExportMatchesGo(t *testing.T) {
-	rt := loadOrSkip(t)
+	rt := orttest.LoadOrSkip(t)
 	m := tinyGPT2(t)
 	cfg := m.Cfg
 	s := openGPT2(t, rt, m, export.GPT2Options{})
@@ -155,7 +157,7 @@ func TestGPT2ExportMatchesGo(t *testing.T) {
 		if wantShape := []int64{int64(len(ids)), int64(tc.T), int64(cfg.Vocab)}; !slices.Equal(got.Shape, wantShape) {
 			t.Fatalf("%s: logits shape %v, want %v", tc.name, got.Shape, wantShape)
 		}
-		abs, rel := maxDiff(got.Float32, flatLogits(want), cfg.Vocab)
+		abs, rel := orttest.MaxDiff(got.Float32, flatLogits(want), cfg.Vocab)
 		if rel > gpt2Tol {
 			t.Errorf("%s: logits ONNX vs Go: max difference relative to the row's largest logit %g > %g (absolute %g)", tc.name, rel, gpt2Tol, abs)
 		}
@@ -171,7 +173,7 @@ func TestGPT2ExportMatchesGo(t *testing.T) {
 
 // The bench model (8 heads of 32, MLP 1024 wide) agrees as well.
 func TestGPT2BenchConfigMatchesGo(t *testing.T) {
-	rt := loadOrSkip(t)
+	rt := orttest.LoadOrSkip(t)
 	m, err := export.NewGPT2(export.BenchGPT2Config(), 1)
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +186,7 @@ func TestGPT2BenchConfigMatchesGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := runGPT2(t, s, m.Cfg, ids, mask, export.PositionsFromMask(mask), nil)[export.Logits]
-	abs, rel := maxDiff(got.Float32, flatLogits(want), m.Cfg.Vocab)
+	abs, rel := orttest.MaxDiff(got.Float32, flatLogits(want), m.Cfg.Vocab)
 	if rel > gpt2Tol {
 		t.Errorf("bench model: logits ONNX vs Go: max difference relative to the row's largest logit %g > %g (absolute %g)", rel, gpt2Tol, abs)
 	}
@@ -211,7 +213,7 @@ func lastLogits(l ort.Tensor) [][]float32 {
 }
 
 func TestGPT2KVCacheMatchesFullRecompute(t *testing.T) {
-	rt := loadOrSkip(t)
+	rt := orttest.LoadOrSkip(t)
 	m := tinyGPT2(t)
 	cfg := m.Cfg
 	withPast := openGPT2(t, rt, m, export.GPT2Options{})
@@ -240,9 +242,9 @@ func TestGPT2KVCacheMatchesFullRecompute(t *testing.T) {
 		full := lastLogits(runGPT2(t, noPast, cfg, ids, mask, export.PositionsFromMask(mask), nil)[export.Logits])
 		cached := lastLogits(out[export.Logits])
 		for b := range cached {
-			_, rel := maxDiff(cached[b], refLast[b], cfg.Vocab)
+			_, rel := orttest.MaxDiff(cached[b], refLast[b], cfg.Vocab)
 			worstRef = max(worstRef, rel)
-			_, rel = maxDiff(cached[b], full[b], cfg.Vocab)
+			_, rel = orttest.MaxDiff(cached[b], full[b], cfg.Vocab)
 			worstNoPast = max(worstNoPast, rel)
 		}
 		next := greedy(cached)
@@ -295,7 +297,7 @@ func TestGPT2KVCacheMatchesFullRecompute(t *testing.T) {
 		past = runGPT2(t, withPast, cfg, cut(ids, t0, t0+n), cut(mask, 0, t0+n), cut(pos, t0, t0+n), past)
 		l := past[export.Logits]
 		for b := range ids {
-			_, rel := maxDiff(l.Float32[b*n*cfg.Vocab:(b+1)*n*cfg.Vocab], flatLogits([][][]float32{want[b][t0 : t0+n]}), cfg.Vocab)
+			_, rel := orttest.MaxDiff(l.Float32[b*n*cfg.Vocab:(b+1)*n*cfg.Vocab], flatLogits([][][]float32{want[b][t0 : t0+n]}), cfg.Vocab)
 			worst = max(worst, rel)
 		}
 		t0 += n
@@ -307,7 +309,7 @@ func TestGPT2KVCacheMatchesFullRecompute(t *testing.T) {
 }
 
 func TestGPT2WithoutPastMatchesWithPast(t *testing.T) {
-	rt := loadOrSkip(t)
+	rt := orttest.LoadOrSkip(t)
 	m := tinyGPT2(t)
 	cfg := m.Cfg
 	withPast := openGPT2(t, rt, m, export.GPT2Options{})
@@ -320,7 +322,7 @@ func TestGPT2WithoutPastMatchesWithPast(t *testing.T) {
 	if !slices.Equal(a.Shape, b.Shape) {
 		t.Fatalf("logits shapes %v (with past) and %v (without)", a.Shape, b.Shape)
 	}
-	abs, rel := maxDiff(b.Float32, a.Float32, cfg.Vocab)
+	abs, rel := orttest.MaxDiff(b.Float32, a.Float32, cfg.Vocab)
 	if rel > 1e-6 {
 		t.Errorf("without past vs with past: max difference %g absolute, %g relative > 1e-6", abs, rel)
 	}
@@ -411,7 +413,7 @@ func TestGPT2SignatureIsOptimums(t *testing.T) {
 
 	// ONNX Runtime reads the same signature (-1 for dynamic dimensions).
 	t.Run("onnxruntime", func(t *testing.T) {
-		rt := loadOrSkip(t)
+		rt := orttest.LoadOrSkip(t)
 		s, err := rt.NewSession(filepath.Join(dir, "past", export.ModelFile), ort.Options{})
 		if err != nil {
 			t.Fatal(err)

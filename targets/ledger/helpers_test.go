@@ -9,24 +9,24 @@ import (
 	"sync"
 	"testing"
 
-	"promptgan/target"
+	"promptgan/targets/backend"
 )
 
 // testFP is the fingerprint of the test records.
 const testFP = "test-model/greedy"
 
 // req returns the i-th test request.
-func req(i int) target.Request {
-	return target.Request{Prompt: []int32{int32(i), 7}, Input: []int32{int32(i % 3)}, Seed: uint64(i)}
+func req(i int) backend.Request {
+	return backend.Request{Prompt: []int32{int32(i), 7}, Input: []int32{int32(i % 3)}, Seed: uint64(i)}
 }
 
 // gen returns the i-th test generation: i%5 tokens (so some are empty).
-func gen(i int) target.Generation {
+func gen(i int) backend.Generation {
 	var t []int32
 	for j := range i % 5 {
 		t = append(t, int32(i*10+j))
 	}
-	return target.Generation{Tokens: t}
+	return backend.Generation{Tokens: t}
 }
 
 // logBuffer is a concurrency-safe buffer for a slog handler.

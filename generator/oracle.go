@@ -1,11 +1,10 @@
-package search
+package generator
 
 import (
 	"fmt"
 	"strconv"
 
 	"promptgan/checkpoints"
-	"promptgan/generator"
 	"promptgan/internal/nn"
 )
 
@@ -13,7 +12,7 @@ import (
 // benchmarks/seqgan-oracle: embedding, W_/U_/b_ for gates i, f, o, c, W_out,
 // b_out) into a generator network with the same equations, so that sampling
 // from it and scoring under it use the generator's code.
-func LoadOracle(path string) (*generator.Model, error) {
+func LoadOracle(path string) (*Model, error) {
 	ts, meta, err := checkpoints.ReadSafetensors(path)
 	if err != nil {
 		return nil, fmt.Errorf("load oracle: %w", err)
@@ -49,11 +48,11 @@ func LoadOracle(path string) (*generator.Model, error) {
 			return nil, fmt.Errorf("load oracle %s: metadata start_token = %q is not an integer", path, s)
 		}
 	}
-	cfg := generator.Config{Vocab: V, Emb: E, Hidden: H, StartToken: start, InitScale: 0.1}
+	cfg := Config{Vocab: V, Emb: E, Hidden: H, StartToken: start, InitScale: 0.1}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("load oracle %s: %w", path, err)
 	}
-	m := generator.New(cfg, nn.NewRNG(0, 0))
+	m := New(cfg, nn.NewRNG(0, 0))
 	e, err := get("embedding", V, E)
 	if err != nil {
 		return nil, err

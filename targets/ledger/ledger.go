@@ -1,7 +1,7 @@
 // Package ledger is the call ledger: a content-addressed, append-only,
 // crash-safe on-disk cache of every target-model call.
 //
-// Wrap puts a ledger in front of a target.Model. Each request is keyed by Key
+// Wrap puts a ledger in front of a backend.Model. Each request is keyed by Key
 // (the model fingerprint, which includes the decode settings, the prompt
 // token ids, the input token ids and the sampling seed); a request whose key
 // is in the ledger is answered from it, the others are sent to the model in
@@ -91,7 +91,7 @@ import (
 	"slices"
 	"sync"
 
-	"promptgan/target"
+	"promptgan/targets/backend"
 )
 
 // FormatVersion is the log format written by Open and the only one it reads.
@@ -505,7 +505,7 @@ func (l *Ledger) findRecord(from, size int64) (int64, bool, error) {
 // key (the first generation recorded wins). The record reaches the file in
 // one write(2); it is durable once Sync returns (at once with
 // Options.SyncEveryAppend).
-func (l *Ledger) Append(key [32]byte, g target.Generation) error {
+func (l *Ledger) Append(key [32]byte, g backend.Generation) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.appendLocked([][32]byte{key}, [][]int32{g.Tokens})
@@ -569,11 +569,11 @@ func (l *Ledger) writable() error {
 }
 
 // Get returns a copy of the generation recorded for key.
-func (l *Ledger) Get(key [32]byte) (target.Generation, bool) {
+func (l *Ledger) Get(key [32]byte) (backend.Generation, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t, ok := l.index[key]
-	return target.Generation{Tokens: slices.Clone(t)}, ok
+	return backend.Generation{Tokens: slices.Clone(t)}, ok
 }
 
 // Len returns the number of keys the ledger holds.

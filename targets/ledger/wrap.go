@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	"promptgan/target"
+	"promptgan/targets/backend"
 )
 
 // WrapOptions configure Wrap.
@@ -19,7 +19,7 @@ type WrapOptions struct {
 	NoCache bool
 }
 
-// Wrap returns a target.Model that answers each request from l when l holds
+// Wrap returns a backend.Model that answers each request from l when l holds
 // its key (a hit) and sends the others (misses) to m in one batched Generate
 // call, in their order, recording their generations in l before returning.
 // Identical requests within one batch are sent once; the later ones count as
@@ -32,7 +32,7 @@ type WrapOptions struct {
 // If m fails, its error is returned unchanged and nothing is recorded. If
 // recording fails (a full disk, say), Generate fails: the caller should
 // stop rather than go on paying for calls it cannot keep.
-func Wrap(m target.Model, l *Ledger, opts WrapOptions) target.Model {
+func Wrap(m backend.Model, l *Ledger, opts WrapOptions) backend.Model {
 	if l == nil {
 		return m
 	}
@@ -40,14 +40,14 @@ func Wrap(m target.Model, l *Ledger, opts WrapOptions) target.Model {
 }
 
 type cached struct {
-	model  target.Model
+	model  backend.Model
 	ledger *Ledger
 	opts   WrapOptions
 }
 
 func (c *cached) Fingerprint() string { return c.model.Fingerprint() }
 
-func (c *cached) Generate(ctx context.Context, reqs []target.Request) ([]target.Generation, error) {
+func (c *cached) Generate(ctx context.Context, reqs []backend.Request) ([]backend.Generation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (c *cached) Generate(ctx context.Context, reqs []target.Request) ([]target.
 	for i, r := range reqs {
 		keys[i] = Key(fp, r)
 	}
-	out := make([]target.Generation, len(reqs))
+	out := make([]backend.Generation, len(reqs))
 	// slot[i] is the index in send of the call that answers request i, or -1 for a hit.
 	slot, send, err := c.ledger.lookup(keys, out, c.opts.NoCache)
 	if err != nil {
@@ -68,7 +68,7 @@ func (c *cached) Generate(ctx context.Context, reqs []target.Request) ([]target.
 	if len(send) == 0 {
 		return out, nil
 	}
-	sendReqs := make([]target.Request, len(send))
+	sendReqs := make([]backend.Request, len(send))
 	sendKeys := make([][32]byte, len(send))
 	for j, i := range send {
 		sendReqs[j], sendKeys[j] = reqs[i], keys[i]
@@ -89,7 +89,7 @@ func (c *cached) Generate(ctx context.Context, reqs []target.Request) ([]target.
 	}
 	for i, j := range slot {
 		if j >= 0 {
-			out[i] = target.Generation{Tokens: slices.Clone(tokens[j])}
+			out[i] = backend.Generation{Tokens: slices.Clone(tokens[j])}
 		}
 	}
 	return out, nil
@@ -99,7 +99,7 @@ func (c *cached) Generate(ctx context.Context, reqs []target.Request) ([]target.
 // each request, the index in send of the call that will answer it (-1 for
 // an answered one), and send, the request indices to send to the model.
 // Without noCache, repeated keys are sent once.
-func (l *Ledger) lookup(keys [][32]byte, out []target.Generation, noCache bool) (slot, send []int, err error) {
+func (l *Ledger) lookup(keys [][32]byte, out []backend.Generation, noCache bool) (slot, send []int, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
@@ -110,7 +110,7 @@ func (l *Ledger) lookup(keys [][32]byte, out []target.Generation, noCache bool) 
 	for i, k := range keys {
 		if !noCache {
 			if t, ok := l.index[k]; ok {
-				out[i] = target.Generation{Tokens: slices.Clone(t)}
+				out[i] = backend.Generation{Tokens: slices.Clone(t)}
 				slot[i] = -1
 				l.stats.Hits++
 				continue

@@ -1,4 +1,4 @@
-package export_test
+package onnxexport_test
 
 import (
 	"encoding/json"
@@ -12,25 +12,14 @@ import (
 	"testing"
 
 	"promptgan/generator"
+	"promptgan/generator/onnxexport"
 	"promptgan/internal/nn"
 	"promptgan/internal/ort"
 	"promptgan/internal/ort/export"
-	"promptgan/search"
+	"promptgan/internal/ort/orttest"
 )
 
-const oraclePath = "../../../benchmarks/seqgan-oracle/data/oracle.safetensors"
-
-func loadOrSkip(t *testing.T) *ort.Runtime {
-	t.Helper()
-	rt, err := ort.Load("")
-	if errors.Is(err, ort.ErrNotFound) {
-		t.Skipf("no ONNX Runtime library (run scripts/setup-ort.sh): %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rt
-}
+const oraclePath = "../../benchmarks/seqgan-oracle/data/oracle.safetensors"
 
 // goForward is the generator's own forward pass (the equations of
 // internal/nn.LSTM) over the (B, T) input ids, which start with the start
@@ -57,46 +46,6 @@ func goForward(m *generator.Model, in []int32, B, T int) (logits, h, c []float32
 	return out, cache.H[T*B*H:], cache.C[T*B*H:]
 }
 
-// maxDiff returns the largest |got − want| over rows of n values, absolute
-// and relative to the row's scale max(1, max |want|).
-//
-// Why relative: the oracle's logits reach ±13 and each is a 32-term dot
-// product of h with weights up to ±5, so two correct float32 implementations
-// differ by ~1e-5 absolute (measured: pure-Go vs a float64 reference 1.1e-5,
-// ONNX Runtime vs float64 7.6e-6, OpenBLAS-built Go vs ONNX Runtime 1.2e-5).
-// The well-conditioned quantities are held to 1e-5 absolute instead: the
-// log-probabilities generator.LogProbs computes, and the LSTM state.
-func maxDiff(got, want []float32, n int) (abs, rel float64) {
-	for r := 0; r < len(want)/n; r++ {
-		scale := 1.0
-		for _, w := range want[r*n : (r+1)*n] {
-			scale = max(scale, math.Abs(float64(w)))
-		}
-		for i := r * n; i < (r+1)*n; i++ {
-			d := math.Abs(float64(got[i]) - float64(want[i]))
-			abs = max(abs, d)
-			rel = max(rel, d/scale)
-		}
-	}
-	return abs, rel
-}
-
-func i64(ids []int32) []int64 {
-	out := make([]int64, len(ids))
-	for i, v := range ids {
-		out[i] = int64(v)
-	}
-	return out
-}
-
-func ones(n int) []int64 {
-	out := make([]int64, n)
-	for i := range out {
-		out[i] = 1
-	}
-	return out
-}
-
 // testSequences returns B sequences of length T: half sampled from the
 // oracle, half uniformly random tokens.
 func testSequences(m *generator.Model, B, T int) []int32 {
@@ -120,12 +69,12 @@ func withStart(m *generator.Model, x []int32, B, T int) []int32 {
 }
 
 func TestOracleExportMatchesGo(t *testing.T) {
-	rt := loadOrSkip(t)
-	m, err := search.LoadOracle(oraclePath)
+	rt := orttest.LoadOrSkip(t)
+	m, err := generator.LoadOracle(oraclePath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lm, err := export.FromGenerator(m)
+	lm, err := onnxexport.LSTM(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +113,8 @@ func TestOracleExportMatchesGo(t *testing.T) {
 	x := testSequences(m, B, T)
 	in := withStart(m, x, B, T)
 	out, err := s.Run(map[string]ort.Tensor{
-		export.InputIDs:      ort.I64(i64(in), B, T),
-		export.AttentionMask: ort.I64(ones(B*T), B, T),
+		export.InputIDs:      ort.I64(orttest.I64(in), B, T),
+		export.AttentionMask: ort.I64(orttest.Ones(B*T), B, T),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +124,7 @@ func TestOracleExportMatchesGo(t *testing.T) {
 		t.Fatalf("logits shape %v", logits.Shape)
 	}
 	want, _, _ := goForward(m, in, B, T)
-	abs, rel := maxDiff(logits.Float32, want, 5000)
+	abs, rel := orttest.MaxDiff(logits.Float32, want, 5000)
 	if rel > 1e-5 {
 		t.Errorf("logits ONNX vs Go: max difference relative to the row's largest logit %g > 1e-5 (absolute %g)", rel, abs)
 	}
@@ -202,19 +151,19 @@ func TestOracleExportMatchesGo(t *testing.T) {
 	}
 
 	// A wrong signature is refused with the names expected and found.
-	_, err = s.Run(map[string]ort.Tensor{"ids": ort.I64(i64(in), B, T)})
+	_, err = s.Run(map[string]ort.Tensor{"ids": ort.I64(orttest.I64(in), B, T)})
 	if err == nil || !strings.Contains(err.Error(), "input_ids int64[?,?], attention_mask int64[?,?]") || !strings.Contains(err.Error(), "unknown [ids]") {
 		t.Errorf("wrong input name: got %v", err)
 	}
 }
 
 func TestStatefulExportMatchesFullRecompute(t *testing.T) {
-	rt := loadOrSkip(t)
-	m, err := search.LoadOracle(oraclePath)
+	rt := orttest.LoadOrSkip(t)
+	m, err := generator.LoadOracle(oraclePath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lm, err := export.FromGenerator(m)
+	lm, err := onnxexport.LSTM(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,8 +189,8 @@ func TestStatefulExportMatchesFullRecompute(t *testing.T) {
 			chunk = append(chunk, in[b*T+t0:b*T+t0+n]...)
 		}
 		out, err := s.Run(map[string]ort.Tensor{
-			export.InputIDs:      ort.I64(i64(chunk), B, int64(n)),
-			export.AttentionMask: ort.I64(ones(B*n), B, int64(n)),
+			export.InputIDs:      ort.I64(orttest.I64(chunk), B, int64(n)),
+			export.AttentionMask: ort.I64(orttest.Ones(B*n), B, int64(n)),
 			export.PastStateH:    ort.F32(h, B, H),
 			export.PastStateC:    ort.F32(c, B, H),
 		})
@@ -254,7 +203,7 @@ func TestStatefulExportMatchesFullRecompute(t *testing.T) {
 		h, c = out[export.PresentStateH].Float32, out[export.PresentStateC].Float32
 		t0 += n
 	}
-	abs, rel := maxDiff(got, want, V)
+	abs, rel := orttest.MaxDiff(got, want, V)
 	if rel > 1e-5 {
 		t.Errorf("stateful, chunked: logits ONNX vs Go: max difference relative to the row's largest logit %g > 1e-5 (absolute %g)", rel, abs)
 	}
@@ -262,8 +211,8 @@ func TestStatefulExportMatchesFullRecompute(t *testing.T) {
 	if len(h) != B*H || len(c) != B*H {
 		t.Fatalf("present state: %d and %d values, want %d", len(h), len(c), B*H)
 	}
-	dh, _ := maxDiff(h, wantH, H)
-	dc, _ := maxDiff(c, wantC, H)
+	dh, _ := orttest.MaxDiff(h, wantH, H)
+	dc, _ := orttest.MaxDiff(c, wantC, H)
 	if dh > 1e-5 || dc > 1e-5 {
 		t.Errorf("present state vs Go's final state: max |Δh| %g, |Δc| %g > 1e-5", dh, dc)
 	}
@@ -273,10 +222,10 @@ func TestStatefulExportMatchesFullRecompute(t *testing.T) {
 func TestExportRejectsBadModels(t *testing.T) {
 	cfg := generator.DefaultConfig(10)
 	cfg.CondDim = 3
-	if _, err := export.FromGenerator(generator.New(cfg, nn.NewRNG(1, 0))); err == nil || !strings.Contains(err.Error(), "conditioned") {
+	if _, err := onnxexport.LSTM(generator.New(cfg, nn.NewRNG(1, 0))); err == nil || !strings.Contains(err.Error(), "conditioned") {
 		t.Errorf("conditioned generator: got %v", err)
 	}
-	lm, err := export.FromGenerator(generator.New(generator.DefaultConfig(10), nn.NewRNG(1, 0)))
+	lm, err := onnxexport.LSTM(generator.New(generator.DefaultConfig(10), nn.NewRNG(1, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,11 +252,11 @@ func BenchmarkStatefulStep(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := search.LoadOracle(oraclePath)
+	m, err := generator.LoadOracle(oraclePath)
 	if err != nil {
 		b.Fatal(err)
 	}
-	lm, _ := export.FromGenerator(m)
+	lm, _ := onnxexport.LSTM(m)
 	dir := b.TempDir()
 	if err := lm.Write(dir, export.Options{Stateful: true}); err != nil {
 		b.Fatal(err)
@@ -321,7 +270,7 @@ func BenchmarkStatefulStep(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", B), func(b *testing.B) {
 			in := map[string]ort.Tensor{
 				export.InputIDs:      ort.I64(make([]int64, B), int64(B), 1),
-				export.AttentionMask: ort.I64(ones(B), int64(B), 1),
+				export.AttentionMask: ort.I64(orttest.Ones(B), int64(B), 1),
 				export.PastStateH:    ort.F32(make([]float32, B*32), int64(B), 32),
 				export.PastStateC:    ort.F32(make([]float32, B*32), int64(B), 32),
 			}

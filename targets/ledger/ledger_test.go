@@ -15,24 +15,24 @@ import (
 	"strings"
 	"testing"
 
-	"promptgan/target"
+	"promptgan/targets/backend"
 )
 
 func TestKeyDistinguishesFields(t *testing.T) {
-	base := target.Request{Prompt: []int32{1, 2}, Input: []int32{3}, Seed: 9}
+	base := backend.Request{Prompt: []int32{1, 2}, Input: []int32{3}, Seed: 9}
 	tests := []struct {
 		name string
 		fp   string
-		r    target.Request
+		r    backend.Request
 	}{
 		{"other fingerprint", "model-b", base},
-		{"prompt/input boundary", "model-a", target.Request{Prompt: []int32{1}, Input: []int32{2, 3}, Seed: 9}},
-		{"input moved into prompt", "model-a", target.Request{Prompt: []int32{1, 2, 3}, Seed: 9}},
-		{"other seed", "model-a", target.Request{Prompt: []int32{1, 2}, Input: []int32{3}, Seed: 10}},
-		{"other token", "model-a", target.Request{Prompt: []int32{1, 2}, Input: []int32{4}, Seed: 9}},
-		{"negative token", "model-a", target.Request{Prompt: []int32{1, 2}, Input: []int32{-3}, Seed: 9}},
+		{"prompt/input boundary", "model-a", backend.Request{Prompt: []int32{1}, Input: []int32{2, 3}, Seed: 9}},
+		{"input moved into prompt", "model-a", backend.Request{Prompt: []int32{1, 2, 3}, Seed: 9}},
+		{"other seed", "model-a", backend.Request{Prompt: []int32{1, 2}, Input: []int32{3}, Seed: 10}},
+		{"other token", "model-a", backend.Request{Prompt: []int32{1, 2}, Input: []int32{4}, Seed: 9}},
+		{"negative token", "model-a", backend.Request{Prompt: []int32{1, 2}, Input: []int32{-3}, Seed: 9}},
 		// The fingerprint's length prefix keeps its bytes apart from the prompt's.
-		{"fingerprint swallows bytes", "model-a\x02\x00\x00\x00\x00\x00\x00\x00", target.Request{Input: []int32{3}, Seed: 9}},
+		{"fingerprint swallows bytes", "model-a\x02\x00\x00\x00\x00\x00\x00\x00", backend.Request{Input: []int32{3}, Seed: 9}},
 	}
 	want := Key("model-a", base)
 	for _, tc := range tests {
@@ -43,7 +43,7 @@ func TestKeyDistinguishesFields(t *testing.T) {
 	if Key("model-a", base) != want {
 		t.Error("Key is not deterministic")
 	}
-	if Key("m", target.Request{}) != Key("m", target.Request{Prompt: []int32{}, Input: []int32{}}) {
+	if Key("m", backend.Request{}) != Key("m", backend.Request{Prompt: []int32{}, Input: []int32{}}) {
 		t.Error("nil and empty token lists give different keys")
 	}
 }
@@ -52,22 +52,22 @@ func TestKeyDistinguishesFields(t *testing.T) {
 // already on disk, so it must come with a new keyDomain version. The value was
 // computed independently (Python hashlib over the encoding documented on Key).
 func TestKeyGolden(t *testing.T) {
-	k := Key("onnx:abc/greedy", target.Request{Prompt: []int32{5, -1}, Input: []int32{42}, Seed: 7})
+	k := Key("onnx:abc/greedy", backend.Request{Prompt: []int32{5, -1}, Input: []int32{42}, Seed: 7})
 	const want = "72f094a02d8ad84a63749806c53f67aa1b6554ad6df9d4209075f8ac18459654"
 	if got := hex.EncodeToString(k[:]); got != want {
 		t.Errorf("Key = %s, want %s", got, want)
 	}
 }
 
-// TestTypesCovered fails when target.Request or target.Generation gain a
+// TestTypesCovered fails when backend.Request or backend.Generation gain a
 // field, which Key or the record format would then silently ignore.
 func TestTypesCovered(t *testing.T) {
 	for _, tc := range []struct {
 		v    any
 		want []string
 	}{
-		{target.Request{}, []string{"Prompt", "Input", "Seed"}},
-		{target.Generation{}, []string{"Tokens"}},
+		{backend.Request{}, []string{"Prompt", "Input", "Seed"}},
+		{backend.Generation{}, []string{"Tokens"}},
 	} {
 		typ := reflect.TypeOf(tc.v)
 		var got []string
@@ -93,7 +93,7 @@ func TestFormatGolden(t *testing.T) {
 	for i := range key {
 		key[i] = byte(i)
 	}
-	if err := l.Append(key, target.Generation{Tokens: []int32{5, -1, 70000}}); err != nil {
+	if err := l.Append(key, backend.Generation{Tokens: []int32{5, -1, 70000}}); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -154,11 +154,11 @@ func TestRoundTripAndReopen(t *testing.T) {
 func TestAppendKeepsFirst(t *testing.T) {
 	l, _ := mustOpen(t, t.TempDir(), Options{})
 	k := Key(testFP, req(1))
-	if err := l.Append(k, target.Generation{Tokens: []int32{1, 2}}); err != nil {
+	if err := l.Append(k, backend.Generation{Tokens: []int32{1, 2}}); err != nil {
 		t.Fatal(err)
 	}
 	size := l.Stats().Bytes
-	if err := l.Append(k, target.Generation{Tokens: []int32{3}}); err != nil {
+	if err := l.Append(k, backend.Generation{Tokens: []int32{3}}); err != nil {
 		t.Fatal(err)
 	}
 	if g, _ := l.Get(k); !slices.Equal(g.Tokens, []int32{1, 2}) {
@@ -173,7 +173,7 @@ func TestGetReturnsCopy(t *testing.T) {
 	l, _ := mustOpen(t, t.TempDir(), Options{})
 	toks := []int32{4, 5}
 	k := Key(testFP, req(0))
-	if err := l.Append(k, target.Generation{Tokens: toks}); err != nil {
+	if err := l.Append(k, backend.Generation{Tokens: toks}); err != nil {
 		t.Fatal(err)
 	}
 	toks[0] = 99

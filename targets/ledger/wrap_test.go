@@ -9,32 +9,32 @@ import (
 	"sync"
 	"testing"
 
-	"promptgan/target"
+	"promptgan/targets/backend"
 )
 
 // countingModel is a deterministic fake target that records what it is asked.
 type countingModel struct {
 	mu    sync.Mutex
 	fp    string
-	calls int              // Generate calls
-	asked []target.Request // every request received, in order
-	err   error            // returned by Generate when set
-	short bool             // answer one generation too few
-	block chan struct{}    // when set, Generate waits for it or for ctx
+	calls int               // Generate calls
+	asked []backend.Request // every request received, in order
+	err   error             // returned by Generate when set
+	short bool              // answer one generation too few
+	block chan struct{}     // when set, Generate waits for it or for ctx
 }
 
 // answer is the fake model's generation for r: the prompt reversed, then the
 // input, then the seed.
-func answer(r target.Request) target.Generation {
+func answer(r backend.Request) backend.Generation {
 	t := slices.Clone(r.Prompt)
 	slices.Reverse(t)
 	t = append(t, r.Input...)
-	return target.Generation{Tokens: append(t, int32(r.Seed))}
+	return backend.Generation{Tokens: append(t, int32(r.Seed))}
 }
 
 func (m *countingModel) Fingerprint() string { return m.fp }
 
-func (m *countingModel) Generate(ctx context.Context, reqs []target.Request) ([]target.Generation, error) {
+func (m *countingModel) Generate(ctx context.Context, reqs []backend.Request) ([]backend.Generation, error) {
 	m.mu.Lock()
 	m.calls++
 	m.asked = append(m.asked, reqs...)
@@ -49,7 +49,7 @@ func (m *countingModel) Generate(ctx context.Context, reqs []target.Request) ([]
 	if m.err != nil {
 		return nil, m.err
 	}
-	out := make([]target.Generation, len(reqs))
+	out := make([]backend.Generation, len(reqs))
 	for i, r := range reqs {
 		out[i] = answer(r)
 	}
@@ -59,15 +59,15 @@ func (m *countingModel) Generate(ctx context.Context, reqs []target.Request) ([]
 	return out, nil
 }
 
-func batch(ids ...int) []target.Request {
-	out := make([]target.Request, len(ids))
+func batch(ids ...int) []backend.Request {
+	out := make([]backend.Request, len(ids))
 	for i, id := range ids {
 		out[i] = req(id)
 	}
 	return out
 }
 
-func checkAnswers(t *testing.T, reqs []target.Request, gens []target.Generation) {
+func checkAnswers(t *testing.T, reqs []backend.Request, gens []backend.Generation) {
 	t.Helper()
 	if len(gens) != len(reqs) {
 		t.Fatalf("%d generations for %d requests", len(gens), len(reqs))
@@ -183,8 +183,8 @@ func TestMixedHitsAndMisses(t *testing.T) {
 	}
 }
 
-func slicesEqualReqs(a, b []target.Request) bool {
-	return slices.EqualFunc(a, b, func(x, y target.Request) bool {
+func slicesEqualReqs(a, b []backend.Request) bool {
+	return slices.EqualFunc(a, b, func(x, y backend.Request) bool {
 		return slices.Equal(x.Prompt, y.Prompt) && slices.Equal(x.Input, y.Input) && x.Seed == y.Seed
 	})
 }
@@ -267,7 +267,7 @@ func TestContextCancellation(t *testing.T) {
 // replays everything.
 func TestNoCache(t *testing.T) {
 	l, _ := mustOpen(t, t.TempDir(), Options{})
-	first := target.Generation{Tokens: []int32{-7}}
+	first := backend.Generation{Tokens: []int32{-7}}
 	if err := l.Append(Key(testFP, req(1)), first); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestNoCache(t *testing.T) {
 
 func TestWrapNilLedger(t *testing.T) {
 	fake := &countingModel{fp: testFP}
-	if Wrap(fake, nil, WrapOptions{}) != target.Model(fake) {
+	if Wrap(fake, nil, WrapOptions{}) != backend.Model(fake) {
 		t.Error("Wrap with a nil ledger does not return the model itself")
 	}
 }

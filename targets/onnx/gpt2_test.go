@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"promptgan/internal/ort/export"
-	"promptgan/target"
-	"promptgan/target/onnx"
+	"promptgan/targets/backend"
+	"promptgan/targets/onnx"
 )
 
 // The tiny GPT-2 fixtures internal/ort/export commits: the same weights
@@ -19,7 +19,7 @@ const (
 
 // gpt2Requests returns requests of unequal lengths (1 to 12 context tokens)
 // over the tiny GPT-2's ordinary tokens (not <|endoftext|>).
-func gpt2Requests(n int) []target.Request {
+func gpt2Requests(n int) []backend.Request {
 	reqs := mixedRequests(n, 511)
 	for i := range reqs {
 		if len(reqs[i].Input)+len(reqs[i].Prompt) == 0 {
@@ -75,7 +75,7 @@ func TestGPT2LeftPaddedBatchEqualsOneByOne(t *testing.T) {
 			batch := generate(t, open(t, dir, onnx.Options{BatchSize: 32, Decode: dec}), reqs)
 			one := open(t, dir, onnx.Options{BatchSize: 1, Decode: dec})
 			for i, r := range reqs {
-				if alone := generate(t, one, []target.Request{r})[0]; !slices.Equal(alone, batch[i]) {
+				if alone := generate(t, one, []backend.Request{r})[0]; !slices.Equal(alone, batch[i]) {
 					t.Errorf("%s %+v request %d (%d context tokens): batch %v, alone %v", dir, dec, i, len(r.Input)+len(r.Prompt), batch[i], alone)
 				}
 			}
@@ -135,12 +135,12 @@ func TestGPT2GreedyMatchesReference(t *testing.T) {
 func TestGPT2ContextTooLong(t *testing.T) {
 	loadOrSkip(t)
 	m := open(t, gpt2Dir, onnx.Options{Decode: onnx.Decode{MaxNewTokens: 10}})
-	_, err := m.Generate(t.Context(), []target.Request{{Prompt: make([]int32, 120)}})
+	_, err := m.Generate(t.Context(), []backend.Request{{Prompt: make([]int32, 120)}})
 	if err == nil || !strings.Contains(err.Error(), "120 context tokens + 10 new tokens exceed the model's 128 positions") {
 		t.Errorf("got %v", err)
 	}
 	// 119 + 10 − 1 = 128 positions fit.
-	if _, err := m.Generate(t.Context(), []target.Request{{Prompt: make([]int32, 119)}}); err != nil {
+	if _, err := m.Generate(t.Context(), []backend.Request{{Prompt: make([]int32, 119)}}); err != nil {
 		t.Error(err)
 	}
 }
@@ -183,7 +183,7 @@ func TestGPT2Tokenizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen := generate(t, m, []target.Request{{Prompt: ids}})[0]
+	gen := generate(t, m, []backend.Request{{Prompt: ids}})[0]
 	text, err := m.Decode(gen)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"promptgan/internal/ort"
-	"promptgan/target"
+	"promptgan/targets/backend"
 )
 
 // Order says how a request's task input and prompt are joined.
@@ -136,13 +136,13 @@ func Open(dir string, opt Options) (*Model, error) {
 		if m.tok, err = loadTokenizer(tokPath); err != nil {
 			return nil, err
 		}
-		if tokHash, err = target.FileSHA256(tokPath); err != nil {
+		if tokHash, err = backend.FileSHA256(tokPath); err != nil {
 			return nil, err
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	modelHash, err := target.FileSHA256(modelPath)
+	modelHash, err := backend.FileSHA256(modelPath)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func resolveDecode(d Decode) (Decode, error) {
 
 // fingerprintVersion names the fingerprint's format and the decoding
 // semantics; it changes whenever either does.
-const fingerprintVersion = "promptgan/target/onnx/v1"
+const fingerprintVersion = "promptgan/targets/onnx/v1"
 
 func (m *Model) makeFingerprint(modelHash, tokHash string) string {
 	file := func(name string) string {
@@ -330,11 +330,11 @@ func (m *Model) Decode(ids []int32) (string, error) {
 // Close frees the ONNX Runtime session.
 func (m *Model) Close() error { return m.sess.Close() }
 
-var _ target.Model = (*Model)(nil)
+var _ backend.Model = (*Model)(nil)
 
 // Generate decodes every request (see the package doc for the semantics),
 // BatchSize requests at a time, and returns only the new tokens of each.
-func (m *Model) Generate(ctx context.Context, reqs []target.Request) ([]target.Generation, error) {
+func (m *Model) Generate(ctx context.Context, reqs []backend.Request) ([]backend.Generation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -351,9 +351,9 @@ func (m *Model) Generate(ctx context.Context, reqs []target.Request) ([]target.G
 			return nil, err
 		}
 	}
-	out := make([]target.Generation, len(rows))
+	out := make([]backend.Generation, len(rows))
 	for i, r := range rows {
-		out[i] = target.Generation{Tokens: r.out}
+		out[i] = backend.Generation{Tokens: r.out}
 		if out[i].Tokens == nil {
 			out[i].Tokens = []int32{}
 		}
@@ -363,7 +363,7 @@ func (m *Model) Generate(ctx context.Context, reqs []target.Request) ([]target.G
 
 // sequence returns the tokens fed for r: BOS when the model wants it (or
 // when the request is empty), then Input ⊕ Prompt or Prompt ⊕ Input.
-func (m *Model) sequence(r target.Request) ([]int32, error) {
+func (m *Model) sequence(r backend.Request) ([]int32, error) {
 	first, second := r.Input, r.Prompt
 	firstName, secondName := "Input", "Prompt"
 	if m.dec.Order == PromptInput {

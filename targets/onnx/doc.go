@@ -50,7 +50,7 @@
 //
 // # Decoding
 //
-// The sequence fed for a target.Request is [BOS] ⊕ Input ⊕ Prompt by default
+// The sequence fed for a backend.Request is [BOS] ⊕ Input ⊕ Prompt by default
 // (Decode.Order = InputPrompt: the prompt continues the task input, as an
 // adversarial suffix does); Decode.Order = PromptInput feeds
 // [BOS] ⊕ Prompt ⊕ Input (DESIGN.md's T(p ⊕ x), a prompt as an instruction

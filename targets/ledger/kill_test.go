@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"promptgan/target"
+	"promptgan/targets/backend"
 )
 
 // killEnv names the ledger directory of the helper process of TestKill.
@@ -26,7 +26,7 @@ const killEnv = "PROMPTGAN_LEDGER_KILL_HELPER_DIR"
 
 // killGen is the generation of record i in TestKill: every 25th is about
 // 400 KB, so that a kill can land inside a write(2) and tear it.
-func killGen(i int) target.Generation {
+func killGen(i int) backend.Generation {
 	n := i % 7
 	if i%25 == 24 {
 		n = 100_000
@@ -35,7 +35,7 @@ func killGen(i int) target.Generation {
 	for j := range t {
 		t[j] = int32(i ^ j)
 	}
-	return target.Generation{Tokens: t}
+	return backend.Generation{Tokens: t}
 }
 
 // TestKillHelper is the process TestKill kills; it does nothing in a normal
@@ -198,7 +198,7 @@ func TestShortWriteHelper(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
 		fail("setrlimit: %v", err)
 	}
-	big := target.Generation{Tokens: make([]int32, 1000)}
+	big := backend.Generation{Tokens: make([]int32, 1000)}
 	appendErr := l.Append(Key(testFP, req(1)), big)
 	if !errors.Is(appendErr, syscall.EFBIG) {
 		fail("Append past the file-size limit: err = %v, want EFBIG", appendErr)

@@ -14,8 +14,8 @@ import (
 	"promptgan/generator"
 	"promptgan/internal/nn"
 	"promptgan/internal/ort"
-	"promptgan/target"
-	"promptgan/target/onnx"
+	"promptgan/targets/backend"
+	"promptgan/targets/onnx"
 )
 
 // setConfig sets one field of dir's config.json (nil deletes it).
@@ -233,7 +233,7 @@ func TestFingerprint(t *testing.T) {
 	sum := sha256.Sum256(b)
 	cfg, _ := os.ReadFile(filepath.Join(dir, onnx.ConfigFile))
 	csum := sha256.Sum256(cfg)
-	want := "promptgan/target/onnx/v1;model.onnx=sha256:" + hex.EncodeToString(sum[:]) +
+	want := "promptgan/targets/onnx/v1;model.onnx=sha256:" + hex.EncodeToString(sum[:]) +
 		";config.json=sha256:" + hex.EncodeToString(csum[:]) +
 		";generation_config.json=none;tokenizer_config.json=none;tokenizer.json=none;bos=0;add_bos=true;order=input+prompt;max_new_tokens=32;temperature=0;top_k=0;top_p=0;stop=[];include_stop=false"
 	if base != want {
@@ -337,7 +337,7 @@ func countUpKV(tb testing.TB, mask, pos bool) string {
 
 func TestKVDecodingPaths(t *testing.T) {
 	loadOrSkip(t)
-	reqs := []target.Request{
+	reqs := []backend.Request{
 		{Prompt: []int32{3}},
 		{Input: []int32{1, 2, 3, 4, 5}, Prompt: []int32{8}},
 		{Prompt: []int32{5, 6}},

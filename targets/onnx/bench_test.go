@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"promptgan/internal/ort/export"
-	"promptgan/target"
-	"promptgan/target/onnx"
+	"promptgan/targets/backend"
+	"promptgan/targets/onnx"
 )
 
 // BenchmarkDecode measures greedy decode throughput (new tokens per second,
@@ -40,7 +40,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.Run(fmt.Sprintf("model=%s/batch=%d", mc.name, B), func(b *testing.B) {
 				// No stop tokens: every request decodes all 32 tokens.
 				m := open(b, mc.dir, onnx.Options{BatchSize: B, Decode: onnx.Decode{MaxNewTokens: 32}})
-				reqs := make([]target.Request, B)
+				reqs := make([]backend.Request, B)
 				for i := range reqs {
 					reqs[i].Prompt = []int32{int32(i % mc.vocab), 7, 8, 9}
 				}

@@ -12,12 +12,12 @@ import (
 	"testing"
 
 	"promptgan/generator"
+	"promptgan/generator/onnxexport"
 	"promptgan/internal/nn"
 	"promptgan/internal/ort"
 	"promptgan/internal/ort/export"
-	"promptgan/search"
-	"promptgan/target"
-	"promptgan/target/onnx"
+	"promptgan/targets/backend"
+	"promptgan/targets/onnx"
 )
 
 const oraclePath = "../../benchmarks/seqgan-oracle/data/oracle.safetensors"
@@ -43,7 +43,7 @@ var oracle struct {
 
 func loadOracle(tb testing.TB) *generator.Model {
 	tb.Helper()
-	oracle.once.Do(func() { oracle.m, oracle.err = search.LoadOracle(oraclePath) })
+	oracle.once.Do(func() { oracle.m, oracle.err = generator.LoadOracle(oraclePath) })
 	if oracle.err != nil {
 		tb.Fatal(oracle.err)
 	}
@@ -53,7 +53,7 @@ func loadOracle(tb testing.TB) *generator.Model {
 // exportLSTM writes m as an Optimum-layout directory (plain or stateful).
 func exportLSTM(tb testing.TB, m *generator.Model, stateful bool) string {
 	tb.Helper()
-	lm, err := export.FromGenerator(m)
+	lm, err := onnxexport.LSTM(m)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -105,9 +105,9 @@ func goGreedy(m *generator.Model, context []int32, n int) []int32 {
 
 // mixedRequests returns requests of unequal input and prompt lengths
 // (some empty), seeds 1..n.
-func mixedRequests(n, vocab int) []target.Request {
+func mixedRequests(n, vocab int) []backend.Request {
 	rng := nn.NewRNG(5, 0)
-	reqs := make([]target.Request, n)
+	reqs := make([]backend.Request, n)
 	for i := range reqs {
 		in := make([]int32, (i*3)%7)
 		p := make([]int32, 1+(i*5)%4)
@@ -120,12 +120,12 @@ func mixedRequests(n, vocab int) []target.Request {
 		for j := range p {
 			p[j] = int32(rng.IntN(vocab))
 		}
-		reqs[i] = target.Request{Input: in, Prompt: p, Seed: uint64(i + 1)}
+		reqs[i] = backend.Request{Input: in, Prompt: p, Seed: uint64(i + 1)}
 	}
 	return reqs
 }
 
-func generate(tb testing.TB, m *onnx.Model, reqs []target.Request) [][]int32 {
+func generate(tb testing.TB, m *onnx.Model, reqs []backend.Request) [][]int32 {
 	tb.Helper()
 	gens, err := m.Generate(context.Background(), reqs)
 	if err != nil {
@@ -177,13 +177,13 @@ func TestPromptInputOrder(t *testing.T) {
 	loadOrSkip(t)
 	g := loadOracle(t)
 	dir := exportLSTM(t, g, true)
-	req := target.Request{Input: []int32{10, 11, 12}, Prompt: []int32{7, 8}}
+	req := backend.Request{Input: []int32{10, 11, 12}, Prompt: []int32{7, 8}}
 	for _, tc := range []struct {
 		order onnx.Order
 		ctx   []int32
 	}{{"", []int32{10, 11, 12, 7, 8}}, {onnx.InputPrompt, []int32{10, 11, 12, 7, 8}}, {onnx.PromptInput, []int32{7, 8, 10, 11, 12}}} {
 		m := open(t, dir, onnx.Options{Decode: onnx.Decode{MaxNewTokens: 6, Order: tc.order}})
-		got := generate(t, m, []target.Request{req})[0]
+		got := generate(t, m, []backend.Request{req})[0]
 		if want := goGreedy(g, tc.ctx, 6); !slices.Equal(got, want) {
 			t.Errorf("order %q: got %v, want the continuation of %v: %v", tc.order, got, tc.ctx, want)
 		}
@@ -335,22 +335,22 @@ func TestGenerateEdgeCases(t *testing.T) {
 		t.Errorf("no requests: %v, %v", gens, err)
 	}
 	// An empty request starts from BOS (the start token) alone.
-	got := generate(t, m, []target.Request{{}})[0]
+	got := generate(t, m, []backend.Request{{}})[0]
 	if want := goGreedy(g, nil, 4); !slices.Equal(got, want) {
 		t.Errorf("empty request: %v, want %v", got, want)
 	}
-	_, err := m.Generate(context.Background(), []target.Request{{Prompt: []int32{1}}, {Input: []int32{3, 5000}}})
+	_, err := m.Generate(context.Background(), []backend.Request{{Prompt: []int32{1}}, {Input: []int32{3, 5000}}})
 	if err == nil || !strings.Contains(err.Error(), "request 1: Input[1] = 5000 is not a token id of this model (vocabulary 5000)") {
 		t.Errorf("token out of range: %v", err)
 	}
-	_, err = m.Generate(context.Background(), []target.Request{{Prompt: []int32{-1}}})
+	_, err = m.Generate(context.Background(), []backend.Request{{Prompt: []int32{-1}}})
 	if err == nil || !strings.Contains(err.Error(), "Prompt[0] = -1") {
 		t.Errorf("negative token: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := m.Generate(ctx, []target.Request{{Prompt: []int32{1}}}); !errors.Is(err, context.Canceled) {
+	if _, err := m.Generate(ctx, []backend.Request{{Prompt: []int32{1}}}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: %v", err)
 	}
-	var _ target.Model = m
+	var _ backend.Model = m
 }

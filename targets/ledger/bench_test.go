@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"testing"
 
-	"promptgan/target"
+	"promptgan/targets/backend"
 )
 
 // benchGen is a 32-token generation, a typical short continuation.
-var benchGen = target.Generation{Tokens: make([]int32, 32)}
+var benchGen = backend.Generation{Tokens: make([]int32, 32)}
 
 func benchOpen(b *testing.B, opts Options) *Ledger {
 	b.Helper()
@@ -68,8 +68,8 @@ func BenchmarkWrap(b *testing.B) {
 	const batchSize = 64
 	b.Run("hits", func(b *testing.B) {
 		l := benchOpen(b, Options{})
-		m := Wrap(target.Identity{}, l, WrapOptions{})
-		reqs := make([]target.Request, batchSize)
+		m := Wrap(echoModel{}, l, WrapOptions{})
+		reqs := make([]backend.Request, batchSize)
 		for i := range reqs {
 			reqs[i] = req(i)
 		}
@@ -86,8 +86,8 @@ func BenchmarkWrap(b *testing.B) {
 	for _, syncEvery := range []bool{false, true} {
 		b.Run(fmt.Sprintf("misses/SyncEveryAppend=%v", syncEvery), func(b *testing.B) {
 			l := benchOpen(b, Options{SyncEveryAppend: syncEvery})
-			m := Wrap(target.Identity{}, l, WrapOptions{})
-			reqs := make([]target.Request, batchSize)
+			m := Wrap(echoModel{}, l, WrapOptions{})
+			reqs := make([]backend.Request, batchSize)
 			next := 0
 			for b.Loop() {
 				for i := range reqs {
@@ -131,4 +131,17 @@ func BenchmarkOpen(b *testing.B) {
 		l.Close()
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "records/s")
+}
+
+// echoModel answers every request with its prompt.
+type echoModel struct{}
+
+func (echoModel) Fingerprint() string { return "echo" }
+
+func (echoModel) Generate(_ context.Context, reqs []backend.Request) ([]backend.Generation, error) {
+	out := make([]backend.Generation, len(reqs))
+	for i, r := range reqs {
+		out[i] = backend.Generation{Tokens: append([]int32(nil), r.Prompt...)}
+	}
+	return out, nil
 }

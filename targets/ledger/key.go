@@ -4,7 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 
-	"promptgan/target"
+	"promptgan/targets/backend"
 )
 
 // keyDomain starts every encoded key so that a ledger key can never equal the
@@ -22,9 +22,9 @@ const keyDomain = "promptgan/ledger/key/v1\x00"
 //	uint64 r.Seed
 //
 // The fingerprint names the model and its decoding settings, so a change of
-// either changes every key. Every field of target.Request is covered; a field
+// either changes every key. Every field of backend.Request is covered; a field
 // added to it must be added here, with a new keyDomain version.
-func Key(fingerprint string, r target.Request) [32]byte {
+func Key(fingerprint string, r backend.Request) [32]byte {
 	n := len(keyDomain) + 8 + len(fingerprint) + 8 + 4*len(r.Prompt) + 8 + 4*len(r.Input) + 8
 	b := make([]byte, 0, n)
 	b = append(b, keyDomain...)

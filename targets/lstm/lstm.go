@@ -1,4 +1,9 @@
-package search
+// Package lstm is a target backed by one of promptgan's own LSTM networks in
+// pure Go: it continues each request by sampling from a generator.Model (the
+// SeqGAN oracle of steer-oracle, or a small random network in tests). It is
+// the pure-Go twin of the same network exported to ONNX and served by
+// targets/onnx, and needs no ONNX Runtime.
+package lstm
 
 import (
 	"context"
@@ -6,50 +11,50 @@ import (
 
 	"promptgan/generator"
 	"promptgan/internal/nn"
-	"promptgan/target"
+	"promptgan/targets/backend"
 )
 
-// streamOracleTarget is the RNG stream of OracleTarget's sampling; the seed
+// streamTarget is the RNG stream of Target's sampling; the seed
 // is each request's Seed.
-const streamOracleTarget = 7
+const streamTarget = 7
 
-// OracleTarget is a target.Model that continues each request with an
+// Target is a backend.Model that continues each request with an
 // unconditioned generator network (the SeqGAN oracle of steer-oracle): the
 // context Prompt ⊕ Input is fed after the start token and M tokens are
 // sampled at temperature 1. Every request draws its own numbers from an RNG
 // seeded with Request.Seed, so an answer does not depend on the rest of the
 // batch. It is the pure-Go twin of the oracle exported to ONNX and served by
-// target/onnx: the same seeds need not give the same tokens on both, but the
+// targets/onnx: the same seeds need not give the same tokens on both, but the
 // distributions are the same.
-type OracleTarget struct {
+type Target struct {
 	Oracle *generator.Model
 	M      int // tokens generated per request
 	fp     string
 }
 
-// NewOracleTarget loads the oracle at path (see LoadOracle) and returns a
+// NewOracle loads the oracle at path (see generator.LoadOracle) and returns a
 // target that generates m tokens per request. Its fingerprint is
 // "go-oracle:<sha256 of the file>:m=<m>".
-func NewOracleTarget(path string, m int) (*OracleTarget, error) {
+func NewOracle(path string, m int) (*Target, error) {
 	if m < 1 {
 		return nil, fmt.Errorf("oracle target: m = %d generated tokens: must be >= 1", m)
 	}
-	oracle, err := LoadOracle(path)
+	oracle, err := generator.LoadOracle(path)
 	if err != nil {
 		return nil, err
 	}
-	sum, err := target.FileSHA256(path)
+	sum, err := backend.FileSHA256(path)
 	if err != nil {
 		return nil, fmt.Errorf("oracle target: %w", err)
 	}
-	return OracleTargetFrom(oracle, m, sum)
+	return New(oracle, m, sum)
 }
 
-// OracleTargetFrom returns a target that continues requests with oracle (an
+// New returns a target that continues requests with oracle (an
 // unconditioned generator network), m tokens each. id names the weights in
-// the fingerprint "go-oracle:<id>:m=<m>" (NewOracleTarget uses the file's
+// the fingerprint "go-oracle:<id>:m=<m>" (NewOracle uses the file's
 // SHA-256), so that a ledger never mixes two oracles' answers.
-func OracleTargetFrom(oracle *generator.Model, m int, id string) (*OracleTarget, error) {
+func New(oracle *generator.Model, m int, id string) (*Target, error) {
 	switch {
 	case oracle == nil:
 		return nil, fmt.Errorf("oracle target: no oracle network")
@@ -60,15 +65,15 @@ func OracleTargetFrom(oracle *generator.Model, m int, id string) (*OracleTarget,
 	case id == "":
 		return nil, fmt.Errorf("oracle target: empty id: the fingerprint must name the weights")
 	}
-	return &OracleTarget{Oracle: oracle, M: m, fp: fmt.Sprintf("go-oracle:%s:m=%d", id, m)}, nil
+	return &Target{Oracle: oracle, M: m, fp: fmt.Sprintf("go-oracle:%s:m=%d", id, m)}, nil
 }
 
 // Fingerprint identifies the oracle's weights and the number of generated tokens.
-func (t *OracleTarget) Fingerprint() string { return t.fp }
+func (t *Target) Fingerprint() string { return t.fp }
 
 // Generate continues every request's Prompt ⊕ Input by M sampled tokens.
 // Requests with contexts of equal length are decoded together as one batch.
-func (t *OracleTarget) Generate(ctx context.Context, reqs []target.Request) ([]target.Generation, error) {
+func (t *Target) Generate(ctx context.Context, reqs []backend.Request) ([]backend.Generation, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -87,27 +92,27 @@ func (t *OracleTarget) Generate(ctx context.Context, reqs []target.Request) ([]t
 		}
 		groups[L] = append(groups[L], i)
 	}
-	out := make([]target.Generation, len(reqs))
+	out := make([]backend.Generation, len(reqs))
 	for _, L := range lens {
 		idx := groups[L]
 		ctxTokens := make([]int32, 0, len(idx)*L)
 		rngs := make([]*nn.RNG, len(idx))
 		for j, i := range idx {
 			ctxTokens = append(append(ctxTokens, reqs[i].Prompt...), reqs[i].Input...)
-			rngs[j] = nn.NewRNG(reqs[i].Seed, streamOracleTarget)
+			rngs[j] = nn.NewRNG(reqs[i].Seed, streamTarget)
 		}
-		gens := ContinueOracle(t.Oracle, ctxTokens, len(idx), L, t.M, rngs)
+		gens := Continue(t.Oracle, ctxTokens, len(idx), L, t.M, rngs)
 		for j, i := range idx {
-			out[i] = target.Generation{Tokens: gens[j*t.M : (j+1)*t.M]}
+			out[i] = backend.Generation{Tokens: gens[j*t.M : (j+1)*t.M]}
 		}
 	}
 	return out, nil
 }
 
-// ContinueOracle feeds each of the (B, L) contexts to m after its start
+// Continue feeds each of the (B, L) contexts to m after its start
 // token and samples M more tokens at temperature 1, row b drawing its
 // uniform numbers from rngs[b] only. It returns the (B, M) continuations.
-func ContinueOracle(m *generator.Model, contexts []int32, B, L, M int, rngs []*nn.RNG) []int32 {
+func Continue(m *generator.Model, contexts []int32, B, L, M int, rngs []*nn.RNG) []int32 {
 	V, H, E := m.Cfg.Vocab, m.Cfg.Hidden, m.Cfg.Emb
 	h, c := make([]float32, B*H), make([]float32, B*H)
 	gates := make([]float32, B*4*H)

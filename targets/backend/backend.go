@@ -1,0 +1,28 @@
+// Package backend holds what every target backend shares: the Model
+// interface, its Request and Generation, and the file hasher fingerprints
+// are built from. It is a leaf so that the backends (targets/onnx,
+// targets/ledger, later an HTTP backend) and the switch above them
+// (package targets) can all import it.
+package backend
+
+import "context"
+
+// Request asks the target to continue a prompt (optionally after a task input).
+type Request struct {
+	Prompt []int32 // prompt token ids
+	Input  []int32 // task input token ids; may be empty
+	Seed   uint64  // sampling seed of this call, for reproducible decoding
+}
+
+// Generation is the target's answer to one Request.
+type Generation struct {
+	Tokens []int32
+}
+
+// Model is a target model.
+type Model interface {
+	// Generate answers each request, in order.
+	Generate(ctx context.Context, reqs []Request) ([]Generation, error)
+	// Fingerprint identifies the model and its decoding settings (the call ledger's key).
+	Fingerprint() string
+}

@@ -1,0 +1,133 @@
+package targets
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"promptgan/internal/ort"
+	"promptgan/targets/backend"
+	"promptgan/targets/onnx"
+)
+
+// The target interface, from targets/backend.
+type (
+	Model      = backend.Model
+	Request    = backend.Request
+	Generation = backend.Generation
+)
+
+// IdentityName is Config.Name of the identity target.
+const IdentityName = "identity"
+
+// Config says which target to open and how it decodes.
+type Config struct {
+	// Name is "identity" or the directory of an Optimum-layout ONNX export
+	// (model.onnx, config.json, tokenizer.json).
+	Name string
+	// GenLen is the number of tokens every generation is fitted to (see
+	// FitGenerations); 0 leaves generations as the backend returns them.
+	GenLen int
+	// MaxNewTokens is how many tokens an ONNX target decodes per request;
+	// 0 = GenLen.
+	MaxNewTokens int
+	Device       string // ONNX Runtime execution provider: cpu, cuda or auto; "" = cpu
+	Library      string // ONNX Runtime library (file or directory); "" = the usual search
+	Threads      int    // ONNX Runtime intra-op threads; 0 = one per core
+}
+
+// Opened is a target Open returned: the model, the vocabulary its tokens
+// come from (0 for the identity target, whose vocabulary is the
+// generator's), and Close, which frees what the backend holds.
+type Opened struct {
+	Model Model
+	Vocab int
+	Close func()
+}
+
+// Open returns the target cfg names. An ONNX target samples at temperature
+// 1 with per-request seeds, decodes max(MaxNewTokens, GenLen) tokens, keeps
+// the stop token that ends a generation, and is fitted to GenLen tokens.
+func Open(cfg Config) (Opened, error) {
+	if cfg.Name == IdentityName {
+		return Opened{Model: Identity{}, Close: func() {}}, nil
+	}
+	if cfg.Name == "" {
+		return Opened{}, fmt.Errorf("no target given: name %q or the directory of an Optimum-layout ONNX export", IdentityName)
+	}
+	device, err := ort.ParseDevice(cfg.Device)
+	if err != nil {
+		return Opened{}, fmt.Errorf("target %s: device: %w", cfg.Name, err)
+	}
+	m, err := onnx.Open(cfg.Name, onnx.Options{
+		Library: cfg.Library, Device: device, Threads: cfg.Threads,
+		Decode: onnx.Decode{MaxNewTokens: max(cfg.MaxNewTokens, cfg.GenLen), Temperature: 1, IncludeStop: true},
+	})
+	if err != nil {
+		return Opened{}, fmt.Errorf("target %s: %w", cfg.Name, err)
+	}
+	var model Model = m
+	if cfg.GenLen > 0 {
+		model = FitGenerations(m, cfg.GenLen)
+	}
+	return Opened{Model: model, Vocab: m.Info().Vocab, Close: func() { m.Close() }}, nil
+}
+
+// Identity is the target whose generation is the prompt: with it, the
+// generator's samples are judged directly, as in a plain sequence GAN.
+type Identity struct{}
+
+// Generate returns a copy of each prompt.
+func (Identity) Generate(ctx context.Context, reqs []Request) ([]Generation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Generation, len(reqs))
+	for i, r := range reqs {
+		out[i] = Generation{Tokens: append([]int32(nil), r.Prompt...)}
+	}
+	return out, nil
+}
+
+// Fingerprint names the backend.
+func (Identity) Fingerprint() string { return IdentityName }
+
+// FitGenerations returns a target that answers exactly n tokens per
+// request: a longer generation is cut to its first n, a shorter one (ended
+// by a stop token) is padded by repeating its last token — with
+// targets/onnx's IncludeStop that is the stop token that ended it, so the
+// discriminator sees "ended here" as a run of end tokens. An empty
+// generation is an error. The fingerprint adds ":fit=<n>".
+func FitGenerations(m Model, n int) Model {
+	return &fitTarget{m: m, n: n, fp: fmt.Sprintf("%s:fit=%d", m.Fingerprint(), n)}
+}
+
+type fitTarget struct {
+	m  Model
+	n  int
+	fp string
+}
+
+func (f *fitTarget) Fingerprint() string { return f.fp }
+
+func (f *fitTarget) Generate(ctx context.Context, reqs []Request) ([]Generation, error) {
+	out, err := f.m.Generate(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range out {
+		switch {
+		case len(g.Tokens) == 0:
+			return nil, fmt.Errorf("request %d: the target generated no tokens (gen_len %d): a stop token came first; include stop tokens in generations", i, f.n)
+		case len(g.Tokens) > f.n:
+			out[i].Tokens = slices.Clone(g.Tokens[:f.n])
+		case len(g.Tokens) < f.n:
+			t := slices.Clone(g.Tokens)
+			for len(t) < f.n {
+				t = append(t, g.Tokens[len(g.Tokens)-1])
+			}
+			out[i].Tokens = t
+		}
+	}
+	return out, nil
+}
