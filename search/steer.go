@@ -359,39 +359,10 @@ func (s *Steer) requestSeeds(n int) []uint64 {
 // generations. Calls and GenerateSeconds count it.
 func (s *Steer) continueWith(ctx context.Context, prompts []int32, seeds []uint64) ([]int32, error) {
 	start := time.Now()
-	gens, err := ContinuePrompts(ctx, s.Target, prompts, s.Cfg.PromptLen, s.Cfg.GenLen, seeds)
+	gens, err := targets.Continue(ctx, s.Target, prompts, s.Cfg.PromptLen, s.Cfg.GenLen, seeds)
 	s.GenerateSeconds += time.Since(start).Seconds()
 	s.Calls += len(seeds)
 	return gens, err
-}
-
-// ContinuePrompts sends the (n, k) prompts to tg in one batched Generate
-// call, prompt i with seeds[i], and returns the (n, m) generations. It fails
-// if the target answers a different number of requests or tokens.
-func ContinuePrompts(ctx context.Context, tg targets.Model, prompts []int32, k, m int, seeds []uint64) ([]int32, error) {
-	n := len(prompts) / k
-	if len(prompts) != n*k || len(seeds) != n {
-		return nil, fmt.Errorf("continue prompts: %d tokens and %d seeds for prompts of %d tokens", len(prompts), len(seeds), k)
-	}
-	reqs := make([]targets.Request, n)
-	for i := range reqs {
-		reqs[i] = targets.Request{Prompt: prompts[i*k : (i+1)*k], Seed: seeds[i]}
-	}
-	out, err := tg.Generate(ctx, reqs)
-	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", tg.Fingerprint(), err)
-	}
-	if len(out) != n {
-		return nil, fmt.Errorf("target %s answered %d of %d requests", tg.Fingerprint(), len(out), n)
-	}
-	gens := make([]int32, 0, n*m)
-	for i, g := range out {
-		if len(g.Tokens) != m {
-			return nil, fmt.Errorf("target %s: generation %d has %d tokens, want %d (gen_len)", tg.Fingerprint(), i, len(g.Tokens), m)
-		}
-		gens = append(gens, g.Tokens...)
-	}
-	return gens, nil
 }
 
 // fakesAndDStep draws BatchSize prompts from G, continues each C times (C

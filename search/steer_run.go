@@ -313,7 +313,7 @@ func (sr *SteerRun) Evaluate(ctx context.Context) (Stats, error) {
 	for i := range seeds {
 		seeds[i] = rng.Uint64()
 	}
-	gens, err := ContinuePrompts(ctx, s.Target, prompts, k, m, seeds)
+	gens, err := targets.Continue(ctx, s.Target, prompts, k, m, seeds)
 	if err != nil {
 		return Stats{}, fmt.Errorf("evaluation at step %d: %w", step, err)
 	}

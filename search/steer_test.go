@@ -36,7 +36,7 @@ func newTinySteer(t *testing.T) tinySteer {
 	for i := range seeds {
 		seeds[i] = uint64(1_000_000 + i)
 	}
-	refs, err := ContinuePrompts(context.Background(), tg, repeatPrompt(secret, len(seeds)), k, m, seeds)
+	refs, err := targets.Continue(context.Background(), tg, repeatPrompt(secret, len(seeds)), k, m, seeds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func (ts tinySteer) exactNLL(t *testing.T, prompts []int32) float64 {
 	for i := range seeds {
 		seeds[i] = uint64(5_000_000 + i)
 	}
-	gens, err := ContinuePrompts(context.Background(), ts.oracle, prompts, k, m, seeds)
+	gens, err := targets.Continue(context.Background(), ts.oracle, prompts, k, m, seeds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,3 +131,35 @@ func (f *fitTarget) Generate(ctx context.Context, reqs []Request) ([]Generation,
 	}
 	return out, nil
 }
+
+// Continue sends the (n, k) prompts to tg in one batched Generate call,
+// prompt i with seeds[i], and returns the (n, m) generations. It fails if
+// the target answers a different number of requests or tokens.
+func Continue(ctx context.Context, tg Model, prompts []int32, k, m int, seeds []uint64) ([]int32, error) {
+	n := 0
+	if k > 0 {
+		n = len(prompts) / k
+	}
+	if k < 1 || len(prompts) != n*k || len(seeds) != n {
+		return nil, fmt.Errorf("continue prompts: %d tokens and %d seeds for prompts of %d tokens", len(prompts), len(seeds), k)
+	}
+	reqs := make([]Request, n)
+	for i := range reqs {
+		reqs[i] = Request{Prompt: prompts[i*k : (i+1)*k], Seed: seeds[i]}
+	}
+	out, err := tg.Generate(ctx, reqs)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", tg.Fingerprint(), err)
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("target %s answered %d of %d requests", tg.Fingerprint(), len(out), n)
+	}
+	gens := make([]int32, 0, n*m)
+	for i, g := range out {
+		if len(g.Tokens) != m {
+			return nil, fmt.Errorf("target %s: generation %d has %d tokens, want %d (gen_len)", tg.Fingerprint(), i, len(g.Tokens), m)
+		}
+		gens = append(gens, g.Tokens...)
+	}
+	return gens, nil
+}

@@ -338,7 +338,7 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	for i := range randomPrompts {
 		randomPrompts[i] = int32(rp.IntN(V))
 	}
-	randomGens, err := search.ContinuePrompts(ctx, setup, randomPrompts, b.k, b.m, seedList(nn.NewRNG(opt.Seed, streamRandomSeeds), opt.RandomN))
+	randomGens, err := targets.Continue(ctx, setup, randomPrompts, b.k, b.m, seedList(nn.NewRNG(opt.Seed, streamRandomSeeds), opt.RandomN))
 	if err != nil {
 		return nil, fmt.Errorf("random prompts: %w", err)
 	}
@@ -504,7 +504,7 @@ func ledgerStats(tg targets.Model) (hits, misses int64) {
 // continueSecrets returns n continuations of each secret, (S·n, m), secret
 // by secret, with seeds from stream.
 func (b *bench) continueSecrets(ctx context.Context, tg targets.Model, n int, stream uint64) ([]int32, error) {
-	return search.ContinuePrompts(ctx, tg, b.secretPrompts(n), b.k, b.m, seedList(nn.NewRNG(b.opt.Seed, stream), b.S*n))
+	return targets.Continue(ctx, tg, b.secretPrompts(n), b.k, b.m, seedList(nn.NewRNG(b.opt.Seed, stream), b.S*n))
 }
 
 // secretPrompts returns each secret n times, (S·n, k), secret by secret.
@@ -619,7 +619,7 @@ func (b *bench) nearestNLL(gens []int32) []float64 {
 // (Comparing like with like matters: the minimum over S secrets pulls every
 // class mean down, random prompts' too.)
 func (b *bench) evaluate(ctx context.Context, prompts []int32, calls int) (Point, error) {
-	gens, err := search.ContinuePrompts(ctx, b.evalTarget, prompts, b.k, b.m, b.evalSeeds[:len(prompts)/b.k])
+	gens, err := targets.Continue(ctx, b.evalTarget, prompts, b.k, b.m, b.evalSeeds[:len(prompts)/b.k])
 	if err != nil {
 		return Point{}, fmt.Errorf("evaluation at %d calls: %w", calls, err)
 	}
@@ -715,7 +715,7 @@ func (b *bench) bestOfN(ctx context.Context, g *generator.Model, d *discriminato
 		start := time.Now()
 		n := min(b.opt.CandidateBatch, b.opt.Budget-calls)
 		prompts := g.Sample(n, b.k, generator.SampleOptions{Temperature: 1}, nil, rng)
-		gens, err := search.ContinuePrompts(ctx, timed, prompts, b.k, b.m, seedList(seeds, n))
+		gens, err := targets.Continue(ctx, timed, prompts, b.k, b.m, seedList(seeds, n))
 		if err != nil {
 			return mr, err
 		}
@@ -790,7 +790,7 @@ func (b *bench) evolution(ctx context.Context, g *generator.Model, name string, 
 				children = append(children, child...)
 			}
 		}
-		gens, err := search.ContinuePrompts(ctx, timed, children, k, b.m, seedList(seeds, n))
+		gens, err := targets.Continue(ctx, timed, children, k, b.m, seedList(seeds, n))
 		if err != nil {
 			return mr, err
 		}
