@@ -19,7 +19,11 @@ import (
 )
 
 // FormatVersion is the checkpoint format written by Save and the only one Load accepts.
-const FormatVersion = 1
+const FormatVersion = 2
+
+// Format history: 1 had one checkpoint layout per run kind (identity
+// trainer, steer run); 2 has one for every run kind, with every optimiser's
+// learning-rate scale and the data fingerprinted as the run reads it.
 
 const (
 	manifestName   = "manifest.json"
@@ -408,6 +412,9 @@ func readManifest(dir string) (*Manifest, error) {
 	}
 	if v.FormatVersion == nil {
 		return nil, fmt.Errorf("%s: no format_version: %w", manifestName, ErrFormatVersion)
+	}
+	if *v.FormatVersion == 1 {
+		return nil, fmt.Errorf("%s: format_version 1 was written by promptgan before its trainers became one (commit 548c9db and earlier); this build reads %d: resume the run with a build of that commit, or train it again: %w", manifestName, FormatVersion, ErrFormatVersion)
 	}
 	if *v.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("%s: format_version %d, this build reads %d: %w", manifestName, *v.FormatVersion, FormatVersion, ErrFormatVersion)

@@ -486,8 +486,11 @@ func TestLoadDamaged(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "extra.safetensors"), rawST("{}", nil), 0o644)
 		}, ErrCorrupt, "extra.safetensors: file is not listed in manifest.json"},
 		{"wrong format_version", func(t *testing.T, dir string) {
-			editManifest(t, dir, func(m map[string]any) { m["format_version"] = 2 })
-		}, ErrFormatVersion, "manifest.json: format_version 2, this build reads 1"},
+			editManifest(t, dir, func(m map[string]any) { m["format_version"] = 3 })
+		}, ErrFormatVersion, "manifest.json: format_version 3, this build reads 2"},
+		{"previous format_version", func(t *testing.T, dir string) {
+			editManifest(t, dir, func(m map[string]any) { m["format_version"] = 1 })
+		}, ErrFormatVersion, "format_version 1 was written by promptgan before its trainers became one"},
 		{"no format_version", func(t *testing.T, dir string) {
 			editManifest(t, dir, func(m map[string]any) { delete(m, "format_version") })
 		}, ErrFormatVersion, "no format_version"},

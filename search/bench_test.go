@@ -3,6 +3,8 @@ package search
 import (
 	"context"
 	"testing"
+
+	"promptgan/targets"
 )
 
 // BenchmarkAdversarialStep times one GAN step (sample, D step, rewards, G
@@ -13,7 +15,7 @@ func BenchmarkAdversarialStep(b *testing.B) {
 		*p = "../" + *p
 	}
 	cfg.MLESteps, cfg.DPretrainSteps, cfg.Steps = 0, 0, 1<<30
-	tr, err := NewTrainer(cfg)
+	tr, err := New(cfg, targets.Identity{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package search
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,36 +13,45 @@ import (
 
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
+	"promptgan/targets"
+	"promptgan/task"
 )
 
 // Checkpoint file names.
 const (
-	fileGen       = "generator.safetensors"
-	fileDisc      = "discriminator.safetensors"
-	fileOptGMLE   = "optim_g_mle.safetensors"
-	fileOptGAdv   = "optim_g_adv.safetensors"
-	fileOptD      = "optim_d.safetensors"
-	fileMLEGen    = "mle_generator.safetensors"
-	fileReplay    = "replay.safetensors"
-	fileHallJSON  = "halloffame.json"
-	rngSampleName = "sample"
+	fileGen      = "generator.safetensors"
+	fileDisc     = "discriminator.safetensors"
+	fileOptGMLE  = "optim_g_mle.safetensors"
+	fileOptGAdv  = "optim_g_adv.safetensors"
+	fileOptD     = "optim_d.safetensors"
+	fileMLEGen   = "mle_generator.safetensors"
+	fileReplay   = "replay.safetensors"
+	fileHallJSON = "halloffame.json"
+	rngSample    = "sample"
+	rngSeeds     = "seeds"
 )
 
-// trainerState is the loop state outside the tensors, stored in manifest.json.
+// trainerState is the loop state outside the tensors, stored in
+// manifest.json as state.
 type trainerState struct {
-	DataCursor   int                `json:"data_cursor"`
-	Baseline     []float64          `json:"baseline"`
-	BaselineInit bool               `json:"baseline_init"`
-	Best         *float64           `json:"best,omitempty"` // nil before the first evaluation
-	BestStep     int                `json:"best_step"`
-	SinceBest    int                `json:"since_best"`
-	Stabilised   bool               `json:"stabilised"`
+	DataCursor   int       `json:"data_cursor"`            // batches of train drawn
+	PriorCursor  int       `json:"prior_cursor,omitempty"` // batches of a separate prior drawn
+	Baseline     []float64 `json:"baseline"`
+	BaselineInit bool      `json:"baseline_init"`
+	Best         *float64  `json:"best,omitempty"` // nil before the first evaluation
+	BestStep     int       `json:"best_step"`
+	SinceBest    int       `json:"since_best"`
+	Stabilised   bool      `json:"stabilised"`
+	// every optimiser's step count and learning-rate scale
 	GMLESteps    int                `json:"g_mle_steps"`
+	GMLELRScale  float64            `json:"g_mle_lr_scale"`
 	GAdvSteps    int                `json:"g_adv_steps"`
 	GAdvLRScale  float64            `json:"g_adv_lr_scale"`
-	DSteps       []int              `json:"d_steps"`
+	DSteps       []int              `json:"d_steps"`     // one per D member
+	DLRScales    []float64          `json:"d_lr_scales"` // one per D member
 	ReplayHead   int                `json:"replay_head"`
 	ReplayCount  int                `json:"replay_count"`
+	Calls        int                `json:"calls"` // requests sent to the target (through a ledger or not)
 	LastEval     map[string]float64 `json:"last_eval,omitempty"`
 	LastEvalStep *int               `json:"last_eval_step,omitempty"` // nil before the first evaluation
 	// LedgerRecords is the call ledger's record count when the checkpoint was
@@ -78,17 +88,23 @@ func finite(m map[string]float64) map[string]float64 {
 	return out
 }
 
-// Checkpoint captures everything a resume needs.
+// Checkpoint captures everything a bit-exact resume needs: G, D, every
+// optimiser's moments, step count and rate scale, the replay buffer, the
+// RNG streams, the data cursors, the baseline, the best and last
+// evaluations, the hall of fame and G at the end of MLE.
 func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 	cfgJSON, err := json.Marshal(tr.Cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
 	st := trainerState{
-		DataCursor: tr.dataCursor, Baseline: tr.baseline, BaselineInit: tr.baselineInit,
+		DataCursor: tr.real.cursor, Baseline: slices.Clone(tr.baseline), BaselineInit: tr.baselineInit,
 		BestStep: tr.bestStep, SinceBest: tr.sinceBest, Stabilised: tr.stabilised,
-		GMLESteps: tr.gMLE.Step, GAdvSteps: tr.gAdv.Step, GAdvLRScale: tr.gAdv.LRScale,
-		ReplayHead: tr.replay.Head, ReplayCount: tr.replay.Count, LastEval: finite(tr.lastEval),
+		GMLESteps: tr.gMLE.Step, GMLELRScale: tr.gMLE.LRScale, GAdvSteps: tr.gAdv.Step, GAdvLRScale: tr.gAdv.LRScale,
+		ReplayHead: tr.replay.Head, ReplayCount: tr.replay.Count, Calls: tr.Calls, LastEval: finite(tr.lastEval),
+	}
+	if tr.prior != nil && tr.prior != tr.real {
+		st.PriorCursor = tr.prior.cursor
 	}
 	if tr.ledger != nil {
 		st.LedgerRecords = tr.ledger.Len()
@@ -101,18 +117,17 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 		b := tr.best
 		st.Best = &b
 	}
-	for _, o := range tr.dOpts {
-		st.DSteps = append(st.DSteps, o.Step)
+	optD := map[string]nn.Array{}
+	for k, m := range tr.Disc.Members {
+		st.DSteps = append(st.DSteps, tr.dOpts[k].Step)
+		st.DLRScales = append(st.DLRScales, tr.dOpts[k].LRScale)
+		for name, a := range tr.dOpts[k].State(m.Params()) {
+			optD[name] = a
+		}
 	}
 	stJSON, err := json.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("encode trainer state: %w", err)
-	}
-	optD := map[string]nn.Array{}
-	for k, m := range tr.Disc.Members {
-		for name, a := range tr.dOpts[k].State(m.Params()) {
-			optD[name] = a
-		}
 	}
 	tensors := map[string]map[string]checkpoints.Tensor{
 		fileGen:     toTensors(tr.Gen.Params().Weights()),
@@ -126,7 +141,7 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 	}
 	if tr.replay.Count > 0 {
 		tensors[fileReplay] = map[string]checkpoints.Tensor{
-			"tokens": checkpoints.I32Tensor([]int{tr.replay.Count, tr.replay.T}, append([]int32(nil), tr.replay.Tokens...)),
+			"tokens": checkpoints.I32Tensor([]int{tr.replay.Count, tr.replay.T}, slices.Clone(tr.replay.Tokens)),
 		}
 	}
 	hall, err := json.Marshal(tr.hall)
@@ -137,24 +152,57 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 		Manifest: checkpoints.Manifest{
 			Step:         tr.step,
 			Config:       cfgJSON,
-			RNG:          map[string]string{rngSampleName: tr.sampleRNG.State()},
+			RNG:          map[string]string{rngSample: tr.sampleRNG.State(), rngSeeds: tr.seedRNG.State()},
 			Metrics:      finite(tr.lastEval),
 			Fingerprints: tr.fingerprints(),
 			State:        stJSON,
-			Warnings:     tr.warnings,
+			Warnings:     slices.Clone(tr.warnings),
 		},
 		Tensors: tensors,
 		JSON:    map[string]json.RawMessage{fileHallJSON: hall},
 	}, nil
 }
 
-// fingerprints identify what the run was trained against.
+// Fingerprint kinds: what the manifest's fingerprints.kind says of the run.
+const (
+	KindIdentity = "identity" // a sequence GAN
+	KindModel    = "model"    // prompt search against a model
+)
+
+// fingerprints identify what the run was trained against: its kind, the
+// target, and the data as the run reads it (token tables), so that a resume
+// with other data is refused.
 func (tr *Trainer) fingerprints() map[string]string {
-	fp := map[string]string{"target": tr.Target.Fingerprint(), "train": fileHash(tr.Cfg.Train)}
+	kind := KindModel
+	if tr.Cfg.IsIdentity() {
+		kind = KindIdentity
+	}
+	fp := map[string]string{"kind": kind, "target": tr.baseTarget.Fingerprint(), "train": TokensHash(tr.Data.Train)}
+	if tr.Data.HeldOut != nil {
+		fp["held_out"] = TokensHash(tr.Data.HeldOut)
+	}
+	if tr.Data.Prior != nil {
+		fp["prior"] = TokensHash(tr.Data.Prior)
+	}
 	if tr.Cfg.Oracle != "" {
 		fp["oracle"] = fileHash(tr.Cfg.Oracle)
 	}
 	return fp
+}
+
+// TokensHash is the SHA-256 (hex) of a token table: T, then every id, as
+// little-endian int32.
+func TokensHash(s *task.Sequences) string {
+	h := sha256.New()
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(s.T))
+	h.Write(b[:])
+	buf := make([]byte, 4*len(s.Tokens))
+	for i, id := range s.Tokens {
+		binary.LittleEndian.PutUint32(buf[4*i:], uint32(id))
+	}
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func fileHash(path string) string {
@@ -166,8 +214,7 @@ func fileHash(path string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// ConfigOf returns the config stored in a checkpoint. Fields the
-// checkpoint predates keep their defaults.
+// ConfigOf returns the config stored in a checkpoint.
 func ConfigOf(ck *checkpoints.Checkpoint) (Config, error) {
 	cfg := DefaultConfig()
 	if err := json.Unmarshal(ck.Manifest.Config, &cfg); err != nil {
@@ -176,38 +223,93 @@ func ConfigOf(ck *checkpoints.Checkpoint) (Config, error) {
 	return cfg, nil
 }
 
-// ErrArchitectureChanged: a resume asked for network shapes other than the
-// checkpoint's.
+// ErrArchitectureChanged: a resume asked for network shapes (or a schedule
+// of phases) other than the checkpoint's.
 var ErrArchitectureChanged = errors.New("cannot resume with a different architecture")
 
-// Restore builds a trainer in the exact state of ck, with cfg (normally the
-// checkpoint's own config, possibly with a new step budget). Architecture
-// fields must match the checkpoint's; the first that differs is named.
-func Restore(ck *checkpoints.Checkpoint, cfg Config) (*Trainer, error) {
+// ErrDataChanged: a resume was given other data than the checkpoint was trained on.
+var ErrDataChanged = errors.New("training data changed since the checkpoint")
+
+// Restore builds a run in the exact state of ck with cfg (normally the
+// checkpoint's own config, possibly with a new step budget or settings)
+// against tg. Shape changes are refused naming the field, changed data is
+// refused naming the file, every other change is recorded as a manifest
+// warning, and so is a target whose fingerprint changed.
+func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer, error) {
 	saved, err := ConfigOf(ck)
 	if err != nil {
 		return nil, err
 	}
-	if d := ArchitectureDiff(saved, cfg); len(d) > 0 {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	if cfg, err = cfg.Resolved(); err != nil {
+		return nil, err
+	}
+	if ck.Manifest.Step > cfg.Steps {
+		return nil, fmt.Errorf("checkpoint is at step %d, past the requested total of %d steps", ck.Manifest.Step, cfg.Steps)
+	}
+	d := ArchitectureDiff(saved, cfg)
+	if saved.IsIdentity() != cfg.IsIdentity() {
+		d = append(d, fmt.Sprintf("target: %s → %s (a sequence GAN and a prompt search are different runs)", saved.Target, cfg.Target))
+	}
+	if saved.Credit != cfg.Credit && (saved.Credit == "sequence" || cfg.Credit == "sequence") {
+		d = append(d, fmt.Sprintf("credit: %s → %s (the baseline's shape)", saved.Credit, cfg.Credit))
+	}
+	if len(d) > 0 {
 		return nil, fmt.Errorf("%w: %v", ErrArchitectureChanged, d)
+	}
+	for s := 1; s <= ck.Manifest.Step; s++ {
+		if saved.PhaseOf(s) != cfg.PhaseOf(s) {
+			return nil, fmt.Errorf("%w: mle_steps %d → %d, d_pretrain_steps %d → %d would change the phase of steps the checkpoint (step %d) has already taken", ErrArchitectureChanged, saved.MLESteps, cfg.MLESteps, saved.DPretrainSteps, cfg.DPretrainSteps, ck.Manifest.Step)
+		}
 	}
 	var warnings []string
 	for _, d := range ConfigDiff(saved, cfg) {
 		warnings = append(warnings, fmt.Sprintf("step %d: resumed with %s", ck.Manifest.Step, d))
 	}
-	if ck.Manifest.Step > cfg.Steps {
-		return nil, fmt.Errorf("checkpoint is at step %d, past the requested total of %d steps", ck.Manifest.Step, cfg.Steps)
-	}
-	tr, err := NewTrainer(cfg)
+	data, err := LoadData(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if got, want := tr.fingerprints()["train"], ck.Manifest.Fingerprints["train"]; want != "" && got != want {
-		return nil, fmt.Errorf("train data %s has changed since the checkpoint was written (sha256 %s…, was %s…): resume with the original file", cfg.Train, got[:min(12, len(got))], want[:min(12, len(want))])
+	tr, err := newTrainer(cfg, tg, data)
+	if err != nil {
+		return nil, err
 	}
+	fp := tr.fingerprints()
+	for _, f := range []struct{ key, file string }{{"train", cfg.Train}, {"held_out", cfg.Test}, {"prior", cfg.Prior}, {"oracle", cfg.Oracle}} {
+		got, want := fp[f.key], ck.Manifest.Fingerprints[f.key]
+		if got == want {
+			continue
+		}
+		name := f.file
+		if f.key == "held_out" && cfg.Test == "" {
+			name = fmt.Sprintf("%s (its held-out share, held_out = %v)", cfg.Train, cfg.HeldOut)
+		}
+		if name == "" {
+			name = "(no file)"
+		}
+		return nil, fmt.Errorf("%w: %s (%s) is not what the checkpoint was trained on (sha256 %s…, was %s…): resume with the original data", ErrDataChanged, name, f.key, short(got), short(want))
+	}
+	if got, want := fp["target"], ck.Manifest.Fingerprints["target"]; got != want {
+		warnings = append(warnings, fmt.Sprintf("step %d: resumed against target %s (was %s)", ck.Manifest.Step, got, want))
+	}
+	if err := tr.restoreState(ck); err != nil {
+		return nil, err
+	}
+	tr.warnings = append(slices.Clip(ck.Manifest.Warnings), warnings...)
+	tr.newWarnings = warnings
+	return tr, nil
+}
+
+func short(h string) string { return h[:min(12, len(h))] }
+
+// restoreState loads ck's tensors, optimiser states, RNG streams and loop
+// state into the freshly built tr.
+func (tr *Trainer) restoreState(ck *checkpoints.Checkpoint) error {
 	var st trainerState
 	if err := json.Unmarshal(ck.Manifest.State, &st); err != nil {
-		return nil, fmt.Errorf("manifest.json: state: %w", err)
+		return fmt.Errorf("manifest.json: state: %w", err)
 	}
 	load := func(file string, required bool) (map[string]nn.Array, error) {
 		ts, ok := ck.Tensors[file]
@@ -230,14 +332,15 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config) (*Trainer, error) {
 		return nil
 	}
 	gps := tr.Gen.Params()
-	steps := []error{
+	for _, err := range []error{
 		restoreInto(fileGen, gps.SetWeights),
 		restoreInto(fileDisc, tr.Disc.Params().SetWeights),
 		restoreInto(fileOptGMLE, func(a map[string]nn.Array) error { return tr.gMLE.Restore(gps, a) }),
 		restoreInto(fileOptGAdv, func(a map[string]nn.Array) error { return tr.gAdv.Restore(gps, a) }),
 		restoreInto(fileOptD, func(a map[string]nn.Array) error {
-			if len(st.DSteps) != len(tr.Disc.Members) {
-				return fmt.Errorf("state has %d D optimiser step counts for %d members", len(st.DSteps), len(tr.Disc.Members))
+			K := len(tr.Disc.Members)
+			if len(st.DSteps) != K || len(st.DLRScales) != K {
+				return fmt.Errorf("manifest.json state has %d D step counts and %d rate scales for %d members", len(st.DSteps), len(st.DLRScales), K)
 			}
 			for k, m := range tr.Disc.Members {
 				sub := map[string]nn.Array{}
@@ -247,66 +350,73 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config) (*Trainer, error) {
 				if err := tr.dOpts[k].Restore(m.Params(), sub); err != nil {
 					return err
 				}
-				tr.dOpts[k].Step = st.DSteps[k]
+				tr.dOpts[k].Step, tr.dOpts[k].LRScale = st.DSteps[k], st.DLRScales[k]
 			}
 			return nil
 		}),
-	}
-	for _, err := range steps {
+	} {
 		if err != nil {
-			return nil, fmt.Errorf("restore: %w", err)
+			return fmt.Errorf("restore: %w", err)
 		}
 	}
+	var err error
 	if tr.mleWeights, err = load(fileMLEGen, false); err != nil {
-		return nil, err
+		return err
 	}
 	if tr.mleWeights != nil {
 		if err := gps.CheckWeights(tr.mleWeights); err != nil {
-			return nil, fmt.Errorf("%s: %w", fileMLEGen, err)
+			return fmt.Errorf("%s: %w", fileMLEGen, err)
 		}
 	}
-	tr.gMLE.Step, tr.gAdv.Step, tr.gAdv.LRScale = st.GMLESteps, st.GAdvSteps, st.GAdvLRScale
+	switch {
+	case st.DataCursor < 0 || st.PriorCursor < 0:
+		return fmt.Errorf("manifest.json: state.data_cursor = %d, prior_cursor = %d: must not be negative", st.DataCursor, st.PriorCursor)
+	case st.Calls < 0:
+		return fmt.Errorf("manifest.json: state.calls = %d is negative", st.Calls)
+	case len(st.Baseline) != tr.baselineLen():
+		return fmt.Errorf("manifest.json: state.baseline has %d entries, want %d", len(st.Baseline), tr.baselineLen())
+	}
+	tr.gMLE.Step, tr.gMLE.LRScale = st.GMLESteps, st.GMLELRScale
+	tr.gAdv.Step, tr.gAdv.LRScale = st.GAdvSteps, st.GAdvLRScale
 	if rs, ok := ck.Tensors[fileReplay]; ok {
 		t, ok := rs["tokens"]
 		if !ok || t.I32 == nil {
-			return nil, fmt.Errorf("%s: want an I32 tensor \"tokens\"", fileReplay)
+			return fmt.Errorf("%s: want an I32 tensor \"tokens\"", fileReplay)
 		}
 		tr.replay.Tokens = append(tr.replay.Tokens[:0], t.I32...)
 	}
 	tr.replay.Head, tr.replay.Count = st.ReplayHead, st.ReplayCount
-	if err := tr.replay.validate(cfg.Generator.Vocab); err != nil {
-		return nil, fmt.Errorf("%s: %w", fileReplay, err)
+	if err := tr.replay.validate(tr.Cfg.Generator.Vocab); err != nil {
+		return fmt.Errorf("%s: %w", fileReplay, err)
 	}
-	if len(st.Baseline) != cfg.SeqLen {
-		return nil, fmt.Errorf("manifest.json: state.baseline has %d entries for seq_len %d", len(st.Baseline), cfg.SeqLen)
+	for name, rng := range map[string]*nn.RNG{rngSample: tr.sampleRNG, rngSeeds: tr.seedRNG} {
+		state, ok := ck.Manifest.RNG[name]
+		if !ok {
+			return fmt.Errorf("manifest.json: rng.%s is missing", name)
+		}
+		if err := rng.Restore(state); err != nil {
+			return fmt.Errorf("manifest.json: rng.%s: %w", name, err)
+		}
 	}
-	tr.baseline, tr.baselineInit = st.Baseline, st.BaselineInit
-	tr.dataCursor, tr.bestStep, tr.sinceBest, tr.stabilised = st.DataCursor, st.BestStep, st.SinceBest, st.Stabilised
-	if st.DataCursor < 0 {
-		return nil, fmt.Errorf("manifest.json: state.data_cursor = %d is negative", st.DataCursor)
+	tr.baseline, tr.baselineInit = slices.Clone(st.Baseline), st.BaselineInit
+	tr.real.cursor = st.DataCursor
+	if tr.prior != nil && tr.prior != tr.real {
+		tr.prior.cursor = st.PriorCursor
 	}
+	tr.bestStep, tr.sinceBest, tr.stabilised = st.BestStep, st.SinceBest, st.Stabilised
 	if st.Best != nil {
 		tr.best = *st.Best
 	}
-	tr.lastEval = st.LastEval
+	tr.lastEval, tr.Calls = st.LastEval, st.Calls
 	tr.ledgerAtCheckpoint = st.LedgerRecords
 	if st.LastEvalStep != nil {
 		tr.lastEvalStep = *st.LastEvalStep
 	}
-	state, ok := ck.Manifest.RNG[rngSampleName]
-	if !ok {
-		return nil, fmt.Errorf("manifest.json: rng.%s is missing", rngSampleName)
-	}
-	if err := tr.sampleRNG.Restore(state); err != nil {
-		return nil, fmt.Errorf("manifest.json: rng.%s: %w", rngSampleName, err)
-	}
 	if raw, ok := ck.JSON[fileHallJSON]; ok {
 		if err := json.Unmarshal(raw, &tr.hall); err != nil {
-			return nil, fmt.Errorf("%s: %w", fileHallJSON, err)
+			return fmt.Errorf("%s: %w", fileHallJSON, err)
 		}
 	}
 	tr.step = ck.Manifest.Step
-	tr.warnings = append(slices.Clip(ck.Manifest.Warnings), warnings...)
-	tr.newWarnings = warnings
-	return tr, nil
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -16,28 +17,41 @@ import (
 	"promptgan/discriminator"
 	"promptgan/generator"
 	"promptgan/internal/nn"
+	"promptgan/targets"
 )
 
-// Config is a training run's whole configuration. A field's comment gives
-// its default (from DefaultConfig) and what zero means.
+// Config is a run's whole configuration: one set of keys for every kind of
+// run. The run kind follows from Target: "identity" makes the engine a
+// sequence GAN (G's samples are judged directly, per-token credit); an
+// ONNX model directory makes it prompt search against that model (G writes
+// prompt_len-token prompts, the target continues each, D reads gen_len
+// tokens). A field's comment gives its default (DefaultConfig) and what
+// zero means; the "steer" preset holds the defaults of a run against a model.
 type Config struct {
 	// Model
 	Generator     generator.Config     `yaml:"generator" json:"generator"`
 	Discriminator discriminator.Config `yaml:"discriminator" json:"discriminator"`
-	Target        string               `yaml:"target" json:"target"` // target backend; "identity"
-	Ledger        bool                 `yaml:"ledger" json:"ledger"` // record every target call in RUN/ledger and answer repeats from it; false (identity calls are free)
+	Target        string               `yaml:"target" json:"target"`                 // "identity" or the directory of an Optimum-layout ONNX export (model.onnx, config.json, tokenizer.json); "identity"
+	Device        string               `yaml:"device" json:"device"`                 // ONNX Runtime execution provider of a model target: cpu, cuda or auto; cpu
+	MaxNewTokens  int                  `yaml:"max_new_tokens" json:"max_new_tokens"` // tokens a model target decodes per prompt; 0 = gen_len; D reads the first gen_len
+	Ledger        bool                 `yaml:"ledger" json:"ledger"`                 // record every target call in RUN/ledger and answer repeats from it; false (identity calls are free)
 
-	// Data
-	Train  string `yaml:"train" json:"train"`     // real sequences (token ids); required
-	Test   string `yaml:"test" json:"test"`       // held-out sequences for NLL-test; "" = none
-	Oracle string `yaml:"oracle" json:"oracle"`   // SeqGAN oracle safetensors for NLL-oracle; "" = none
-	SeqLen int    `yaml:"seq_len" json:"seq_len"` // sequence length; 20
+	// Data (paths are made absolute when a run starts, so that resume works from any directory)
+	Train   string  `yaml:"train" json:"train"`       // real sequences: what D learns is good (gen_len token ids a line, .txt or .jsonl {"ids"}); required
+	Test    string  `yaml:"test" json:"test"`         // held-out real sequences for d_real (and NLL-test with the identity target); "" = held_out of train
+	HeldOut float64 `yaml:"held_out" json:"held_out"` // without test: share of train (its last lines) kept out of training to measure d_real; 0
+	Prior   string  `yaml:"prior" json:"prior"`       // prompts for G's MLE pre-training (prompt_len ids a line); "" = train with the identity target, none otherwise
+	Oracle  string  `yaml:"oracle" json:"oracle"`     // SeqGAN oracle safetensors for NLL-oracle (identity target); "" = none
+
+	// Lengths
+	PromptLen int `yaml:"prompt_len" json:"prompt_len"` // tokens G writes per prompt; 20
+	GenLen    int `yaml:"gen_len" json:"gen_len"`       // tokens of a generation, what D reads; 0 = prompt_len (the identity target's generation is the prompt)
 
 	// Schedule (steps are global: MLE, then D pre-training, then adversarial)
 	Steps          int `yaml:"steps" json:"steps"`                       // total steps of the run
 	MLESteps       int `yaml:"mle_steps" json:"mle_steps"`               // MLE pre-training steps of G; 0 = none
 	DPretrainSteps int `yaml:"d_pretrain_steps" json:"d_pretrain_steps"` // D pre-training steps; 0 = none
-	BatchSize      int `yaml:"batch_size" json:"batch_size"`             // sequences per batch; 64
+	BatchSize      int `yaml:"batch_size" json:"batch_size"`             // prompts per step; 64
 
 	// Optimisation
 	GAdam  nn.AdamConfig `yaml:"g_adam" json:"g_adam"`     // G during MLE; lr 0.01
@@ -45,27 +59,28 @@ type Config struct {
 	DAdam  nn.AdamConfig `yaml:"d_adam" json:"d_adam"`     // each D member; lr 0.005
 
 	// Adversarial objective
-	DStepsPerG     int     `yaml:"d_steps_per_g" json:"d_steps_per_g"`     // D updates per adversarial step; 3
-	LabelSmoothing float64 `yaml:"label_smoothing" json:"label_smoothing"` // real label is 1−ε (one-sided); 0.1
-	ReplaySize     int     `yaml:"replay_size" json:"replay_size"`         // old fakes kept for D; 0 = no replay
-	ReplayWeight   float64 `yaml:"replay_weight" json:"replay_weight"`     // λ on the replay term of L_D; 0.5
-	Gamma          float64 `yaml:"gamma" json:"gamma"`                     // discount of per-token returns; 0.9
-	Credit         string  `yaml:"credit" json:"credit"`                   // per-token reward: "prefix" (log D of the prefix), "delta" (its change from the previous prefix) or "rollout" (SeqGAN's Monte-Carlo roll-outs); "prefix"
-	Rollouts       int     `yaml:"rollouts" json:"rollouts"`               // completions per prefix with credit: rollout; 16
-	BaselineDecay  float64 `yaml:"baseline_decay" json:"baseline_decay"`   // EMA decay of the per-position baseline; 0.9
-	EntropyBonus   float64 `yaml:"entropy_bonus" json:"entropy_bonus"`     // weight of the policy-entropy bonus; 0 (see DefaultConfig)
-	MLEWeight      float64 `yaml:"mle_weight" json:"mle_weight"`           // weight of an MLE term on real data in G's adversarial loss; 0 (see DefaultConfig)
-	Temperature    float64 `yaml:"temperature" json:"temperature"`         // sampling temperature while training; 1
+	DStepsPerG             int     `yaml:"d_steps_per_g" json:"d_steps_per_g"`                       // D updates (each on fresh target calls) per adversarial step; 3
+	ContinuationsPerPrompt int     `yaml:"continuations_per_prompt" json:"continuations_per_prompt"` // continuations (target calls, distinct seeds) of each prompt per D update; a prompt's reward is their mean; 1
+	LabelSmoothing         float64 `yaml:"label_smoothing" json:"label_smoothing"`                   // real label is 1−ε (one-sided); 0.1
+	ReplaySize             int     `yaml:"replay_size" json:"replay_size"`                           // old fakes kept for D; 0 = no replay
+	ReplayWeight           float64 `yaml:"replay_weight" json:"replay_weight"`                       // λ on the replay term of L_D; 0.5
+	Credit                 string  `yaml:"credit" json:"credit"`                                     // how D's verdict becomes per-token reward: "prefix" (log D of each prefix), "delta" (its change from the previous prefix), "rollout" (SeqGAN's Monte-Carlo roll-outs) — these three judge prompts directly, so need the identity target — or "sequence" (log D of the whole generation, for every prompt token); "" = prefix with the identity target, sequence otherwise
+	Gamma                  float64 `yaml:"gamma" json:"gamma"`                                       // discount of per-token returns (prefix, delta); 0.9
+	Rollouts               int     `yaml:"rollouts" json:"rollouts"`                                 // completions per prefix with credit: rollout; 16
+	BaselineDecay          float64 `yaml:"baseline_decay" json:"baseline_decay"`                     // EMA decay of the reward baseline (one per position); 0.9
+	EntropyBonus           float64 `yaml:"entropy_bonus" json:"entropy_bonus"`                       // weight of the policy-entropy bonus; 0 (see DefaultConfig)
+	MLEWeight              float64 `yaml:"mle_weight" json:"mle_weight"`                             // weight of an MLE term on real prompts (the prior) in G's adversarial loss; 0 (see DefaultConfig)
+	Temperature            float64 `yaml:"temperature" json:"temperature"`                           // G's sampling temperature while training; 1
 
 	// Evaluation and feedback
 	EvalEvery       int     `yaml:"eval_every" json:"eval_every"`             // steps between held-out evaluations; 0 = only at the end
-	EvalSamples     int     `yaml:"eval_samples" json:"eval_samples"`         // samples drawn for NLL-oracle and diversity; 1000
-	EvalTest        int     `yaml:"eval_test" json:"eval_test"`               // test sequences scored per evaluation; 0 = all
-	Metric          string  `yaml:"metric" json:"metric"`                     // held-out metric, lower is better: "nll_oracle" or "nll_test"
-	Threshold       float64 `yaml:"threshold" json:"threshold"`               // below it, stabilise (lower G's rate); 0 = never
+	EvalSamples     int     `yaml:"eval_samples" json:"eval_samples"`         // prompts sampled per evaluation (target calls with a model target); 1000
+	EvalTest        int     `yaml:"eval_test" json:"eval_test"`               // held-out sequences scored per evaluation; 0 = all
+	Metric          string  `yaml:"metric" json:"metric"`                     // what "best" means: "nll_oracle", "nll_test" (lower is better) or "d_fake" (D's mean verdict on the generations, higher is better); "" = nll_oracle with an oracle, else nll_test with a test file and the identity target, else d_fake
+	Threshold       float64 `yaml:"threshold" json:"threshold"`               // once the metric passes it, stabilise (lower G's rate); 0 = never
 	StabiliseFactor float64 `yaml:"stabilise_factor" json:"stabilise_factor"` // G's rate is multiplied by it once stabilised; 0.3
 	Patience        int     `yaml:"patience" json:"patience"`                 // adversarial evaluations without improvement before stopping; 0 = never stop early
-	HallOfFame      int     `yaml:"hall_of_fame" json:"hall_of_fame"`         // best samples kept; 20
+	HallOfFame      int     `yaml:"hall_of_fame" json:"hall_of_fame"`         // best prompts kept; 20
 
 	// I/O
 	Seed            uint64 `yaml:"seed" json:"seed"`                         // seeds every RNG stream; 1
@@ -74,20 +89,18 @@ type Config struct {
 	KeepCheckpoints int    `yaml:"keep_checkpoints" json:"keep_checkpoints"` // newest checkpoints kept besides latest and best; 3; 0 = keep all
 }
 
-// DefaultConfig returns the seqgan-oracle preset at full budget with data
-// paths relative to the project root.
+// DefaultConfig returns the seqgan-oracle settings without data paths: an
+// identity-target run of SeqGAN's sizes at the full benchmark budget.
 func DefaultConfig() Config {
 	gadam := nn.DefaultAdam(0.01)
 	dadam := nn.DefaultAdam(0.005)
 	return Config{
 		Generator:     generator.DefaultConfig(5000),
 		Discriminator: discriminator.DefaultConfig(5000),
-		Target:        "identity",
+		Target:        targets.IdentityName,
+		Device:        "cpu",
 
-		Train:  "benchmarks/seqgan-oracle/data/real_train.txt",
-		Test:   "benchmarks/seqgan-oracle/data/real_test.txt",
-		Oracle: "benchmarks/seqgan-oracle/data/oracle.safetensors",
-		SeqLen: 20,
+		PromptLen: 20,
 
 		Steps:          10200, // 5,000 adversarial steps: 3,000 missed the target with seed 2
 		MLESteps:       4700,  // 30 epochs of 10,000 sequences at batch 64
@@ -98,14 +111,14 @@ func DefaultConfig() Config {
 		GAdvLR: 0.001,
 		DAdam:  dadam,
 
-		DStepsPerG:     3,
-		LabelSmoothing: 0.1,
-		ReplaySize:     2048,
-		ReplayWeight:   0.5,
-		Gamma:          0.9,
-		Credit:         "prefix",
-		Rollouts:       16,
-		BaselineDecay:  0.9,
+		DStepsPerG:             3,
+		ContinuationsPerPrompt: 1,
+		LabelSmoothing:         0.1,
+		ReplaySize:             2048,
+		ReplayWeight:           0.5,
+		Gamma:                  0.9,
+		Rollouts:               16,
+		BaselineDecay:          0.9,
 		// Both off: measured on seqgan-oracle (docs/BENCHMARKS.md), the MLE
 		// term on real data keeps pulling G towards the training set and the
 		// entropy bonus holds G near MLE's entropy; without them the same
@@ -117,7 +130,6 @@ func DefaultConfig() Config {
 		EvalEvery:       250,
 		EvalSamples:     1000,
 		EvalTest:        2000,
-		Metric:          "nll_oracle",
 		StabiliseFactor: 0.3,
 		HallOfFame:      20,
 
@@ -128,22 +140,35 @@ func DefaultConfig() Config {
 	}
 }
 
-var presetNames = []string{"seqgan-oracle", "quick", "tiny"}
+var presetNames = []string{"seqgan-oracle", "quick", "tiny", "steer"}
 
 // PresetNames lists the built-in presets.
 func PresetNames() []string { return append([]string(nil), presetNames...) }
 
+// seqganData points a config at the seqgan-oracle benchmark's files.
+func seqganData(c *Config) {
+	c.Train = "benchmarks/seqgan-oracle/data/real_train.txt"
+	c.Test = "benchmarks/seqgan-oracle/data/real_test.txt"
+	c.Oracle = "benchmarks/seqgan-oracle/data/oracle.safetensors"
+}
+
 // Preset returns a built-in configuration: "seqgan-oracle" (the full
-// benchmark budget), "quick" (the demo budget) or "tiny" (seconds; for tests).
+// benchmark budget), "quick" (the demo budget), "tiny" (seconds; for tests)
+// — all three on the seqgan-oracle data with the identity target — or
+// "steer" (the defaults of prompt search against a model; give target,
+// train and the networks' vocabulary, which the CLI takes from the model).
 func Preset(name string) (Config, error) {
 	c := DefaultConfig()
 	switch name {
 	case "seqgan-oracle":
+		seqganData(&c)
 	case "quick":
+		seqganData(&c)
 		c.Steps, c.MLESteps, c.DPretrainSteps = 3200, 1500, 200 // 1,500 adversarial steps: fewer show no gain over MLE
 		c.EvalEvery, c.EvalSamples, c.EvalTest = 250, 500, 1000
 		c.CheckpointEvery = 500
 	case "tiny":
+		seqganData(&c)
 		c.Generator.Emb, c.Generator.Hidden = 8, 8
 		c.Discriminator.Emb, c.Discriminator.Hidden, c.Discriminator.Members = 8, 8, 2
 		c.Steps, c.MLESteps, c.DPretrainSteps = 40, 20, 5
@@ -152,10 +177,33 @@ func Preset(name string) (Config, error) {
 		c.EvalEvery, c.EvalSamples, c.EvalTest = 10, 64, 64
 		c.CheckpointEvery = 20
 		c.LogEvery = 5
+	case "steer":
+		c = steerDefaults()
 	default:
 		return Config{}, fmt.Errorf("unknown preset %q (available: %v)", name, presetNames)
 	}
 	return c, nil
+}
+
+// steerDefaults are the settings of prompt search against a model, as
+// measured on steer-oracle (docs/BENCHMARKS.md). The vocabulary is the
+// target's: 0 here, set when the target is opened.
+func steerDefaults() Config {
+	c := DefaultConfig()
+	c.Generator, c.Discriminator = generator.DefaultConfig(0), discriminator.DefaultConfig(0)
+	c.Target = ""
+	c.GAdam.ClipNorm, c.DAdam.ClipNorm = 5, 5
+	c.PromptLen, c.GenLen = 4, 16
+	c.HeldOut = 0.1
+	c.Steps, c.MLESteps, c.DPretrainSteps = 500, 0, 20
+	c.GAdvLR = 0.005
+	c.DStepsPerG = 1
+	c.ReplaySize = 1024
+	c.EntropyBonus = 0.01
+	c.EvalEvery, c.EvalSamples, c.EvalTest = 50, 256, 0
+	c.CheckpointEvery = 50
+	c.Ledger = true
+	return c
 }
 
 // LoadYAML applies the YAML file at path on top of base. Unknown keys are
@@ -186,8 +234,62 @@ func DecodeYAML(b []byte, base Config) (Config, error) {
 	return c, nil
 }
 
+// IsIdentity reports whether the run's target is the identity target: a
+// sequence GAN, whose generations are the prompts.
+func (c Config) IsIdentity() bool { return c.Target == targets.IdentityName }
+
+// Resolved returns c with every "derived" default filled in — gen_len,
+// credit and metric — and the data and model paths made absolute (relative
+// to the working directory), as a run stores it in its checkpoints.
+func (c Config) Resolved() (Config, error) {
+	if c.GenLen == 0 && c.IsIdentity() {
+		c.GenLen = c.PromptLen
+	}
+	if c.Credit == "" {
+		c.Credit = "sequence"
+		if c.IsIdentity() {
+			c.Credit = "prefix"
+		}
+	}
+	if c.Metric == "" {
+		switch {
+		case c.IsIdentity() && c.Oracle != "":
+			c.Metric = "nll_oracle"
+		case c.IsIdentity() && c.Test != "":
+			c.Metric = "nll_test"
+		default:
+			c.Metric = "d_fake"
+		}
+	}
+	for _, p := range []*string{&c.Train, &c.Test, &c.Prior, &c.Oracle} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return c, fmt.Errorf("resolve %s: %w", *p, err)
+		}
+		*p = abs
+	}
+	if info, err := os.Stat(c.Target); err == nil && info.IsDir() && !c.IsIdentity() {
+		abs, err := filepath.Abs(c.Target)
+		if err != nil {
+			return c, fmt.Errorf("resolve target %s: %w", c.Target, err)
+		}
+		c.Target = abs
+	}
+	return c, nil
+}
+
+// continuations returns ContinuationsPerPrompt, at least 1.
+func (c Config) continuations() int { return max(c.ContinuationsPerPrompt, 1) }
+
+// CallsPerStep returns the target calls one adversarial step makes.
+func (c Config) CallsPerStep() int { return c.BatchSize * c.continuations() * c.DStepsPerG }
+
 // Validate checks every field and every cross-field rule once; the message
-// names the field, its value and the fix.
+// names the field, its value and the fix. It accepts a config before
+// Resolved (gen_len, credit and metric may be empty).
 func (c Config) Validate() error {
 	if field := nonFinite(reflect.ValueOf(c), ""); field != "" {
 		return fmt.Errorf("%s is not a finite number", field)
@@ -210,23 +312,39 @@ func (c Config) Validate() error {
 	if err := c.DAdam.Validate("d_adam"); err != nil {
 		return err
 	}
+	id := c.IsIdentity()
+	perToken := c.Credit == "prefix" || c.Credit == "delta" || c.Credit == "rollout"
 	type check struct {
 		bad bool
 		msg string
 	}
 	for _, ck := range []check{
-		{c.Target != "identity", fmt.Sprintf("target = %q: only the identity target exists yet", c.Target)},
-		{c.Train == "", "train is empty: give the file of real sequences (one sequence of token ids a line)"},
-		{c.SeqLen < 1, fmt.Sprintf("seq_len = %d: must be >= 1 (SeqGAN uses 20)", c.SeqLen)},
+		{c.Target == "", "target is empty: \"identity\" (a sequence GAN) or the directory of an Optimum-layout ONNX export (--target DIR)"},
+		{c.Device != "cpu" && c.Device != "cuda" && c.Device != "auto", fmt.Sprintf("device = %q: choose cpu, cuda or auto", c.Device)},
+		{c.MaxNewTokens < 0, fmt.Sprintf("max_new_tokens = %d: must be >= 0 (0 = gen_len)", c.MaxNewTokens)},
+		{c.Train == "", "train is empty: give the file of real sequences (gen_len token ids a line, .txt or .jsonl {\"ids\": [...]})"},
+		{!(c.HeldOut >= 0 && c.HeldOut < 1), fmt.Sprintf("held_out = %v: must be in [0, 1)", c.HeldOut)},
+		{c.HeldOut > 0 && c.Test != "", fmt.Sprintf("held_out = %v and test = %q: give a test file or a held-out share of train, not both", c.HeldOut, c.Test)},
+		{!id && c.Oracle != "", "oracle is set but the target is a model: NLL-oracle scores G's samples as sequences, which only the identity target judges; remove oracle"},
+		{c.PromptLen < 1, fmt.Sprintf("prompt_len = %d: must be >= 1 (SeqGAN's sequences are 20)", c.PromptLen)},
+		{c.GenLen < 0, fmt.Sprintf("gen_len = %d: must be >= 1 (0 = prompt_len with the identity target)", c.GenLen)},
+		{id && c.GenLen != 0 && c.GenLen != c.PromptLen, fmt.Sprintf("gen_len = %d but prompt_len = %d: the identity target's generation is the prompt; set gen_len: 0", c.GenLen, c.PromptLen)},
+		{!id && c.GenLen < 1, fmt.Sprintf("gen_len = %d: a model target needs the number of generated tokens D reads (>= 1)", c.GenLen)},
+		{c.MaxNewTokens != 0 && c.MaxNewTokens < c.GenLen, fmt.Sprintf("max_new_tokens = %d is below gen_len = %d: the discriminator reads gen_len tokens", c.MaxNewTokens, c.GenLen)},
 		{c.Steps < 1, fmt.Sprintf("steps = %d: the run needs at least 1 step", c.Steps)},
 		{c.MLESteps < 0 || c.DPretrainSteps < 0, fmt.Sprintf("mle_steps = %d, d_pretrain_steps = %d: must be >= 0", c.MLESteps, c.DPretrainSteps)},
-		{c.BatchSize < 2, fmt.Sprintf("batch_size = %d: need at least 2 sequences per batch (baselines and normalisation need a spread)", c.BatchSize)},
+		{!id && c.Prior == "" && c.MLESteps > 0, fmt.Sprintf("mle_steps = %d but prior is empty: give prompts to pre-train G on (--prior) or set mle_steps: 0", c.MLESteps)},
+		{!id && c.Prior == "" && c.MLEWeight > 0, fmt.Sprintf("mle_weight = %v but prior is empty: the MLE term trains G on real prompts; give a prior or set mle_weight: 0", c.MLEWeight)},
+		{c.BatchSize < 2, fmt.Sprintf("batch_size = %d: need at least 2 prompts per batch (baselines and normalisation need a spread)", c.BatchSize)},
 		{!(c.GAdvLR > 0) || math.IsInf(c.GAdvLR, 0), fmt.Sprintf("g_adv_lr = %v: must be a positive learning rate such as 0.001", c.GAdvLR)},
 		{c.DStepsPerG < 1, fmt.Sprintf("d_steps_per_g = %d: must be >= 1", c.DStepsPerG)},
+		{c.ContinuationsPerPrompt < 0, fmt.Sprintf("continuations_per_prompt = %d: must be >= 1 (0 = 1)", c.ContinuationsPerPrompt)},
+		{id && c.ContinuationsPerPrompt > 1, fmt.Sprintf("continuations_per_prompt = %d: the identity target has one generation per prompt; set it to 1", c.ContinuationsPerPrompt)},
 		{c.LabelSmoothing < 0 || c.LabelSmoothing >= 0.5, fmt.Sprintf("label_smoothing = %v: must be in [0, 0.5)", c.LabelSmoothing)},
 		{c.ReplaySize < 0, fmt.Sprintf("replay_size = %d: must be >= 0 (0 = no replay)", c.ReplaySize)},
 		{c.ReplayWeight < 0, fmt.Sprintf("replay_weight = %v: must be >= 0", c.ReplayWeight)},
-		{c.Credit != "prefix" && c.Credit != "delta" && c.Credit != "rollout", fmt.Sprintf("credit = %q: choose prefix, delta or rollout", c.Credit)},
+		{c.Credit != "" && !perToken && c.Credit != "sequence", fmt.Sprintf("credit = %q: choose prefix, delta, rollout or sequence", c.Credit)},
+		{!id && perToken, fmt.Sprintf("credit = %q judges prompt prefixes directly, which needs the identity target; with a model target use credit: sequence", c.Credit)},
 		{c.Credit == "rollout" && c.Rollouts < 1, fmt.Sprintf("rollouts = %d: credit rollout needs at least 1 completion per prefix (SeqGAN uses 16)", c.Rollouts)},
 		{c.Gamma < 0 || c.Gamma > 1, fmt.Sprintf("gamma = %v: the discount must be in [0, 1]", c.Gamma)},
 		{c.BaselineDecay < 0 || c.BaselineDecay >= 1, fmt.Sprintf("baseline_decay = %v: must be in [0, 1)", c.BaselineDecay)},
@@ -235,10 +353,10 @@ func (c Config) Validate() error {
 		{!(c.Temperature > 0) || c.Temperature > 10, fmt.Sprintf("temperature = %v: must be in (0, 10]", c.Temperature)},
 		{c.EvalEvery < 0, fmt.Sprintf("eval_every = %d: must be >= 0 (0 = only at the end)", c.EvalEvery)},
 		{c.EvalSamples < 2, fmt.Sprintf("eval_samples = %d: need at least 2 samples for the diversity metrics", c.EvalSamples)},
-		{c.EvalTest < 0, fmt.Sprintf("eval_test = %d: must be >= 0 (0 = the whole test file)", c.EvalTest)},
-		{c.Metric != "nll_oracle" && c.Metric != "nll_test", fmt.Sprintf("metric = %q: choose nll_oracle or nll_test", c.Metric)},
+		{c.EvalTest < 0, fmt.Sprintf("eval_test = %d: must be >= 0 (0 = all)", c.EvalTest)},
+		{c.Metric != "" && c.Metric != "nll_oracle" && c.Metric != "nll_test" && c.Metric != "d_fake", fmt.Sprintf("metric = %q: choose nll_oracle, nll_test or d_fake", c.Metric)},
 		{c.Metric == "nll_oracle" && c.Oracle == "", "metric = nll_oracle but oracle is empty: give the oracle file or set metric: nll_test"},
-		{c.Metric == "nll_test" && c.Test == "", "metric = nll_test but test is empty: give a held-out file or set metric: nll_oracle"},
+		{c.Metric == "nll_test" && (c.Test == "" || !id), "metric = nll_test needs the identity target and a test file (G's NLL of held-out sequences); set metric: d_fake or give test"},
 		{c.Threshold < 0, fmt.Sprintf("threshold = %v: must be >= 0 (0 = never stabilise)", c.Threshold)},
 		{c.StabiliseFactor <= 0 || c.StabiliseFactor > 1, fmt.Sprintf("stabilise_factor = %v: must be in (0, 1]", c.StabiliseFactor)},
 		{c.Patience < 0, fmt.Sprintf("patience = %d: must be >= 0 (0 = never stop early)", c.Patience)},
@@ -254,13 +372,27 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ArchitectureDiff returns the architecture fields that differ between a
+// PhaseOf returns the phase that global step s (1-based) belongs to: G's
+// MLE pre-training, then D's pre-training, then adversarial steps.
+func (c Config) PhaseOf(s int) string {
+	switch {
+	case s <= c.MLESteps:
+		return PhaseMLE
+	case s <= c.MLESteps+c.DPretrainSteps:
+		return PhaseDPretrain
+	default:
+		return PhaseAdversarial
+	}
+}
+
+// ArchitectureDiff returns the shape fields that differ between a
 // and b ("generator.hidden: 32 → 64"), sorted; empty if a checkpoint of a can
 // be resumed with b.
 func ArchitectureDiff(a, b Config) []string {
 	var d fieldDiff
 	d.networks(a.Generator, b.Generator, a.Discriminator, b.Discriminator)
-	d.add("seq_len", a.SeqLen, b.SeqLen)
+	d.add("prompt_len", a.PromptLen, b.PromptLen)
+	d.add("gen_len", a.GenLen, b.GenLen)
 	d.add("batch_size", a.BatchSize, b.BatchSize)
 	d.add("replay_size", a.ReplaySize, b.ReplaySize)
 	return d.sorted()

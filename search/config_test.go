@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"promptgan/targets"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -16,6 +18,9 @@ func TestPresetsValidate(t *testing.T) {
 		cfg, err := Preset(name)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if name == "steer" { // the model's vocabulary, the target and the data come from the user
+			cfg.Generator.Vocab, cfg.Discriminator.Vocab, cfg.Target, cfg.Train = 50, 50, "model-dir", "refs.txt"
 		}
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("preset %s: %v", name, err)
@@ -37,14 +42,23 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(c *Config) { c.Generator.Hidden = 0 }, "generator.hidden = 0"},
 		{func(c *Config) { c.GAdam.LR = -1 }, "g_adam.lr = -1"},
 		{func(c *Config) { c.Metric = "bleu" }, `metric = "bleu"`},
-		{func(c *Config) { c.Oracle = "" }, "metric = nll_oracle but oracle is empty"},
+		{func(c *Config) { c.Metric, c.Oracle = "nll_oracle", "" }, "metric = nll_oracle but oracle is empty"},
 		{func(c *Config) { c.Gamma = 2 }, "gamma = 2"},
-		{func(c *Config) { c.Target = "gpt" }, `target = "gpt"`},
+		{func(c *Config) { c.Target = "gpt" }, "oracle is set but the target is a model"},
+		{func(c *Config) { c.Target = "" }, "target is empty"},
+		{func(c *Config) { c.Target, c.Oracle, c.Test, c.GenLen, c.MLESteps, c.Credit = "gpt", "", "", 8, 0, "delta" }, `credit = "delta" judges prompt prefixes directly`},
+		{func(c *Config) { c.Target, c.Oracle, c.Test, c.GenLen = "gpt", "", "", 0 }, "gen_len = 0: a model target needs"},
+		{func(c *Config) { c.Target, c.Oracle, c.Test, c.GenLen, c.MLESteps = "gpt", "", "", 8, 5 }, "mle_steps = 5 but prior is empty"},
+		{func(c *Config) { c.GenLen = 7 }, "gen_len = 7 but prompt_len = 20"},
+		{func(c *Config) { c.HeldOut = 0.1 }, "give a test file or a held-out share of train, not both"},
+		{func(c *Config) { c.ContinuationsPerPrompt = 2 }, "continuations_per_prompt = 2: the identity target"},
+		{func(c *Config) { c.Device = "tpu" }, `device = "tpu"`},
+		{func(c *Config) { c.MaxNewTokens = -1 }, "max_new_tokens = -1"},
 		{func(c *Config) { c.LabelSmoothing = 0.5 }, "label_smoothing = 0.5"},
 		{func(c *Config) { c.Train = "" }, "train is empty"},
 	}
 	for _, tc := range tests {
-		cfg := DefaultConfig()
+		cfg, _ := Preset("seqgan-oracle")
 		tc.tweak(&cfg)
 		err := cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -105,7 +119,7 @@ func TestNewTrainerBadData(t *testing.T) {
 	for _, tc := range tests {
 		cfg := tinyConfig(t)
 		tc.tweak(&cfg)
-		if _, err := NewTrainer(cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := New(cfg, targets.Identity{}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want it to contain %q", err, tc.want)
 		}
 	}

@@ -8,10 +8,10 @@ import (
 )
 
 func ExampleConfig_Validate() {
-	cfg := search.DefaultConfig()
+	cfg, _ := search.Preset("quick")
 	cfg.BatchSize = 1
 	fmt.Println(cfg.Validate())
-	// Output: batch_size = 1: need at least 2 sequences per batch (baselines and normalisation need a spread)
+	// Output: batch_size = 1: need at least 2 prompts per batch (baselines and normalisation need a spread)
 }
 
 func ExampleBCE() {

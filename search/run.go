@@ -24,10 +24,24 @@ type Progress interface {
 
 // RunOptions are the I/O settings of Run.
 type RunOptions struct {
-	Dir      string       // run directory: metrics.jsonl and checkpoints/
+	// Dir is the run directory: metrics.jsonl, checkpoints/ and ledger/.
+	// "" keeps nothing on disk (no metrics file, checkpoints or ledger):
+	// for benchmarks and tests that drive a run in memory.
+	Dir      string
 	Logger   *slog.Logger // nil = slog.Default()
 	Progress Progress     // nil = none
 	NoCache  bool         // with Cfg.Ledger: send every call to the target, still recording new ones
+	// NoEvaluation skips the run's evaluations (eval_every and the final
+	// one), which cost target calls: for benchmarks that judge a run by
+	// their own metric.
+	NoEvaluation bool
+	// AfterStep, when set, is called after every step; an error ends the
+	// run with that error (after no checkpoint).
+	AfterStep func(Stats) error
+	// Until, when > 0, ends this call of Run after that global step instead
+	// of Cfg.Steps (a later Run continues): for benchmarks that share a
+	// run's pre-training between methods.
+	Until int
 }
 
 // Result describes how a run ended.
@@ -49,61 +63,30 @@ const (
 // checkpointName is the directory name of the checkpoint at step.
 func checkpointName(step int) string { return fmt.Sprintf("step-%07d", step) }
 
-// schedule is the part of a run's config that the run loop reads.
-type schedule struct {
-	Steps, LogEvery, EvalEvery, CheckpointEvery, KeepCheckpoints, Patience int
-	Ledger                                                                 bool
-	PhaseOf                                                                func(step int) string
-	EvalKeys                                                               []string // evaluation values logged, in order
-}
+// evalKeys are the evaluation values logged, in order (those present).
+var evalKeys = []string{"nll_oracle", "nll_test", "d_real", "d_fake", "d_oracle_corr", "reward", "distinct_2", "self_bleu_3", "prompt_distinct_1", "calls"}
 
-// runner is what the run loop drives: the identity-target Trainer or a
-// SteerRun. Both keep their whole state in their checkpoints.
-type runner interface {
-	StepCount() int
-	Step(ctx context.Context) (Stats, error)
-	Evaluate(ctx context.Context) (Stats, error)
-	Best() (float64, int)
-	ShouldStop() bool
-	Checkpoint() (*checkpoints.Checkpoint, error)
-	ResumeWarnings() []string
-	schedule() schedule
-	// useLedger routes target calls through l (nil: straight to the target).
-	useLedger(l *ledger.Ledger, noCache bool)
-	currentLedger() *ledger.Ledger
-	// ledgerRecordsAtCheckpoint is the ledger's record count that the
-	// restored checkpoint saw (0 for a fresh run).
-	ledgerRecordsAtCheckpoint() int
-	// lastEvaluated is the step of the last evaluation; -1 before the first.
-	lastEvaluated() int
-}
-
-func (tr *Trainer) schedule() schedule {
-	c := tr.Cfg
-	return schedule{
-		Steps: c.Steps, LogEvery: c.LogEvery, EvalEvery: c.EvalEvery, CheckpointEvery: c.CheckpointEvery,
-		KeepCheckpoints: c.KeepCheckpoints, Patience: c.Patience, Ledger: c.Ledger, PhaseOf: c.PhaseOf,
-		EvalKeys: []string{"nll_oracle", "nll_test", "d_real", "d_fake", "d_oracle_corr", "distinct_2", "self_bleu_3"},
-	}
-}
-func (tr *Trainer) currentLedger() *ledger.Ledger  { return tr.ledger }
-func (tr *Trainer) ledgerRecordsAtCheckpoint() int { return tr.ledgerAtCheckpoint }
-func (tr *Trainer) lastEvaluated() int             { return tr.lastEvalStep }
-
-// Run trains tr until Cfg.Steps, patience, or cancellation of ctx. Steps are
-// atomic: a cancellation is seen between steps, and the state saved is that
-// of the last completed step.
+// Run trains tr until Cfg.Steps, patience, or cancellation of ctx, with
+// these guarantees: steps are atomic (a cancellation is seen between steps,
+// and the state saved is that of the last completed step); metrics.jsonl is
+// cut back to the checkpoint on resume, so its records match an
+// uninterrupted run's; a checkpoint is written every checkpoint_every
+// steps, at each new best evaluation (kept by pruning) and at the end; with
+// ledger, every target call goes through the call ledger in RUN/ledger,
+// synced before each checkpoint, whose record count the checkpoint stores;
+// a cancelled run saves and returns ErrInterrupted.
 func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
-	return runLoop(ctx, tr, opt)
-}
-
-// runLoop is Run for any runner.
-func runLoop(ctx context.Context, tr runner, opt RunOptions) (Result, error) {
 	log := opt.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	cfg := tr.schedule()
+	cfg := tr.Cfg
+	if opt.Until > 0 {
+		cfg.Steps = min(cfg.Steps, opt.Until)
+	}
+	if opt.Dir == "" {
+		return runInMemory(ctx, tr, cfg, opt)
+	}
 	ckRoot := filepath.Join(opt.Dir, CheckpointsDir)
 	if err := os.MkdirAll(ckRoot, 0o755); err != nil {
 		return Result{}, fmt.Errorf("create run directory: %w", err)
@@ -120,9 +103,9 @@ func runLoop(ctx context.Context, tr runner, opt RunOptions) (Result, error) {
 			return Result{}, err
 		}
 		defer l.Close()
-		if n := l.Len(); n < tr.ledgerRecordsAtCheckpoint() {
+		if n := l.Len(); n < tr.ledgerAtCheckpoint {
 			log.Warn("the call ledger holds fewer records than when the checkpoint was written; the missing calls will be sent to the target again",
-				"ledger", l.Path(), "records", n, "at_checkpoint", tr.ledgerRecordsAtCheckpoint())
+				"ledger", l.Path(), "records", n, "at_checkpoint", tr.ledgerAtCheckpoint)
 		}
 		tr.useLedger(l, opt.NoCache)
 		defer tr.useLedger(nil, false)
@@ -157,7 +140,7 @@ func runLoop(ctx context.Context, tr runner, opt RunOptions) (Result, error) {
 		}
 		// Every call recorded so far becomes durable before the checkpoint
 		// that follows those calls does.
-		if l := tr.currentLedger(); l != nil {
+		if l := tr.ledger; l != nil {
 			if err := l.Sync(); err != nil {
 				return err
 			}
@@ -188,7 +171,7 @@ func runLoop(ctx context.Context, tr runner, opt RunOptions) (Result, error) {
 		}
 		pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: st.Values})
 		args := []any{"step", st.Step, "phase", cfg.PhaseOf(max(st.Step, 1))}
-		for _, k := range cfg.EvalKeys {
+		for _, k := range evalKeys {
 			if v, ok := st.Values[k]; ok {
 				args = append(args, k, fmt.Sprintf("%.4f", v))
 			}
@@ -209,7 +192,7 @@ func runLoop(ctx context.Context, tr runner, opt RunOptions) (Result, error) {
 	}
 	// A run resumed from its final checkpoint (killed while plotting, say)
 	// must not evaluate that step a second time.
-	evaluatedAt := tr.lastEvaluated()
+	evaluatedAt := tr.lastEvalStep
 
 	for tr.StepCount() < cfg.Steps {
 		if ctx.Err() != nil {
@@ -234,7 +217,12 @@ func runLoop(ctx context.Context, tr runner, opt RunOptions) (Result, error) {
 			}
 		}
 		// evaluate on held-out data; feedback rule
-		if cfg.EvalEvery > 0 && st.Step%cfg.EvalEvery == 0 {
+		if opt.AfterStep != nil {
+			if err := opt.AfterStep(st); err != nil {
+				return res, err
+			}
+		}
+		if !opt.NoEvaluation && cfg.EvalEvery > 0 && st.Step%cfg.EvalEvery == 0 {
 			if err := evaluate(); err != nil {
 				return res, err
 			}
@@ -254,7 +242,7 @@ func runLoop(ctx context.Context, tr runner, opt RunOptions) (Result, error) {
 			break
 		}
 	}
-	if res.Stopped != "interrupted" && evaluatedAt != tr.StepCount() {
+	if !opt.NoEvaluation && res.Stopped != "interrupted" && evaluatedAt != tr.StepCount() {
 		if err := evaluate(); err != nil {
 			return res, err
 		}
@@ -263,11 +251,61 @@ func runLoop(ctx context.Context, tr runner, opt RunOptions) (Result, error) {
 		return res, err
 	}
 	res.Step = tr.StepCount()
-	if l := tr.currentLedger(); l != nil {
+	if l := tr.ledger; l != nil {
 		st := l.Stats()
 		res.Ledger = &st
 		log.Info("call ledger", "answered_from_ledger", st.Hits, "sent_to_target", st.Misses, "records", st.Records)
 	}
+	if res.Stopped == "interrupted" {
+		return res, ErrInterrupted
+	}
+	return res, nil
+}
+
+// runInMemory is Run without a run directory: steps, AfterStep, the
+// evaluations (unless NoEvaluation) and the stop rules, nothing on disk.
+func runInMemory(ctx context.Context, tr *Trainer, cfg Config, opt RunOptions) (Result, error) {
+	res := Result{Stopped: "steps"}
+	evaluate := func() error {
+		st, err := tr.Evaluate(context.WithoutCancel(ctx))
+		res.Eval = st.Values
+		return err
+	}
+	evaluatedAt := tr.lastEvalStep
+	for tr.StepCount() < cfg.Steps {
+		if ctx.Err() != nil {
+			res.Stopped = "interrupted"
+			break
+		}
+		st, err := tr.Step(context.WithoutCancel(ctx))
+		if err != nil {
+			return res, err
+		}
+		if opt.Progress != nil {
+			opt.Progress.Update(st, cfg.Steps)
+		}
+		if opt.AfterStep != nil {
+			if err := opt.AfterStep(st); err != nil {
+				return res, err
+			}
+		}
+		if !opt.NoEvaluation && cfg.EvalEvery > 0 && st.Step%cfg.EvalEvery == 0 {
+			if err := evaluate(); err != nil {
+				return res, err
+			}
+			evaluatedAt = st.Step
+		}
+		if tr.ShouldStop() {
+			res.Stopped = "patience"
+			break
+		}
+	}
+	if !opt.NoEvaluation && res.Stopped != "interrupted" && evaluatedAt != tr.StepCount() {
+		if err := evaluate(); err != nil {
+			return res, err
+		}
+	}
+	res.Step = tr.StepCount()
 	if res.Stopped == "interrupted" {
 		return res, ErrInterrupted
 	}

@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"promptgan/checkpoints"
+	"promptgan/generator"
 	"promptgan/metrics"
+	"promptgan/targets"
 )
 
 // tinyConfig is the tiny preset with the shipped benchmark data.
@@ -30,7 +32,7 @@ func tinyConfig(t *testing.T) Config {
 
 func runTiny(t *testing.T, cfg Config, dir string) Result {
 	t.Helper()
-	tr, err := NewTrainer(cfg)
+	tr, err := New(cfg, targets.Identity{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +120,7 @@ func testResumeIsBitExact(t *testing.T, cfg Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := Restore(ck, cfg)
+	tr, err := Restore(ck, cfg, targets.Identity{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func testResumeIsBitExact(t *testing.T, cfg Config) {
 
 func TestInterruptSavesCheckpoint(t *testing.T) {
 	cfg := tinyConfig(t)
-	tr, err := NewTrainer(cfg)
+	tr, err := New(cfg, targets.Identity{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,12 +202,12 @@ func TestRestoreRefusesOtherArchitecture(t *testing.T) {
 	}
 	other := cfg
 	other.Generator.Hidden = 16
-	if _, err := Restore(ck, other); err == nil || !strings.Contains(err.Error(), "generator.hidden: 8 → 16") {
+	if _, err := Restore(ck, other, targets.Identity{}); err == nil || !strings.Contains(err.Error(), "generator.hidden: 8 → 16") {
 		t.Fatalf("Restore with another hidden size: error %v", err)
 	}
 	other = cfg
 	other.Steps = 10
-	if _, err := Restore(ck, other); err == nil || !strings.Contains(err.Error(), "past the requested total") {
+	if _, err := Restore(ck, other, targets.Identity{}); err == nil || !strings.Contains(err.Error(), "past the requested total") {
 		t.Fatalf("Restore with fewer steps than done: error %v", err)
 	}
 }
@@ -213,12 +215,13 @@ func TestRestoreRefusesOtherArchitecture(t *testing.T) {
 func TestOracleFloor(t *testing.T) {
 	// The oracle scores its own samples (real_test.txt) at the README's floor, 5.747.
 	cfg := tinyConfig(t)
-	tr, err := NewTrainer(cfg)
+	tr, err := New(cfg, targets.Identity{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 2000
-	got := MeanNLL(tr.Oracle, tr.Test.Tokens[:n*tr.Test.T], n, tr.Test.T, 1)
+	held := tr.Data.HeldOut
+	got := generator.MeanNLL(tr.Oracle, held.Tokens[:n*held.T], n, held.T, 1)
 	if math.Abs(got-5.747) > 0.05 {
 		t.Fatalf("oracle NLL of its own samples = %.3f, want ≈ 5.747", got)
 	}

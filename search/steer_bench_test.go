@@ -5,9 +5,11 @@ import (
 	"testing"
 
 	"promptgan/internal/nn"
+	"promptgan/targets"
+	"promptgan/task"
 )
 
-// BenchmarkSteerStep times one adversarial Steer step outside the target (G
+// BenchmarkSteerStep times one adversarial step against a model target outside the target (G
 // sampling, D step, rewards, G step) at the steer-oracle bench's sizes:
 // vocabulary 5,000, k = 4, m = 16, batch 64, the default G and D. The
 // target answers at once (each prompt, padded to m tokens with its last).
@@ -21,17 +23,24 @@ func BenchmarkSteerStep(b *testing.B) {
 		}
 		return out
 	}
-	tg := FitGenerations(fixedTarget{}, m)
-	refs := random(1024 * m)
-	s, err := NewSteer(DefaultSteerConfig(V), tg, refs, PromptWindows(refs, m, k))
+	tg := targets.FitGenerations(fixedTarget{}, m)
+	refs, err := task.FromTokens(random(1024*m), m)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
+	cfg, err := Preset("steer")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Target = "echo"
+	cfg.Generator.Vocab, cfg.Discriminator.Vocab = V, V
+	cfg.MLESteps, cfg.DPretrainSteps, cfg.Steps = 0, 0, b.N
+	s, err := NewFromData(cfg, tg, Data{Train: refs})
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
-	for range b.N {
-		if _, err := s.Step(ctx); err != nil {
-			b.Fatal(err)
-		}
+	if _, err := Run(context.Background(), s, RunOptions{NoEvaluation: true}); err != nil {
+		b.Fatal(err)
 	}
 }

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"time"
 
 	"promptgan/discriminator"
 	"promptgan/generator"
 	"promptgan/internal/nn"
-	"promptgan/metrics"
 	"promptgan/targets"
 	"promptgan/targets/ledger"
 	"promptgan/task"
@@ -26,11 +24,13 @@ const (
 
 // RNG stream numbers; each stream is independent for one seed.
 const (
-	streamInitG    = 1
-	streamInitD    = 2
-	streamSample   = 3
-	streamEval     = 1 << 20 // + step: evaluation draws never disturb training
-	streamDataPerm = 1 << 40 // + epoch: data order is a function of (seed, epoch)
+	streamInitG     = 1
+	streamInitD     = 2
+	streamSample    = 3       // every training-time draw of G and the replay picks
+	streamSeeds     = 4       // the seeds of target requests
+	streamEval      = 1 << 20 // + step: evaluation draws never disturb training
+	streamDataPerm  = 1 << 40 // + epoch: the order of train is a function of (seed, epoch)
+	streamPriorPerm = 1 << 41 // + epoch: the same for a separate prior
 )
 
 // Stats is what one step or one evaluation reports.
@@ -40,36 +40,89 @@ type Stats struct {
 	Values map[string]float64
 }
 
-// HallEntry is one of the best samples seen at evaluations.
+// HallEntry is one of the best prompts seen at evaluations.
 type HallEntry struct {
-	Tokens    []int32 `json:"tokens"`
-	DScore    float64 `json:"d_score"`              // the ensemble's probability that it is real
-	DStd      float64 `json:"d_std"`                // the members' spread
-	NLLOracle float64 `json:"nll_oracle,omitempty"` // per-token NLL under the oracle, when there is one
-	Step      int     `json:"step"`
+	Tokens     []int32 `json:"tokens"`               // the prompt
+	Generation []int32 `json:"generation,omitempty"` // the target's generation, when it is not the prompt
+	DScore     float64 `json:"d_score"`              // the ensemble's probability that the generation is real
+	DStd       float64 `json:"d_std"`                // the members' spread
+	NLLOracle  float64 `json:"nll_oracle,omitempty"` // per-token NLL under the oracle, when there is one
+	Step       int     `json:"step"`
 }
 
-// Trainer holds a run's networks, optimisers, data and loop state.
+// Data is a run's data as token tables.
+type Data struct {
+	Train   *task.Sequences // (N, gen_len) real generations: what D learns is good
+	HeldOut *task.Sequences // (n, gen_len) never trained on: d_real (and NLL-test with the identity target); nil = none
+	Prior   *task.Sequences // (n, prompt_len) prompts for G's MLE; nil = none (the identity target uses Train)
+}
+
+// LoadData reads cfg's files against the generator's vocabulary: train and
+// test (or the held-out share of train: its last ⌊held_out·N⌋ lines, at
+// least one left for training) of gen_len tokens, the prior of prompt_len.
+// Errors name the file and line.
+func LoadData(cfg Config) (Data, error) {
+	V, k, m := cfg.Generator.Vocab, cfg.PromptLen, cfg.GenLen
+	train, err := task.LoadSequences(cfg.Train, V, m)
+	if err != nil {
+		return Data{}, fmt.Errorf("train data (gen_len %d, vocabulary %d): %w", m, V, err)
+	}
+	d := Data{Train: train}
+	if cfg.Test != "" {
+		if d.HeldOut, err = task.LoadSequences(cfg.Test, V, m); err != nil {
+			return Data{}, fmt.Errorf("test data (gen_len %d, vocabulary %d): %w", m, V, err)
+		}
+	} else if n := min(int(cfg.HeldOut*float64(train.N)), train.N-1); n > 0 {
+		keep := train.N - n
+		d.Train = &task.Sequences{N: keep, T: m, Tokens: train.Tokens[:keep*m]}
+		d.HeldOut = &task.Sequences{N: n, T: m, Tokens: train.Tokens[keep*m:]}
+	}
+	if cfg.Prior != "" {
+		if d.Prior, err = task.LoadSequences(cfg.Prior, V, k); err != nil {
+			return Data{}, fmt.Errorf("prior prompts (prompt_len %d, vocabulary %d): %w", k, V, err)
+		}
+	}
+	return d, nil
+}
+
+// Trainer is one adversarial run, of every kind: its networks, optimisers,
+// data, target and loop state. With the identity target it is a sequence
+// GAN; with a model target it searches prompts for that model.
 type Trainer struct {
-	Cfg    Config
+	Cfg    Config // resolved (Config.Resolved)
 	Gen    *generator.Model
 	Disc   *discriminator.Ensemble
 	Target targets.Model    // the target, through the call ledger while Run uses one
 	Oracle *generator.Model // nil without an oracle
-	Train  *task.Sequences
-	Test   *task.Sequences // nil without a test file
+	Data   Data
+
+	// Reward, when set, replaces D's verdict as the reward of G's update
+	// with credit: sequence: it gets a step's (n, gen_len) generations and
+	// returns one reward per generation, higher is better (D still trains).
+	// It is for diagnostics (what the update does with a perfect
+	// evaluator) and is not part of the run's state.
+	Reward func(gens []int32) []float64
+
+	// Calls counts the requests sent to Target (checkpointed).
+	Calls int
+	// GenerateSeconds is the wall time spent in Target.Generate and Timing
+	// the wall time per phase, in this process (not part of the run's state).
+	GenerateSeconds float64
+	Timing          map[string]*PhaseTiming
 
 	gMLE, gAdv *nn.Adam   // G's optimiser in the MLE and adversarial phases
 	dOpts      []*nn.Adam // one per D member
-	sampleRNG  *nn.RNG    // every training-time draw: fakes, replay picks
+	sampleRNG  *nn.RNG    // every training-time draw: prompts, replay picks, roll-outs
+	seedRNG    *nn.RNG    // the seeds of target requests
+	real       *batches   // batches of Data.Train
+	prior      *batches   // batches of prompts for MLE: Data.Prior, or real with the identity target; nil = none
 	replay     *Replay
 	mleWeights map[string]nn.Array // G at the end of MLE pre-training; nil before
 
 	step         int
-	dataCursor   int // real batches drawn so far
-	baseline     []float64
+	baseline     []float64 // one per prompt position (per-token credit) or one (sequence credit)
 	baselineInit bool
-	best         float64 // best held-out metric so far (lower is better); +Inf before the first evaluation
+	best         float64 // best held-out metric so far, lower is better (−d_fake for d_fake); +Inf before the first evaluation
 	bestStep     int
 	sinceBest    int // adversarial evaluations since best improved
 	stabilised   bool
@@ -79,17 +132,11 @@ type Trainer struct {
 	lastEval     map[string]float64
 	lastEvalStep int // step of lastEval; -1 before the first evaluation
 
-	permEpoch int
-	perm      []int
-
 	baseTarget targets.Model  // the target itself
 	ledger     *ledger.Ledger // the call ledger of the current Run; nil without one
 	// ledgerAtCheckpoint is the ledger's record count that the restored
 	// checkpoint saw; a resume finds at least as many.
 	ledgerAtCheckpoint int
-
-	// Timing per phase (not checkpointed: wall time is not part of the run's state).
-	Timing map[string]*PhaseTiming
 }
 
 // PhaseTiming is the wall time spent in a phase's steps during this process.
@@ -98,27 +145,75 @@ type PhaseTiming struct {
 	Seconds float64
 }
 
-// NewTrainer validates cfg, loads its data and builds fresh networks.
-func NewTrainer(cfg Config) (*Trainer, error) {
+// New builds a fresh run of cfg against tg (targets.Open(cfg) opens it),
+// with cfg's data loaded. cfg is resolved (Config.Resolved) first.
+func New(cfg Config, tg targets.Model) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
-	tr := &Trainer{Cfg: cfg, best: math.Inf(1), permEpoch: -1, lastEvalStep: -1, Timing: map[string]*PhaseTiming{}}
-	opened, err := targets.Open(targets.Config{Name: cfg.Target})
+	cfg, err := cfg.Resolved()
 	if err != nil {
 		return nil, err
 	}
-	tr.baseTarget = opened.Model
-	tr.Target = tr.baseTarget
-	if tr.Train, err = task.LoadSequences(cfg.Train, cfg.Generator.Vocab, cfg.SeqLen); err != nil {
-		return nil, fmt.Errorf("train data: %w", err)
+	if tg == nil {
+		return nil, fmt.Errorf("no target model")
 	}
-	if cfg.Test != "" {
-		if tr.Test, err = task.LoadSequences(cfg.Test, cfg.Generator.Vocab, cfg.SeqLen); err != nil {
-			return nil, fmt.Errorf("test data: %w", err)
+	d, err := LoadData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newTrainer(cfg, tg, d)
+}
+
+// NewFromData is New with data already in memory (benchmarks, tests): cfg's
+// data paths may be empty and are not read. Every table must hold tokens of
+// the generator's vocabulary, of gen_len (Train, HeldOut) or prompt_len
+// (Prior) tokens each.
+func NewFromData(cfg Config, tg targets.Model, d Data) (*Trainer, error) {
+	check := cfg
+	if check.Train == "" {
+		check.Train = "(in memory)"
+	}
+	if check.Prior == "" && d.Prior != nil {
+		check.Prior = "(in memory)"
+	}
+	if err := check.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	cfg, err := cfg.Resolved()
+	if err != nil {
+		return nil, err
+	}
+	if tg == nil {
+		return nil, fmt.Errorf("no target model")
+	}
+	for _, t := range []struct {
+		name     string
+		s        *task.Sequences
+		T        int
+		required bool
+	}{{"train", d.Train, cfg.GenLen, true}, {"held-out", d.HeldOut, cfg.GenLen, false}, {"prior", d.Prior, cfg.PromptLen, false}} {
+		if t.s == nil {
+			if t.required {
+				return nil, fmt.Errorf("no %s data", t.name)
+			}
+			continue
+		}
+		if err := t.s.Check(cfg.Generator.Vocab, t.T); err != nil {
+			return nil, fmt.Errorf("%s data: %w", t.name, err)
 		}
 	}
+	return newTrainer(cfg, tg, d)
+}
+
+// newTrainer builds fresh networks and optimisers for the resolved cfg.
+func newTrainer(cfg Config, tg targets.Model, d Data) (*Trainer, error) {
+	tr := &Trainer{
+		Cfg: cfg, Target: tg, baseTarget: tg, Data: d,
+		best: math.Inf(1), lastEvalStep: -1, Timing: map[string]*PhaseTiming{},
+	}
 	if cfg.Oracle != "" {
+		var err error
 		if tr.Oracle, err = generator.LoadOracle(cfg.Oracle); err != nil {
 			return nil, err
 		}
@@ -130,16 +225,31 @@ func NewTrainer(cfg Config) (*Trainer, error) {
 	tr.Disc = discriminator.New(cfg.Discriminator, nn.NewRNG(cfg.Seed, streamInitD))
 	tr.gMLE = nn.NewAdam(cfg.GAdam, tr.Gen.Params())
 	advCfg := cfg.GAdam
-	advCfg.LR = cfg.GAdvLR
-	advCfg.Warmup = 0
+	advCfg.LR, advCfg.Warmup = cfg.GAdvLR, 0
 	tr.gAdv = nn.NewAdam(advCfg, tr.Gen.Params())
 	for _, m := range tr.Disc.Members {
 		tr.dOpts = append(tr.dOpts, nn.NewAdam(cfg.DAdam, m.Params()))
 	}
 	tr.sampleRNG = nn.NewRNG(cfg.Seed, streamSample)
-	tr.replay = NewReplay(cfg.ReplaySize, cfg.SeqLen)
-	tr.baseline = make([]float64, cfg.SeqLen)
+	tr.seedRNG = nn.NewRNG(cfg.Seed, streamSeeds)
+	tr.real = newBatches(d.Train, cfg.BatchSize, cfg.Seed, streamDataPerm)
+	switch {
+	case d.Prior != nil:
+		tr.prior = newBatches(d.Prior, cfg.BatchSize, cfg.Seed, streamPriorPerm)
+	case cfg.IsIdentity():
+		tr.prior = tr.real // the real sequences are the prompts
+	}
+	tr.replay = NewReplay(cfg.ReplaySize, cfg.GenLen)
+	tr.baseline = make([]float64, tr.baselineLen())
 	return tr, nil
+}
+
+// baselineLen is 1 with sequence credit, else one per prompt position.
+func (tr *Trainer) baselineLen() int {
+	if tr.Cfg.Credit == "sequence" {
+		return 1
+	}
+	return tr.Cfg.PromptLen
 }
 
 // useLedger routes target calls through l (nil: straight to the target).
@@ -150,25 +260,15 @@ func (tr *Trainer) useLedger(l *ledger.Ledger, noCache bool) {
 	}
 }
 
-// StepCount returns the number of completed steps.
+// SetTarget replaces the target (before Run), e.g. with one that times its
+// calls. The call ledger, when Run uses one, wraps it.
+func (tr *Trainer) SetTarget(tg targets.Model) { tr.baseTarget, tr.Target = tg, tg }
+
+// StepCount returns the number of completed global steps.
 func (tr *Trainer) StepCount() int { return tr.step }
 
-// PhaseOf returns the phase that global step s (1-based) belongs to.
-func (c Config) PhaseOf(s int) string { return phaseOf(s, c.MLESteps, c.DPretrainSteps) }
-
-// phaseOf: both run kinds run mle steps of G, then dPretrain steps of D, then adversarial steps.
-func phaseOf(s, mle, dPretrain int) string {
-	switch {
-	case s <= mle:
-		return PhaseMLE
-	case s <= mle+dPretrain:
-		return PhaseDPretrain
-	default:
-		return PhaseAdversarial
-	}
-}
-
-// Step runs the next global step.
+// Step runs the next global step: an MLE step of G, a pre-training step of
+// D or an adversarial step.
 func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	s := tr.step + 1
 	phase := tr.Cfg.PhaseOf(s)
@@ -177,15 +277,16 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	var err error
 	switch phase {
 	case PhaseMLE:
-		vals = tr.mleStep()
+		vals, err = tr.mleStep()
 	case PhaseDPretrain:
-		vals, err = tr.dPretrainStep(ctx)
+		_, _, vals, err = tr.fakesAndDStep(ctx, 1)
 	default:
 		vals, err = tr.adversarialStep(ctx)
 	}
 	if err != nil {
 		return Stats{}, fmt.Errorf("step %d (%s): %w", s, phase, err)
 	}
+	vals["calls"] = float64(tr.Calls)
 	tr.step = s
 	if s == tr.Cfg.MLESteps {
 		tr.mleWeights = tr.Gen.Params().Weights()
@@ -200,281 +301,166 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	return Stats{Step: s, Phase: phase, Values: vals}, nil
 }
 
-// mleStep: one teacher-forced maximum-likelihood update of G on real data.
-func (tr *Trainer) mleStep() map[string]float64 {
-	B, T := tr.Cfg.BatchSize, tr.Cfg.SeqLen
-	bt := generator.Batch{Tokens: tr.realBatch(), B: B, T: T, Weights: fill(B*T, 1/float32(B*T))}
+// adversarialStep is the GAN loop's body, top to bottom.
+func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, error) {
+	// sample prompts → target → D update, d_steps_per_g times on fresh calls
+	var prompts, gens []int32
+	var vals map[string]float64
+	for range tr.Cfg.DStepsPerG {
+		var err error
+		if prompts, gens, vals, err = tr.fakesAndDStep(ctx, tr.Cfg.continuations()); err != nil {
+			return nil, err
+		}
+	}
+	// rewards from the updated D (or Reward) → per-token advantages
+	A, reward, err := tr.advantages(prompts, gens)
+	if err != nil {
+		return nil, err
+	}
+	// G update: REINFORCE on the prompts (+ entropy bonus, + MLE on real prompts)
+	for k, v := range tr.policyStep(prompts, A) {
+		vals[k] = v
+	}
+	vals["reward"] = reward
+	if tr.Cfg.Credit == "sequence" {
+		vals["baseline"] = tr.baseline[0]
+	}
+	return vals, nil
+}
+
+// mleStep: one teacher-forced maximum-likelihood update of G on real prompts.
+func (tr *Trainer) mleStep() (map[string]float64, error) {
+	if tr.prior == nil {
+		return nil, fmt.Errorf("MLE step without prompts to learn from: give a prior or set mle_steps: 0")
+	}
+	B, k := tr.Cfg.BatchSize, tr.Cfg.PromptLen
+	bt := generator.Batch{Tokens: tr.prior.next(), B: B, T: k, Weights: fill(B*k, 1/float32(B*k))}
 	ps := tr.Gen.Params()
 	ps.ZeroGrad()
 	st := tr.Gen.Backprop(bt)
 	norm := tr.gMLE.Update(ps)
-	return map[string]float64{"loss_g": st.Loss, "entropy": st.Entropy, "g_grad_norm": norm, "lr_g": tr.gMLE.LR()}
+	return map[string]float64{"loss_g": st.Loss, "entropy": st.Entropy, "g_grad_norm": norm, "lr_g": tr.gMLE.LR()}, nil
 }
 
-// dPretrainStep: one D update against fresh samples of the pre-trained G.
-func (tr *Trainer) dPretrainStep(ctx context.Context) (map[string]float64, error) {
-	_, fakes, err := tr.sampleFakes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return tr.dStep(tr.realBatch(), fakes), nil
-}
-
-// adversarialStep is the GAN loop's body: D step(s) on fresh fakes, then one
-// REINFORCE step of G on the last fakes, rewarded by the updated D.
-func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, error) {
-	B, T := tr.Cfg.BatchSize, tr.Cfg.SeqLen
-	// sample prompts (G) and generations (target); D steps
-	var prompts, gens []int32
-	var vals map[string]float64
-	for k := 0; k < tr.Cfg.DStepsPerG; k++ {
-		var err error
-		if prompts, gens, err = tr.sampleFakes(ctx); err != nil {
-			return nil, err
+// fakesAndDStep draws batch_size prompts from G, asks the target for C
+// continuations of each (C target calls, distinct seeds; gens is
+// (batch_size·C, gen_len), prompt-major) and updates D on as many real
+// sequences against them. With a model target the half of the D update
+// that does not need the target's answer (the real sequences and the
+// replayed fakes) runs while the target generates; the identity target
+// answers at once, so its D update is a single pass.
+func (tr *Trainer) fakesAndDStep(ctx context.Context, C int) (prompts, gens []int32, vals map[string]float64, err error) {
+	B, k, m := tr.Cfg.BatchSize, tr.Cfg.PromptLen, tr.Cfg.GenLen
+	prompts = tr.Gen.Sample(B, k, generator.SampleOptions{Temperature: tr.Cfg.Temperature}, nil, tr.sampleRNG)
+	requests := prompts
+	if C > 1 {
+		requests = make([]int32, 0, len(prompts)*C)
+		for b := range B {
+			for range C {
+				requests = append(requests, prompts[b*k:(b+1)*k]...)
+			}
 		}
-		vals = tr.dStep(tr.realBatch(), gens)
 	}
-
-	// rewards: non-saturating log D per prefix, per-token returns, baseline, normalisation
-	logits := tr.Disc.MeanLogits(gens, B, T)
-	r := NonSaturatingRewards(logits)
-	var R []float64
-	switch tr.Cfg.Credit {
-	case "delta":
-		R = DiscountedReturns(RewardDeltas(r, B, T), B, T, tr.Cfg.Gamma)
-	case "rollout":
-		R = tr.rolloutReturns(prompts, r)
-	default:
-		R = DiscountedReturns(r, B, T, tr.Cfg.Gamma)
+	seeds := tr.requestSeeds(B * C)
+	var real []int32
+	for range C {
+		real = append(real, tr.real.next()...)
 	}
-	A, init := Advantages(R, B, T, tr.baseline, tr.baselineInit, tr.Cfg.BaselineDecay)
-	tr.baselineInit = init
+	d := newDStep(tr.Disc, tr.dOpts, tr.replay, tr.sampleRNG, real, m, B/2, tr.Cfg.LabelSmoothing, tr.Cfg.ReplayWeight)
+	if tr.Cfg.IsIdentity() {
+		if gens, err = tr.generate(ctx, requests, seeds); err != nil {
+			return nil, nil, nil, err
+		}
+		return prompts, gens, d.finish(gens), nil
+	}
+	type answer struct {
+		gens []int32
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		g, err := tr.generate(ctx, requests, seeds)
+		answered <- answer{g, err}
+	}()
+	d.prepare()
+	a := <-answered
+	if a.err != nil {
+		return nil, nil, nil, a.err
+	}
+	return prompts, a.gens, d.finish(a.gens), nil
+}
 
-	// G step: REINFORCE on the fakes (+ entropy bonus), plus MLE on real data
-	bt := generator.Batch{B: B, T: T, Tokens: prompts, Weights: make([]float32, B*T), Entropy: fill(B*T, float32(tr.Cfg.EntropyBonus/float64(B*T)))}
+// generate asks the target for one generation of each of the (n,
+// prompt_len) prompts, prompt i with seeds[i]; Calls and GenerateSeconds
+// count it.
+func (tr *Trainer) generate(ctx context.Context, prompts []int32, seeds []uint64) ([]int32, error) {
+	start := time.Now()
+	gens, err := targets.Continue(ctx, tr.Target, prompts, tr.Cfg.PromptLen, tr.Cfg.GenLen, seeds)
+	tr.GenerateSeconds += time.Since(start).Seconds()
+	tr.Calls += len(seeds)
+	return gens, err
+}
+
+// requestSeeds draws the seeds of n target requests from the run's seed stream.
+func (tr *Trainer) requestSeeds(n int) []uint64 {
+	seeds := make([]uint64, n)
+	for i := range seeds {
+		seeds[i] = tr.seedRNG.Uint64()
+	}
+	return seeds
+}
+
+// policyStep is G's REINFORCE update on the (B, prompt_len) prompts with
+// per-token advantages A, plus the entropy bonus and, with mle_weight, an
+// MLE term on a batch of real prompts.
+func (tr *Trainer) policyStep(prompts []int32, A []float64) map[string]float64 {
+	B, k := tr.Cfg.BatchSize, tr.Cfg.PromptLen
+	bt := generator.Batch{B: B, T: k, Tokens: prompts, Weights: make([]float32, B*k), Entropy: fill(B*k, float32(tr.Cfg.EntropyBonus/float64(B*k)))}
 	for i, a := range A {
-		bt.Weights[i] = float32(a / float64(B*T))
+		bt.Weights[i] = float32(a / float64(B*k))
 	}
 	if tr.Cfg.MLEWeight > 0 {
 		bt.B = 2 * B
-		bt.Tokens = append(bt.Tokens, tr.realBatch()...)
-		bt.Weights = append(bt.Weights, fill(B*T, float32(tr.Cfg.MLEWeight/float64(B*T)))...)
-		bt.Entropy = append(bt.Entropy, make([]float32, B*T)...)
+		bt.Tokens = append(bt.Tokens, tr.prior.next()...)
+		bt.Weights = append(bt.Weights, fill(B*k, float32(tr.Cfg.MLEWeight/float64(B*k)))...)
+		bt.Entropy = append(bt.Entropy, make([]float32, B*k)...)
 	}
 	ps := tr.Gen.Params()
 	ps.ZeroGrad()
 	st := tr.Gen.Backprop(bt)
-	vals["loss_g"] = st.Loss
-	vals["entropy"] = st.Entropy
-	vals["g_grad_norm"] = tr.gAdv.Update(ps)
-	vals["lr_g"] = tr.gAdv.LR()
-	vals["reward"] = mean(r)
-	return vals, nil
+	return map[string]float64{"loss_g": st.Loss, "entropy": st.Entropy, "g_grad_norm": tr.gAdv.Update(ps), "lr_g": tr.gAdv.LR()}
 }
 
-// rolloutReturns values each prefix as SeqGAN does: the mean of log D over
-// Rollouts completions of it sampled from G (the whole sequence's own log D
-// for the last token). r holds the per-prefix rewards of the sequences.
-// Completions are judged directly, which assumes the identity target.
-func (tr *Trainer) rolloutReturns(prompts []int32, r []float64) []float64 {
-	B, T, n := tr.Cfg.BatchSize, tr.Cfg.SeqLen, tr.Cfg.Rollouts
-	R := make([]float64, B*T)
-	opt := generator.SampleOptions{Temperature: tr.Cfg.Temperature}
-	for t := 1; t < T; t++ {
-		seqs := tr.Gen.Rollout(prompts, B, T, t, n, opt, tr.sampleRNG)
-		final := NonSaturatingRewards(tr.Disc.MeanLogits(seqs, B*n, T))
-		for b := 0; b < B; b++ {
-			s := 0.0
-			for k := 0; k < n; k++ {
-				s += final[(b*n+k)*T+T-1]
-			}
-			R[b*T+t-1] = s / float64(n)
-		}
-	}
-	for b := 0; b < B; b++ {
-		R[b*T+T-1] = r[b*T+T-1]
-	}
-	return R
+// batches hands out batches of a token table in an order that is a
+// permutation per epoch drawn from (seed, stream + epoch), so a batch
+// depends only on the cursor, which checkpoints store.
+type batches struct {
+	seqs         *task.Sequences
+	B            int
+	seed, stream uint64
+	cursor       int // batches drawn so far
+	permEpoch    int
+	perm         []int
 }
 
-// sampleFakes draws B prompts from G and asks the target for their
-// generations. Per-position D rewards are credited to prompt tokens, which
-// needs generations aligned with prompts: true of the identity target, the
-// only one Config.Validate accepts yet.
-func (tr *Trainer) sampleFakes(ctx context.Context) (prompts, gens []int32, err error) {
-	B, T := tr.Cfg.BatchSize, tr.Cfg.SeqLen
-	prompts = tr.Gen.Sample(B, T, generator.SampleOptions{Temperature: tr.Cfg.Temperature}, nil, tr.sampleRNG)
-	reqs := make([]targets.Request, B)
-	for b := range reqs {
-		reqs[b] = targets.Request{Prompt: prompts[b*T : (b+1)*T]}
-	}
-	out, err := tr.Target.Generate(ctx, reqs)
-	if err != nil {
-		return nil, nil, fmt.Errorf("target %s: %w", tr.Target.Fingerprint(), err)
-	}
-	if len(out) != B {
-		return nil, nil, fmt.Errorf("target %s answered %d of %d requests", tr.Target.Fingerprint(), len(out), B)
-	}
-	gens = make([]int32, 0, B*T)
-	for b, g := range out {
-		if len(g.Tokens) != T {
-			return nil, nil, fmt.Errorf("target %s: generation %d has %d tokens, the discriminator reads %d", tr.Target.Fingerprint(), b, len(g.Tokens), T)
-		}
-		gens = append(gens, g.Tokens...)
-	}
-	return prompts, gens, nil
+func newBatches(seqs *task.Sequences, B int, seed, stream uint64) *batches {
+	return &batches{seqs: seqs, B: B, seed: seed, stream: stream, permEpoch: -1}
 }
 
-// dStep updates every D member on real vs fake (+ replayed fakes) and then
-// stores the fakes in the replay buffer.
-func (tr *Trainer) dStep(real, fake []int32) map[string]float64 {
-	return discriminatorStep(tr.Disc, tr.dOpts, tr.replay, tr.sampleRNG, real, fake, tr.Cfg.SeqLen, tr.Cfg.BatchSize/2, tr.Cfg.LabelSmoothing, tr.Cfg.ReplayWeight)
-}
-
-// discriminatorStep updates every member of disc on real vs fake sequences
-// of length T plus nReplay fakes replayed from replay (drawn with rng), then
-// adds the fakes to replay. real and fake hold the same number of sequences.
-// Each member sees the three sets in one forward pass; members are
-// independent and update in parallel.
-func discriminatorStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Replay, rng *nn.RNG, real, fake []int32, T, nReplay int, smoothing, lambda float64) map[string]float64 {
-	return newDStep(disc, opts, replay, rng, real, T, nReplay, smoothing, lambda).finish(fake)
-}
-
-// dStep is one D update whose fresh fakes may arrive later. newDStep draws
-// the replayed fakes; prepare (optional) runs every member's forward and
-// backward pass over the real sequences and the replayed fakes, which do not
-// depend on the fresh fakes; finish runs what is left (all three sets in one
-// pass when prepare was not called), updates every member and adds the
-// fakes to the replay buffer. Steer calls prepare while the target generates
-// the fakes. The loss is the same either way; two passes only sum it in
-// another order (equal up to float rounding).
-type dStep struct {
-	disc              *discriminator.Ensemble
-	opts              []*nn.Adam
-	replay            *Replay
-	T                 int
-	real, old         []int32
-	smoothing, lambda float64
-	prepared          bool
-	loss, dReal       []float64 // per member, so far
-}
-
-func newDStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Replay, rng *nn.RNG, real []int32, T, nReplay int, smoothing, lambda float64) *dStep {
-	K := len(disc.Members)
-	return &dStep{
-		disc: disc, opts: opts, replay: replay, T: T, real: real, old: replay.Sample(nReplay, rng),
-		smoothing: smoothing, lambda: lambda, loss: make([]float64, K), dReal: make([]float64, K),
-	}
-}
-
-// prepare runs the real and replay terms of L_D now.
-func (d *dStep) prepare() {
-	realT, _, replayT := lossTerms(d.smoothing, d.lambda)
-	final := d.pass(concat(d.real, d.old), []lossSet{{len(d.real) / d.T, realT}, {len(d.old) / d.T, replayT}}, true, false)
-	for k := range final {
-		d.dReal[k] = final[k][0]
-	}
-	d.prepared = true
-}
-
-// finish runs the fake term (and the others unless prepared), updates every
-// member and stores the fakes in the replay buffer.
-func (d *dStep) finish(fake []int32) map[string]float64 {
-	realT, fakeT, replayT := lossTerms(d.smoothing, d.lambda)
-	fakes := lossSet{len(fake) / d.T, fakeT}
-	dFake := make([]float64, len(d.disc.Members))
-	if d.prepared {
-		for k, f := range d.pass(fake, []lossSet{fakes}, false, true) {
-			dFake[k] = f[0]
-		}
-	} else {
-		for k, f := range d.pass(concat(d.real, fake, d.old), []lossSet{{len(d.real) / d.T, realT}, fakes, {len(d.old) / d.T, replayT}}, true, true) {
-			d.dReal[k], dFake[k] = f[0], f[1]
-		}
-	}
-	d.replay.Add(fake)
-	return map[string]float64{"loss_d": mean(d.loss), "d_real": mean(d.dReal), "d_fake": mean(dFake)}
-}
-
-// lossSet is n consecutive sequences of one term of L_D.
-type lossSet struct {
-	n int
-	lossTerm
-}
-
-// pass runs every member, in parallel, forward and backward over seqs, the
-// sets one after another: the gradients of their terms accumulate (zeroed
-// first if zero) and, if update, the optimiser steps. It adds each member's
-// loss to d.loss and returns per member each set's mean final probability.
-func (d *dStep) pass(seqs []int32, sets []lossSet, zero, update bool) [][]float64 {
-	T, K := d.T, len(d.disc.Members)
-	final := make([][]float64, K)
-	nn.ParallelFor(K, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			m := d.disc.Members[k]
-			if zero {
-				m.Params().ZeroGrad()
-			}
-			z, cache := m.Forward(seqs, len(seqs)/T, T)
-			g := make([]float32, len(z))
-			l, at := 0.0, 0
-			for _, s := range sets {
-				zs := z[at*T : (at+s.n)*T]
-				l += BCE(zs, s.y, s.w, g[at*T:(at+s.n)*T])
-				final[k] = append(final[k], meanFinalProb(zs, s.n, T))
-				at += s.n
-			}
-			m.Backward(cache, g)
-			if update {
-				d.opts[k].Update(m.Params())
-			}
-			d.loss[k] += l
-		}
-	})
-	return final
-}
-
-func concat(parts ...[]int32) []int32 {
-	var out []int32
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-func mean(xs []float64) float64 {
-	s := 0.0
-	for _, x := range xs {
-		s += x
-	}
-	return s / float64(len(xs))
-}
-
-// meanFinalProb is the mean σ(logit) at the last position: D's verdict on whole sequences.
-func meanFinalProb(logits []float32, B, T int) float64 {
-	s := 0.0
-	for b := 0; b < B; b++ {
-		s += 1 / (1 + math.Exp(-float64(logits[b*T+T-1])))
-	}
-	return s / float64(B)
-}
-
-// realBatch returns the next batch of training sequences. The order within
-// an epoch is a permutation drawn from (seed, epoch), so the batch depends
-// only on the cursor, which checkpoints store.
-func (tr *Trainer) realBatch() []int32 {
-	B, T, n := tr.Cfg.BatchSize, tr.Cfg.SeqLen, tr.Train.N
+// next returns the next B sequences.
+func (d *batches) next() []int32 {
+	B, T, n := d.B, d.seqs.T, d.seqs.N
 	perEpoch := max(n/B, 1)
-	epoch, i := tr.dataCursor/perEpoch, tr.dataCursor%perEpoch
-	if epoch != tr.permEpoch {
-		tr.perm = nn.NewRNG(tr.Cfg.Seed, streamDataPerm+uint64(epoch)).Perm(n)
-		tr.permEpoch = epoch
+	epoch, i := d.cursor/perEpoch, d.cursor%perEpoch
+	if epoch != d.permEpoch {
+		d.perm = nn.NewRNG(d.seed, d.stream+uint64(epoch)).Perm(n)
+		d.permEpoch = epoch
 	}
 	out := make([]int32, 0, B*T)
 	for k := 0; k < B; k++ {
-		out = append(out, tr.Train.Seq(tr.perm[(i*B+k)%n])...)
+		out = append(out, d.seqs.Seq(d.perm[(i*B+k)%n])...)
 	}
-	tr.dataCursor++
+	d.cursor++
 	return out
 }
 
@@ -486,80 +472,12 @@ func fill(n int, v float32) []float32 {
 	return s
 }
 
-// Evaluate scores the current generator on held-out data and fresh samples,
-// updates the hall of fame and applies the feedback rule: below the
-// threshold G's learning rate is lowered once; without improvement for
-// Patience adversarial evaluations, ShouldStop turns true.
-func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
-	cfg := tr.Cfg
-	T := cfg.SeqLen
-	rng := nn.NewRNG(cfg.Seed, streamEval+uint64(tr.step))
-	samples := SampleBatched(tr.Gen, cfg.EvalSamples, T, 1, rng)
-	vals := map[string]float64{}
-	if err := ctx.Err(); err != nil {
-		return Stats{}, err
+func mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
 	}
-	var perSample []float64 // oracle NLL of each sample
-	if tr.Oracle != nil {
-		perSample = SequenceNLL(tr.Oracle, samples, cfg.EvalSamples, T, 1)
-		vals["nll_oracle"] = mean(perSample)
-	}
-	if tr.Test != nil {
-		n := tr.Test.N
-		if cfg.EvalTest > 0 && cfg.EvalTest < n {
-			n = cfg.EvalTest
-		}
-		vals["nll_test"] = MeanNLL(tr.Gen, tr.Test.Tokens[:n*T], n, T, 1)
-	}
-	seqs := task.ToInts(samples, cfg.EvalSamples, T)
-	vals["distinct_2"] = metrics.DistinctN(seqs, 2)
-	vals["distinct_3"] = metrics.DistinctN(seqs, 3)
-	vals["self_bleu_3"] = metrics.SelfBLEU(seqs, 3, 200)
-	dMean, dStd := tr.Disc.Score(samples, cfg.EvalSamples, T)
-	// D's verdict on real data it never trained on (the test file) when there is one.
-	realSet := tr.Train
-	if tr.Test != nil {
-		realSet = tr.Test
-	}
-	nReal := min(cfg.EvalSamples, realSet.N)
-	realMean, _ := tr.Disc.Score(realSet.Tokens[:nReal*T], nReal, T)
-	vals["d_fake"] = meanAt(dMean, cfg.EvalSamples, T)
-	vals["d_real"] = meanAt(realMean, nReal, T)
-	vals["d_std"] = meanAt(dStd, cfg.EvalSamples, T)
-	if perSample != nil {
-		// Is the learned evaluator aligned with the true metric? Correlation
-		// of D's verdict with −NLL-oracle across samples (audit for reward hacking).
-		score := make([]float64, cfg.EvalSamples)
-		for b := range score {
-			score[b] = float64(dMean[b*T+T-1])
-		}
-		neg := make([]float64, len(perSample))
-		for i, v := range perSample {
-			neg[i] = -v
-		}
-		vals["d_oracle_corr"] = pearson(score, neg)
-	}
-	tr.updateHall(samples, dMean, dStd)
-
-	// feedback
-	metric, ok := vals[cfg.Metric]
-	if ok && !math.IsNaN(metric) {
-		if metric < tr.best {
-			tr.best, tr.bestStep, tr.sinceBest = metric, tr.step, 0
-		} else if cfg.PhaseOf(tr.step) == PhaseAdversarial {
-			tr.sinceBest++
-		}
-		if cfg.Threshold > 0 && metric < cfg.Threshold && !tr.stabilised && cfg.PhaseOf(tr.step) == PhaseAdversarial {
-			tr.stabilised = true
-			tr.gAdv.LRScale *= cfg.StabiliseFactor
-		}
-	}
-	vals["best"] = tr.best
-	if tr.stabilised {
-		vals["stabilised"] = 1
-	}
-	tr.lastEval, tr.lastEvalStep = vals, tr.step
-	return Stats{Step: tr.step, Phase: "eval", Values: vals}, nil
+	return s / float64(len(xs))
 }
 
 // ShouldStop reports whether patience has run out.
@@ -575,112 +493,44 @@ func (tr *Trainer) Warnings() []string { return slices.Clone(tr.warnings) }
 // ResumeWarnings lists the changes that the Restore which built tr found.
 func (tr *Trainer) ResumeWarnings() []string { return slices.Clone(tr.newWarnings) }
 
-// Best returns the best held-out metric so far and the step it was reached at.
-func (tr *Trainer) Best() (float64, int) { return tr.best, tr.bestStep }
+// Best returns the best held-out metric so far, in the metric's own units,
+// and the step it was reached at (NaN and 0 before the first evaluation).
+func (tr *Trainer) Best() (float64, int) {
+	if math.IsInf(tr.best, 1) {
+		return math.NaN(), 0
+	}
+	if tr.Cfg.Metric == "d_fake" {
+		return -tr.best, tr.bestStep
+	}
+	return tr.best, tr.bestStep
+}
 
-// HallOfFame returns the best samples seen at evaluations, best first.
+// HallOfFame returns the best prompts seen at evaluations, best first.
 func (tr *Trainer) HallOfFame() []HallEntry { return tr.hall }
 
 // MLEWeights returns G's weights at the end of MLE pre-training, or nil if that has not happened.
 func (tr *Trainer) MLEWeights() map[string]nn.Array { return tr.mleWeights }
 
-func meanAt(p []float32, B, T int) float64 {
-	s := 0.0
-	for b := 0; b < B; b++ {
-		s += float64(p[b*T+T-1])
+// SamplePrompts draws n prompts from G at temperature, as (n, prompt_len) tokens.
+func (tr *Trainer) SamplePrompts(n int, temperature float64, rng *nn.RNG) ([]int32, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("sample prompts: n = %d must be >= 0", n)
 	}
-	return s / float64(B)
+	if !(temperature > 0) {
+		return nil, fmt.Errorf("sample prompts: temperature %v must be > 0", temperature)
+	}
+	return generator.SampleBatched(tr.Gen, n, tr.Cfg.PromptLen, temperature, rng), nil
 }
 
-func (tr *Trainer) updateHall(samples []int32, mean, std []float32) {
-	if tr.Cfg.HallOfFame == 0 {
-		return
-	}
-	T := tr.Cfg.SeqLen
-	n := len(samples) / T
-	seen := map[string]bool{}
-	for _, h := range tr.hall {
-		seen[fmt.Sprint(h.Tokens)] = true
-	}
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return mean[order[a]*T+T-1] > mean[order[b]*T+T-1] })
-	for _, i := range order[:min(n, tr.Cfg.HallOfFame)] {
-		seq := append([]int32(nil), samples[i*T:(i+1)*T]...)
-		key := fmt.Sprint(seq)
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		e := HallEntry{Tokens: seq, DScore: float64(mean[i*T+T-1]), DStd: float64(std[i*T+T-1]), Step: tr.step}
-		if tr.Oracle != nil {
-			e.NLLOracle = MeanNLL(tr.Oracle, seq, 1, T, 1)
-		}
-		tr.hall = append(tr.hall, e)
-	}
-	sort.SliceStable(tr.hall, func(a, b int) bool { return tr.hall[a].DScore > tr.hall[b].DScore })
-	if len(tr.hall) > tr.Cfg.HallOfFame {
-		tr.hall = tr.hall[:tr.Cfg.HallOfFame]
-	}
-}
-
-// evalChunk bounds the memory of batched scoring: chunk·T·V logits.
-const evalChunk = 128
-
-// SampleBatched draws n sequences of length T from m at temperature temp, in chunks.
-func SampleBatched(m *generator.Model, n, T int, temp float64, rng *nn.RNG) []int32 {
-	out := make([]int32, 0, n*T)
-	for done := 0; done < n; done += evalChunk {
-		k := min(evalChunk, n-done)
-		out = append(out, m.Sample(k, T, generator.SampleOptions{Temperature: temp}, nil, rng)...)
-	}
-	return out
-}
-
-// SequenceNLL returns the mean per-token negative log-likelihood of each of
-// the (n, T) sequences under m at temperature temp.
-func SequenceNLL(m *generator.Model, tokens []int32, n, T int, temp float64) []float64 {
-	out := make([]float64, n)
-	for done := 0; done < n; done += evalChunk {
-		k := min(evalChunk, n-done)
-		lp := m.LogProbs(tokens[done*T:(done+k)*T], k, T, temp, nil)
-		for i := 0; i < k; i++ {
-			for t := 0; t < T; t++ {
-				out[done+i] -= float64(lp[i*T+t])
-			}
-			out[done+i] /= float64(T)
+// PromptWindows returns every k-token window of the (n, m) sequences seqs:
+// real generations cut into prompt-sized pieces, a prior for G's MLE
+// pre-training that needs no target calls.
+func PromptWindows(seqs []int32, m, k int) []int32 {
+	var out []int32
+	for i := 0; i+m <= len(seqs); i += m {
+		for j := 0; j+k <= m; j++ {
+			out = append(out, seqs[i+j:i+j+k]...)
 		}
 	}
 	return out
-}
-
-// pearson returns the correlation of x and y (0 if either is constant).
-func pearson(x, y []float64) float64 {
-	mx, my := mean(x), mean(y)
-	var sxy, sxx, syy float64
-	for i := range x {
-		dx, dy := x[i]-mx, y[i]-my
-		sxy += dx * dy
-		sxx += dx * dx
-		syy += dy * dy
-	}
-	if sxx == 0 || syy == 0 {
-		return 0
-	}
-	return sxy / math.Sqrt(sxx*syy)
-}
-
-// MeanNLL returns the mean per-token negative log-likelihood of the (n, T)
-// sequences under m at temperature temp, scored in chunks.
-func MeanNLL(m *generator.Model, tokens []int32, n, T int, temp float64) float64 {
-	var s float64
-	for done := 0; done < n; done += evalChunk {
-		k := min(evalChunk, n-done)
-		for _, lp := range m.LogProbs(tokens[done*T:(done+k)*T], k, T, temp, nil) {
-			s -= float64(lp)
-		}
-	}
-	return s / float64(n*T)
 }

@@ -112,3 +112,24 @@ func parseLine(text string, jsonl bool) ([]int64, error) {
 	}
 	return ids, nil
 }
+
+// FromTokens wraps (n, T) tokens already in memory as Sequences.
+func FromTokens(tokens []int32, T int) (*Sequences, error) {
+	if T < 1 || len(tokens) == 0 || len(tokens)%T != 0 {
+		return nil, fmt.Errorf("%d tokens are not a positive number of sequences of %d", len(tokens), T)
+	}
+	return &Sequences{N: len(tokens) / T, T: T, Tokens: tokens}, nil
+}
+
+// Check reports the first token outside [0, vocab) and a length other than T.
+func (s *Sequences) Check(vocab, T int) error {
+	if s.T != T || s.N < 1 || len(s.Tokens) != s.N*s.T {
+		return fmt.Errorf("%d sequences of %d tokens (%d in all), want sequences of %d", s.N, s.T, len(s.Tokens), T)
+	}
+	for i, id := range s.Tokens {
+		if id < 0 || int(id) >= vocab {
+			return fmt.Errorf("sequence %d, token %d is %d, outside the vocabulary [0, %d)", i/T, i%T, id, vocab)
+		}
+	}
+	return nil
+}

@@ -50,6 +50,7 @@ import (
 	"promptgan/targets/ledger"
 	"promptgan/targets/lstm"
 	"promptgan/targets/onnx"
+	"promptgan/task"
 )
 
 // DefaultOracle is the oracle's path relative to the repository root.
@@ -109,7 +110,7 @@ type Options struct {
 	Tournament     int // evolutionary search: tournament size
 	CandidateBatch int // best-of-N: candidates per batch
 
-	Steer search.SteerConfig // promptgan's settings; vocab, k, m and seed are set by Run
+	Steer search.Config // promptgan's settings (the steer preset); vocab, target, data and seed are set by Run
 
 	Target  string // TargetAuto, TargetGo or TargetONNX
 	ORTLib  string // ONNX Runtime library; "" = ort.FindLibrary's search
@@ -129,7 +130,8 @@ var (
 
 // DefaultOptions returns the benchmark's defaults for S secrets.
 func DefaultOptions(secrets int) Options {
-	st := search.DefaultSteerConfig(5000)
+	st, _ := search.Preset("steer")
+	st.Generator.Vocab, st.Discriminator.Vocab = 5000, 5000
 	return Options{
 		Oracle: DefaultOracle, Secrets: secrets, Seed: 1, Budget: 20000,
 		RefsTotal: 1024, FloorN: 1024, RandomN: 1024, EvalPrompts: 128,
@@ -250,9 +252,9 @@ type Result struct {
 	// target.Generate (G and D work, ledger excluded from neither).
 	OutsideTargetShare float64 `json:"outside_target_share"`
 
-	Steer search.SteerConfig `json:"steer"`
-	CPUs  int                `json:"cpus"`
-	WallS float64            `json:"wall_s"`
+	Steer search.Config `json:"steer"`
+	CPUs  int           `json:"cpus"`
+	WallS float64       `json:"wall_s"`
 }
 
 // bench holds a run's shared state.
@@ -292,10 +294,17 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	}()
 	st := opt.Steer
 	st.Generator.Vocab, st.Discriminator.Vocab, st.Seed = V, V, opt.Seed
+	st.Target, st.Train, st.Test, st.Prior, st.HeldOut, st.Ledger = "steer-oracle", "", "", "", 0, false
 	if st.Discriminator.IsLinear() && st.Discriminator.Positions == 0 {
 		st.Discriminator.Positions = b.m // one weight row per generated position
 	}
-	if err := st.Validate(); err != nil {
+	// every method's budget: D pre-training, then whole adversarial steps
+	pretrainEnd := opt.PretrainGSteps + opt.PretrainDSteps
+	st.MLESteps, st.DPretrainSteps = opt.PretrainGSteps, opt.PretrainDSteps
+	st.Steps = pretrainEnd + (opt.Budget-opt.PretrainDSteps*st.BatchSize)/st.CallsPerStep()
+	check := st
+	check.Train, check.Prior = "(in memory)", "(in memory)"
+	if err := check.Validate(); err != nil {
 		return nil, fmt.Errorf("steer config: %w", err)
 	}
 	b.res = &Result{
@@ -352,19 +361,33 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	steer, err := search.NewSteer(st, pre, refs, search.PromptWindows(refs, b.m, b.k))
+	train, err := task.FromTokens(refs, b.m)
+	if err != nil {
+		return nil, fmt.Errorf("references: %w", err)
+	}
+	prior, err := task.FromTokens(search.PromptWindows(refs, b.m, b.k), b.k)
+	if err != nil {
+		return nil, fmt.Errorf("reference windows: %w", err)
+	}
+	data := search.Data{Train: train, Prior: prior}
+	tr, err := search.NewFromData(st, pre, data)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := steer.PretrainG(opt.PretrainGSteps); err != nil {
-		return nil, err
+	if pretrainEnd > 0 {
+		_, err := search.Run(ctx, tr, search.RunOptions{NoEvaluation: true, Until: pretrainEnd, AfterStep: func(s search.Stats) error {
+			if s.Phase == search.PhaseDPretrain {
+				b.res.PretrainD = s.Values
+			}
+			return nil
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("pre-training: %w", err)
+		}
 	}
-	if b.res.PretrainD, err = steer.PretrainD(ctx, opt.PretrainDSteps); err != nil {
-		return nil, err
-	}
-	b.res.PretrainCalls = steer.Calls
-	gWeights, dWeights := steer.Gen.Params().Weights(), steer.Disc.Params().Weights()
-	b.log.Info("pre-training done", "calls", steer.Calls, "d_real", b.res.PretrainD["d_real"], "d_fake", b.res.PretrainD["d_fake"])
+	b.res.PretrainCalls = tr.Calls
+	gWeights, dWeights := tr.Gen.Params().Weights(), tr.Disc.Params().Weights()
+	b.log.Info("pre-training done", "calls", tr.Calls, "d_real", b.res.PretrainD["d_real"], "d_fake", b.res.PretrainD["d_fake"])
 
 	frozen := func() (*generator.Model, *discriminator.Ensemble, error) {
 		g := generator.New(st.Generator, nn.NewRNG(0, 0))
@@ -390,7 +413,7 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 		}
 		b.res.Methods = append(b.res.Methods, mr)
 	}
-	mr, err := b.promptgan(ctx, steer, MethodPromptgan)
+	mr, err := b.promptgan(ctx, tr, MethodPromptgan)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", MethodPromptgan, err)
 	}
@@ -412,8 +435,10 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 			return nil, fmt.Errorf("%s: %w", MethodExactEvolution, err)
 		}
 		b.res.Methods = append(b.res.Methods, mr)
-		// a second copy of the pre-trained G and D for promptgan's loop
-		s, err := search.NewSteer(st, pre, refs, nil)
+		// a second copy of the pre-trained G and D, fresh optimisers, for promptgan's loop
+		exactCfg := st
+		exactCfg.MLESteps, exactCfg.DPretrainSteps, exactCfg.Steps = 0, 0, st.Steps-pretrainEnd
+		s, err := search.NewFromData(exactCfg, pre, data)
 		if err != nil {
 			return nil, err
 		}
@@ -814,24 +839,25 @@ func (b *bench) evolution(ctx context.Context, g *generator.Model, name string, 
 	return mr, nil
 }
 
-// promptgan continues the pre-trained Steer adversarially until the budget
-// is spent; its output at an evaluation is EvalPrompts prompts sampled from
-// G at temperature 1. name is MethodPromptgan or MethodExactPromptgan.
-func (b *bench) promptgan(ctx context.Context, s *search.Steer, name string) (MethodResult, error) {
+// promptgan continues the pre-trained run adversarially, through
+// search.Run, until the budget is spent; its output at an evaluation is
+// EvalPrompts prompts sampled from G at temperature 1. name is
+// MethodPromptgan or MethodExactPromptgan.
+func (b *bench) promptgan(ctx context.Context, tr *search.Trainer, name string) (MethodResult, error) {
 	mr := MethodResult{Name: name}
 	tg, err := b.ledgered(name)
 	if err != nil {
 		return mr, err
 	}
 	timed := &timedTarget{Model: tg}
-	s.Target = timed
+	tr.SetTarget(timed)
 	calls := b.res.PretrainCalls
 	sched := schedule{budget: b.opt.Budget}
-	perStep := s.Cfg.CallsPerStep()
+	perStep := tr.Cfg.CallsPerStep()
 	var wall float64
 	evalIndex := 0
-	evalNow := func() error {
-		prompts, err := s.SamplePrompts(b.opt.EvalPrompts, 1, nn.NewRNG(b.opt.Seed, streamPromptganEval+uint64(evalIndex)))
+	evalNow := func(step int) error {
+		prompts, err := tr.SamplePrompts(b.opt.EvalPrompts, 1, nn.NewRNG(b.opt.Seed, streamPromptganEval+uint64(evalIndex)))
 		if err != nil {
 			return err
 		}
@@ -841,26 +867,28 @@ func (b *bench) promptgan(ctx context.Context, s *search.Steer, name string) (Me
 			return err
 		}
 		mr.Points = append(mr.Points, p)
-		b.log.Info(name, "calls", calls, "step", s.Steps(), "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
+		b.log.Info(name, "calls", calls, "step", step, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
 		return nil
 	}
 	if sched.due(calls) { // pre-training alone may pass the first points
-		if err := evalNow(); err != nil {
+		if err := evalNow(tr.StepCount()); err != nil {
 			return mr, err
 		}
 	}
-	for calls+perStep <= b.opt.Budget {
-		start := time.Now()
-		if _, err := s.Step(ctx); err != nil {
-			return mr, err
-		}
+	start := time.Now()
+	_, err = search.Run(ctx, tr, search.RunOptions{NoEvaluation: true, AfterStep: func(st search.Stats) error {
 		calls += perStep
 		wall += time.Since(start).Seconds()
 		if sched.due(calls) || calls+perStep > b.opt.Budget {
-			if err := evalNow(); err != nil {
-				return mr, err
+			if err := evalNow(st.Step); err != nil {
+				return err
 			}
 		}
+		start = time.Now()
+		return nil
+	}})
+	if err != nil {
+		return mr, err
 	}
 	mr.Calls, mr.WallS, mr.GenerateS = calls, wall, timed.seconds
 	mr.LedgerHits, mr.LedgerMisses = ledgerStats(tg)

@@ -40,7 +40,7 @@ func TestResumeDamagedState(t *testing.T) {
 		{"missing manifest", filepath.Join(latest, "manifest.json"), func(string, []byte) []byte { return nil }, false, []string{"latest points to", "no manifest.json"}},
 		{"unlisted file", filepath.Join(latest, "extra.safetensors"), func(string, []byte) []byte { return header(`{}`) }, false, []string{"extra.safetensors", "not listed"}},
 		{"wrong format version", filepath.Join(latest, "manifest.json"), func(_ string, b []byte) []byte {
-			return []byte(strings.Replace(string(b), `"format_version": 1`, `"format_version": 7`, 1))
+			return []byte(strings.Replace(string(b), `"format_version": 2`, `"format_version": 7`, 1))
 		}, false, []string{"manifest.json", "format_version 7"}},
 		{"manifest not JSON", filepath.Join(latest, "manifest.json"), func(_ string, b []byte) []byte { return b[:len(b)/3] }, false, []string{"manifest.json", "invalid JSON"}},
 		{"oversized header length", gen, func(_ string, b []byte) []byte {

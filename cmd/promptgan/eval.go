@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -12,12 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"promptgan/checkpoints"
-	"promptgan/generator"
-	"promptgan/internal/nn"
 	"promptgan/internal/plot"
 	"promptgan/metrics"
 	"promptgan/search"
-	"promptgan/task"
 )
 
 // loadCheckpoint accepts a run directory or a checkpoint directory.
@@ -42,69 +40,43 @@ func evalAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	temp := c.Float64("temperature")
+	temp, n := c.Float64("temperature"), c.Int("samples")
 	if !(temp > 0) || temp > 10 {
 		return usagef("--temperature %v: must be in (0, 10]", temp)
 	}
-	n := c.Int("samples")
 	if n < 2 {
 		return usagef("--samples %d: need at least 2", n)
 	}
-	if search.IsSteerCheckpoint(ck) {
-		return usagef("%s is a steer run (target model): eval scores identity-target runs; its evaluations are in the run's %s and `promptgan inspect`", dir, search.MetricsFile)
+	res, err := search.EvaluateGenerator(ck, dir, search.EvalOptions{
+		Data: c.String("data"), Temperature: temp, Samples: n, MLE: c.Bool("mle"), Seed: c.Uint64("seed"),
+	})
+	if errors.Is(err, search.ErrNotSequenceGAN) {
+		return usageError{err}
 	}
-	cfg, err := search.ConfigOf(ck)
 	if err != nil {
 		return err
-	}
-	file := "generator.safetensors"
-	if c.Bool("mle") {
-		file = "mle_generator.safetensors"
-	}
-	g, err := search.GeneratorFrom(ck, file)
-	if err != nil {
-		return fmt.Errorf("%s: %w", dir, err)
-	}
-	res := map[string]any{"checkpoint": dir, "step": ck.Manifest.Step, "generator": file, "temperature": temp}
-	data := c.String("data")
-	if data == "" {
-		data = cfg.Test
-	}
-	T := cfg.SeqLen
-	if data != "" {
-		seqs, err := task.LoadSequences(data, cfg.Generator.Vocab, T)
-		if err != nil {
-			return err
-		}
-		res["data"] = data
-		res["sequences"] = seqs.N
-		res["nll_data"] = search.MeanNLL(g, seqs.Tokens, seqs.N, T, temp)
-	}
-	samples := search.SampleBatched(g, n, T, temp, nn.NewRNG(c.Uint64("seed"), 7))
-	ints := task.ToInts(samples, n, T)
-	res["distinct_2"] = metrics.DistinctN(ints, 2)
-	res["self_bleu_3"] = metrics.SelfBLEU(ints, 3, 200)
-	if cfg.Oracle != "" {
-		oracle, err := generator.LoadOracle(cfg.Oracle)
-		if err != nil {
-			return err
-		}
-		res["nll_oracle"] = search.MeanNLL(oracle, samples, n, T, 1)
-		res["samples"] = n
 	}
 	w := c.App.Writer
 	if c.Bool("json") {
 		return writeJSON(w, res)
 	}
-	keys := make([]string, 0, len(res))
-	for k := range res {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%v\n", k, format(res[k]))
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, format(v)) }
+	row("checkpoint", res.Checkpoint)
+	row("step", res.Step)
+	row("generator", res.Generator)
+	row("temperature", res.Temperature)
+	if res.NLLTest != nil {
+		row("data", res.Data)
+		row("sequences", res.Sequences)
+		row("nll_test", *res.NLLTest)
 	}
+	row("samples", res.Samples)
+	if res.NLLOracle != nil {
+		row("nll_oracle", *res.NLLOracle)
+	}
+	row("distinct_2", res.Distinct2)
+	row("self_bleu_3", res.SelfBLEU3)
 	return tw.Flush()
 }
 
@@ -127,24 +99,7 @@ func inspectAction(c *cli.Context) error {
 			Manifest checkpoints.Manifest `json:"manifest"`
 		}{dir, ck.Manifest})
 	}
-	if search.IsSteerCheckpoint(ck) {
-		return inspectSteer(w, dir, ck)
-	}
 	cfg, err := search.ConfigOf(ck)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "checkpoint  %s\nstep        %d of %d (%s)\nformat      %d\n", dir, ck.Manifest.Step, cfg.Steps, cfg.PhaseOf(max(ck.Manifest.Step, 1)), ck.Manifest.FormatVersion)
-	fmt.Fprintf(w, "generator   vocab %d, emb %d, hidden %d\n", cfg.Generator.Vocab, cfg.Generator.Emb, cfg.Generator.Hidden)
-	fmt.Fprintf(w, "discrim.    %d members, emb %d, hidden %d\n", cfg.Discriminator.Members, cfg.Discriminator.Emb, cfg.Discriminator.Hidden)
-	fmt.Fprintf(w, "data        train %s, test %s, oracle %s\n", cfg.Train, orNone(cfg.Test), orNone(cfg.Oracle))
-	printManifestTail(w, ck)
-	return nil
-}
-
-// inspectSteer prints a steer run's checkpoint.
-func inspectSteer(w io.Writer, dir string, ck *checkpoints.Checkpoint) error {
-	cfg, err := search.SteerRunConfigOf(ck)
 	if err != nil {
 		return err
 	}
@@ -153,7 +108,7 @@ func inspectSteer(w io.Writer, dir string, ck *checkpoints.Checkpoint) error {
 	fmt.Fprintf(w, "prompts     %d tokens; generations %d tokens\n", cfg.PromptLen, cfg.GenLen)
 	fmt.Fprintf(w, "generator   vocab %d, emb %d, hidden %d\n", cfg.Generator.Vocab, cfg.Generator.Emb, cfg.Generator.Hidden)
 	fmt.Fprintf(w, "discrim.    %d members, emb %d, hidden %d\n", cfg.Discriminator.Members, cfg.Discriminator.Emb, cfg.Discriminator.Hidden)
-	fmt.Fprintf(w, "data        train %s, prior %s\n", cfg.Train, orNone(cfg.Prior))
+	fmt.Fprintf(w, "data        train %s, test %s, prior %s, oracle %s\n", cfg.Train, orNone(cfg.Test), orNone(cfg.Prior), orNone(cfg.Oracle))
 	printManifestTail(w, ck)
 	return nil
 }
@@ -210,20 +165,6 @@ func plotRun(run, out string) ([]string, error) {
 		out = filepath.Join(run, "plots")
 	}
 	return plot.Run(recs, out)
-}
-
-// compareCheckpoint builds the MLE-vs-GAN table of a checkpoint.
-func compareCheckpoint(ck *checkpoints.Checkpoint, tr *search.Trainer, temps []float64, samples, testN int) ([]search.CompareRow, error) {
-	mle, err := search.GeneratorFrom(ck, "mle_generator.safetensors")
-	if err != nil {
-		return nil, err
-	}
-	gan, err := search.GeneratorFrom(ck, "generator.safetensors")
-	if err != nil {
-		return nil, err
-	}
-	models := []search.NamedGenerator{{Name: "MLE", G: mle}, {Name: "GAN", G: gan}}
-	return search.Compare(models, tr.Oracle, tr.Test, testN, tr.Cfg.SeqLen, temps, samples, tr.Cfg.Seed), nil
 }
 
 func printCompare(w io.Writer, rows []search.CompareRow) {

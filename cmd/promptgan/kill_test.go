@@ -321,7 +321,7 @@ func envInt(t *testing.T, name string, def int) int {
 
 // killSteerConfig is a steer run against the tiny GPT-2 fixture that
 // checkpoints every other step.
-const killSteerConfig = `mode: steer
+const killSteerConfig = `credit: sequence
 generator: {emb: 16, hidden: 16}
 discriminator: {emb: 16, hidden: 16, members: 2}
 prompt_len: 2

@@ -43,7 +43,7 @@ func TestTrainResumeEvalInspectPlot(t *testing.T) {
 		t.Fatalf("second train into %s: exit %d, %s", dir, code, errOut)
 	}
 	// Flags after the directory, as documented.
-	if out, errOut, code := run(t, "resume", dir, "--steps", "30", "--quiet"); code != 0 || !strings.Contains(out, "finished at step 30") {
+	if out, errOut, code := run(t, "resume", dir, "--steps", "25", "--quiet"); code != 0 || !strings.Contains(out, "finished at step 25") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
 	}
 	out, errOut, code = run(t, "eval", dir, "--json", "--samples", "50", "--temperature", "0.9")
@@ -54,7 +54,7 @@ func TestTrainResumeEvalInspectPlot(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &ev); err != nil {
 		t.Fatalf("eval --json: %v\n%s", err, out)
 	}
-	for _, k := range []string{"nll_data", "nll_oracle", "distinct_2", "self_bleu_3"} {
+	for _, k := range []string{"nll_test", "nll_oracle", "distinct_2", "self_bleu_3"} {
 		if _, ok := ev[k].(float64); !ok {
 			t.Errorf("eval --json lacks %s: %v", k, ev)
 		}
@@ -62,13 +62,26 @@ func TestTrainResumeEvalInspectPlot(t *testing.T) {
 	// Any held-out file, not only the shipped one.
 	data := filepath.Join(t.TempDir(), "held.txt")
 	os.WriteFile(data, []byte(strings.Repeat("1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n", 3)), 0o644)
-	if out, errOut, code := run(t, "eval", dir, "--data", data, "--samples", "10"); code != 0 || !strings.Contains(out, "nll_data") {
+	if out, errOut, code := run(t, "eval", dir, "--data", data, "--samples", "10"); code != 0 || !strings.Contains(out, "nll_test") {
 		t.Fatalf("eval --data: exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, bad := range [][]string{{"--temperature", "0"}, {"--samples", "1"}} {
 		if _, errOut, code := run(t, append([]string{"eval", dir}, bad...)...); code != 2 || !strings.Contains(errOut, bad[0]) {
 			t.Errorf("eval %v: exit %d, %s", bad, code, errOut)
 		}
+	}
+	// The run recorded its data paths absolute: resume works from any working directory.
+	wd, _ := os.Getwd()
+	if err := os.Chdir(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	app := newApp()
+	var o, e bytes.Buffer
+	app.Writer, app.ErrWriter = &o, &e
+	err := app.Run([]string{"promptgan", "resume", dir, "--steps", "30", "--quiet"})
+	os.Chdir(wd)
+	if err != nil || !strings.Contains(o.String(), "finished at step 30") {
+		t.Fatalf("resume from another directory: %v\n%s\n%s", err, o.String(), e.String())
 	}
 	out, _, code = run(t, "inspect", dir, "--json")
 	if code != 0 || !strings.Contains(out, `"step": 30`) || !strings.Contains(out, "generator.safetensors") {

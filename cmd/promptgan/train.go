@@ -16,21 +16,37 @@ import (
 
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
+	"promptgan/internal/ort"
 	"promptgan/search"
+	"promptgan/targets"
 )
 
-// configFromFlags builds the run's Config: preset, then YAML file, then flags.
+// configFromFlags builds a new run's Config: a preset, then the YAML
+// file, then the flags. Without --preset the run starts from "quick" with
+// the identity target and from "steer" with a model target (--target DIR,
+// or a target in the YAML).
 func configFromFlags(c *cli.Context) (search.Config, error) {
 	if c.NArg() > 0 {
 		return search.Config{}, usagef("train takes no arguments (got %q); use flags", c.Args().First())
 	}
-	cfg, err := search.Preset(c.String("preset"))
+	preset := c.String("preset")
+	if !c.IsSet("preset") && c.IsSet("target") && c.String("target") != targets.IdentityName {
+		preset = "steer"
+	}
+	cfg, err := search.Preset(preset)
 	if err != nil {
 		return cfg, usageError{err}
 	}
 	if path := c.String("config"); path != "" {
 		if cfg, err = search.LoadYAML(path, cfg); err != nil {
 			return cfg, err
+		}
+		if !c.IsSet("preset") && !c.IsSet("target") && !cfg.IsIdentity() && preset != "steer" {
+			// the file names a model target: its defaults are the steer preset's
+			steer, _ := search.Preset("steer")
+			if cfg, err = search.LoadYAML(path, steer); err != nil {
+				return cfg, err
+			}
 		}
 	}
 	if c.IsSet("steps") {
@@ -42,28 +58,52 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 	for _, f := range []struct {
 		flag string
 		dst  *string
-	}{{"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle}} {
+	}{{"target", &cfg.Target}, {"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle}, {"prior", &cfg.Prior}, {"device", &cfg.Device}} {
 		if c.IsSet(f.flag) {
 			*f.dst = c.String(f.flag)
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, usageError{fmt.Errorf("invalid config: %w", err)}
+	for _, f := range []struct {
+		flag string
+		dst  *int
+	}{{"prompt-len", &cfg.PromptLen}, {"gen-len", &cfg.GenLen}, {"max-new-tokens", &cfg.MaxNewTokens}} {
+		if c.IsSet(f.flag) {
+			*f.dst = c.Int(f.flag)
+		}
+	}
+	if !cfg.IsIdentity() && cfg.Train == "" {
+		return cfg, usagef("a run against a model needs --train REFS: good generations, gen_len (%d) token ids a line (.txt) or {\"ids\": [...]} (.jsonl)", cfg.GenLen)
 	}
 	return cfg, nil
 }
 
-func trainAction(c *cli.Context) error {
-	if steer, err := isSteerTrain(c); err != nil {
-		return err
-	} else if steer {
-		return steerTrainAction(c)
-	}
-	for _, f := range []string{"prior", "prompt-len", "gen-len", "max-new-tokens", "device", "ort-lib"} {
-		if c.IsSet(f) {
-			return usagef("--%s belongs to a steer run: give --target DIR too", f)
+// openTarget opens cfg's target (targets.Open) and, for a model target,
+// sets the networks' vocabulary to the model's; then validates cfg.
+func openTarget(c *cli.Context, cfg *search.Config) (targets.Opened, error) {
+	if cfg.IsIdentity() {
+		if err := cfg.Validate(); err != nil {
+			return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
 		}
+	} else if _, err := ort.ParseDevice(cfg.Device); err != nil {
+		return targets.Opened{}, usageError{fmt.Errorf("device: %w", err)}
 	}
+	op, err := targets.Open(targets.Config{
+		Name: cfg.Target, GenLen: cfg.GenLen, MaxNewTokens: cfg.MaxNewTokens, Device: cfg.Device, Library: c.String("ort-lib"),
+	})
+	if err != nil {
+		return op, err
+	}
+	if !cfg.IsIdentity() {
+		cfg.Generator.Vocab, cfg.Discriminator.Vocab = op.Vocab, op.Vocab
+	}
+	if err := cfg.Validate(); err != nil {
+		op.Close()
+		return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
+	}
+	return op, nil
+}
+
+func trainAction(c *cli.Context) error {
 	cfg, err := configFromFlags(c)
 	if err != nil {
 		return err
@@ -72,7 +112,12 @@ func trainAction(c *cli.Context) error {
 	if _, err := checkpoints.Latest(filepath.Join(out, search.CheckpointsDir)); err == nil {
 		return usagef("%s already holds a run: continue it with `promptgan resume %s` or choose another --out", out, out)
 	}
-	tr, err := search.NewTrainer(cfg)
+	op, err := openTarget(c, &cfg)
+	if err != nil {
+		return err
+	}
+	defer op.Close()
+	tr, err := search.New(cfg, op.Model)
 	if err != nil {
 		return err
 	}
@@ -88,9 +133,6 @@ func resumeAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if search.IsSteerCheckpoint(ck) {
-		return steerResume(c, ck, ckDir, dir)
-	}
 	cfg, err := search.ConfigOf(ck)
 	if err != nil {
 		return fmt.Errorf("resume %s: %w", ckDir, err)
@@ -99,9 +141,6 @@ func resumeAction(c *cli.Context) error {
 		if cfg, err = search.LoadYAML(file, cfg); err != nil {
 			return err
 		}
-		if err := cfg.Validate(); err != nil {
-			return usageError{fmt.Errorf("invalid config %s: %w", file, err)}
-		}
 	}
 	if c.IsSet("steps") {
 		cfg.Steps = c.Int("steps")
@@ -109,7 +148,19 @@ func resumeAction(c *cli.Context) error {
 			return usagef("--steps %d is below the checkpoint's step %d", cfg.Steps, ck.Manifest.Step)
 		}
 	}
-	tr, err := search.Restore(ck, cfg)
+	if c.IsSet("device") {
+		cfg.Device = c.String("device")
+	}
+	vocab := cfg.Generator.Vocab
+	op, err := openTarget(c, &cfg)
+	if err != nil {
+		return fmt.Errorf("resume %s: %w", ckDir, err)
+	}
+	defer op.Close()
+	if cfg.Generator.Vocab != vocab {
+		return fmt.Errorf("resume %s: the target %s now has a vocabulary of %d tokens, the run was trained on %d", ckDir, cfg.Target, cfg.Generator.Vocab, vocab)
+	}
+	tr, err := search.Restore(ck, cfg, op.Model)
 	if err != nil {
 		return restoreError(ckDir, err)
 	}
@@ -160,14 +211,18 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 		return err
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s\n", res.Step, res.Stopped, took.Round(time.Second), nn.BLAS)
+	calls := ""
+	if !tr.Cfg.IsIdentity() {
+		calls = fmt.Sprintf("; %d target calls", tr.Calls)
+	}
+	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s%s\n", res.Step, res.Stopped, took.Round(time.Second), nn.BLAS, calls)
 	printResult(w, res, out)
 	if tr.Oracle != nil && tr.MLEWeights() != nil {
 		ck, err := checkpoints.Load(res.Checkpoint)
 		if err != nil {
 			return err
 		}
-		rows, err := compareCheckpoint(ck, tr, []float64{0.8, 0.9, 1.0, 1.1}, tr.Cfg.EvalSamples, tr.Cfg.EvalTest)
+		rows, err := search.CompareCheckpoint(ck, tr, []float64{0.8, 0.9, 1.0, 1.1}, tr.Cfg.EvalSamples, tr.Cfg.EvalTest)
 		if err != nil {
 			return err
 		}

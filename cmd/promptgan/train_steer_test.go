@@ -42,8 +42,7 @@ func steerFixture(t *testing.T) (refs, prior, config string) {
 	for path, text := range map[string]string{
 		refs:  rows(40, 4),
 		prior: rows(20, 2),
-		config: `mode: steer
-generator: {emb: 8, hidden: 8}
+		config: `generator: {emb: 8, hidden: 8}
 discriminator: {emb: 8, hidden: 8, members: 2}
 batch_size: 4
 replay_size: 16
@@ -127,10 +126,10 @@ func TestTrainSteerResumeBitExact(t *testing.T) {
 		}
 	}
 	out, errOut, code = run(t, "inspect", a)
-	if code != 0 || !strings.Contains(out, "target      "+tinyGPT2) || !strings.Contains(out, "d_fake") {
+	if code != 0 || !strings.Contains(out, "target      ") || !strings.Contains(out, "tiny-gpt2 (") || !strings.Contains(out, "d_fake") {
 		t.Fatalf("inspect: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if _, errOut, code := run(t, "eval", a); code != 2 || !strings.Contains(errOut, "steer run") {
+	if _, errOut, code := run(t, "eval", a); code != 2 || !strings.Contains(errOut, "searched prompts for a model") {
 		t.Fatalf("eval of a steer run: exit %d: %s", code, errOut)
 	}
 	// A finished steer run resumes to a larger budget.
@@ -148,12 +147,13 @@ func TestTrainSteerBadInput(t *testing.T) {
 		t.Fatalf("no model.onnx: exit %d: %s", code, errOut)
 	}
 	_, errOut, code = run(t, "train", "--target", tinyGPT2, "--oracle", "x", "--train", refs)
-	if code != 2 || !strings.Contains(errOut, "--oracle") {
+	if code != 2 || !strings.Contains(errOut, "oracle is set but the target is a model") {
 		t.Fatalf("--oracle in a steer run: exit %d: %s", code, errOut)
 	}
-	_, errOut, code = run(t, "train", "--preset", "tiny", "--prior", prior)
-	if code != 2 || !strings.Contains(errOut, "--target") {
-		t.Fatalf("--prior without --target: exit %d: %s", code, errOut)
+	// one set of keys: a prior is valid for the identity target too, and is read as prompt_len-token prompts
+	_, errOut, code = run(t, "train", "--preset", "tiny", "--prior", prior, "--out", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "prior prompts (prompt_len 20") || !strings.Contains(errOut, prior) {
+		t.Fatalf("a 2-token prior for 20-token prompts: exit %d: %s", code, errOut)
 	}
 	needORT(t)
 	dir := t.TempDir()
