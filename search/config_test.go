@@ -46,7 +46,9 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(c *Config) { c.Gamma = 2 }, "gamma = 2"},
 		{func(c *Config) { c.Target = "gpt" }, "oracle is set but the target is a model"},
 		{func(c *Config) { c.Target = "" }, "target is empty"},
-		{func(c *Config) { c.Target, c.Oracle, c.Test, c.GenLen, c.MLESteps, c.Credit = "gpt", "", "", 8, 0, "delta" }, `credit = "delta" judges prompt prefixes directly`},
+		{func(c *Config) {
+			c.Target, c.Oracle, c.Test, c.GenLen, c.MLESteps, c.Credit = "gpt", "", "", 8, 0, "delta"
+		}, `credit = "delta" judges prompt prefixes directly`},
 		{func(c *Config) { c.Target, c.Oracle, c.Test, c.GenLen = "gpt", "", "", 0 }, "gen_len = 0: a model target needs"},
 		{func(c *Config) { c.Target, c.Oracle, c.Test, c.GenLen, c.MLESteps = "gpt", "", "", 8, 5 }, "mle_steps = 5 but prior is empty"},
 		{func(c *Config) { c.GenLen = 7 }, "gen_len = 7 but prompt_len = 20"},
