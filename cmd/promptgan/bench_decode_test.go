@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"promptgan/benchmarks/decode"
 	"promptgan/internal/ort"
 )
 
@@ -68,7 +69,7 @@ func TestBenchDecode(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("bench decode --model %s --json: exit %d\n%s\n%s", model, code, out, errOut)
 		}
-		var res decodeBenchResult
+		var res decode.Result
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			t.Fatalf("--json output does not parse: %v\n%s", err, out)
 		}
@@ -82,7 +83,7 @@ func TestBenchDecode(t *testing.T) {
 			}
 		}
 
-		var dt decodeTask
+		var dt decode.Task
 		raw, err := os.ReadFile(task)
 		if err != nil || json.Unmarshal(raw, &dt) != nil {
 			t.Fatalf("--prompts-out %s: %v\n%s", task, err, raw)
