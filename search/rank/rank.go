@@ -13,9 +13,8 @@
 // candidates (the steer-oracle benchmark relies on this).
 //
 // The package is meant for the `promptgan score` and `promptgan search`
-// commands and serves
-// the steer-oracle benchmark's baselines; it does not depend on the
-// adversarial trainer (package search).
+// commands and serves the steer-oracle benchmark's baselines; it does not
+// depend on the adversarial trainer (package search).
 package rank
 
 import (
