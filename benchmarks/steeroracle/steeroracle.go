@@ -36,7 +36,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"time"
 
 	"promptgan/discriminator"
@@ -46,6 +45,7 @@ import (
 	"promptgan/internal/ort"
 	"promptgan/internal/ort/export"
 	"promptgan/search"
+	"promptgan/search/rank"
 	"promptgan/targets"
 	"promptgan/targets/ledger"
 	"promptgan/targets/lstm"
@@ -693,148 +693,64 @@ func (t *timedTarget) Generate(ctx context.Context, reqs []targets.Request) ([]t
 
 // dScores returns D's probability of being a reference for each (n, m) generation.
 func dScores(d *discriminator.Ensemble, gens []int32, m int) []float64 {
-	n := len(gens) / m
-	p, _ := d.Score(gens, n, m)
-	out := make([]float64, n)
-	for i := range out {
-		out[i] = float64(p[i*m+m-1])
-	}
-	return out
-}
-
-// scored is a prompt and its fitness.
-type scored struct {
-	prompt []int32
-	score  float64
-}
-
-// top returns the prompts of the best n of pool (stable: earlier first on ties).
-func top(pool []scored, n int) []scored {
-	sort.SliceStable(pool, func(a, c int) bool { return pool[a].score > pool[c].score })
-	return pool[:min(n, len(pool))]
-}
-
-func flatten(pool []scored) []int32 {
-	var out []int32
-	for _, p := range pool {
-		out = append(out, p.prompt...)
-	}
-	return out
+	return rank.DiscriminatorScorer(d, m)(gens)
 }
 
 // bestOfN samples candidates from the pre-trained G in batches, continues
-// them, ranks them by D and outputs the best EvalPrompts so far.
+// them, ranks them by D and outputs the best EvalPrompts so far (rank.BestOfN).
 func (b *bench) bestOfN(ctx context.Context, g *generator.Model, d *discriminator.Ensemble) (MethodResult, error) {
-	mr := MethodResult{Name: MethodBestOfN}
-	tg, err := b.ledgered(MethodBestOfN)
-	if err != nil {
-		return mr, err
-	}
-	timed := &timedTarget{Model: tg}
-	rng, seeds := nn.NewRNG(b.opt.Seed, streamBestOfN), nn.NewRNG(b.opt.Seed, streamBestOfNSeeds)
-	calls := b.res.PretrainCalls
-	sched := schedule{budget: b.opt.Budget}
-	var best []scored
-	var wall float64
-	for calls < b.opt.Budget {
-		start := time.Now()
-		n := min(b.opt.CandidateBatch, b.opt.Budget-calls)
-		prompts := g.Sample(n, b.k, generator.SampleOptions{Temperature: 1}, nil, rng)
-		gens, err := targets.Continue(ctx, timed, prompts, b.k, b.m, seedList(seeds, n))
-		if err != nil {
-			return mr, err
-		}
-		calls += n
-		for i, sc := range dScores(d, gens, b.m) {
-			best = append(best, scored{prompt: prompts[i*b.k : (i+1)*b.k], score: sc})
-		}
-		best = slices.Clone(top(best, b.opt.EvalPrompts))
-		wall += time.Since(start).Seconds()
-		if sched.due(calls) {
-			p, err := b.evaluate(ctx, flatten(best), calls)
-			if err != nil {
-				return mr, err
-			}
-			mr.Points = append(mr.Points, p)
-			b.log.Info("best-of-n", "calls", calls, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
-		}
-	}
-	mr.Calls, mr.WallS, mr.GenerateS = calls, wall, timed.seconds
-	mr.LedgerHits, mr.LedgerMisses = ledgerStats(tg)
-	return mr, nil
+	s := rank.BestOfN{Batch: b.opt.CandidateBatch, Budget: b.opt.Budget - b.res.PretrainCalls, Keep: b.opt.EvalPrompts}
+	return b.ranked(ctx, MethodBestOfN, s, g, rank.DiscriminatorScorer(d, b.m), streamBestOfN, streamBestOfNSeeds)
 }
 
-// evolution is a (μ+λ) genetic search: the population starts as samples of
-// the pre-trained G; each generation breeds Population children by
-// tournament selection, one-point crossover (probability ½) and token
-// mutation (each position with probability 1/k, the new token taken from a
-// fresh sample of G, so mutations follow the prior's marginals); fitness is
-// D's score of the child's continuation (fitness; the exact metric for
-// MethodExactEvolution); the best Population of parents and children
-// survive (elitism). The output is the population's best EvalPrompts.
-func (b *bench) evolution(ctx context.Context, g *generator.Model, name string, fitness func(gens []int32) []float64) (MethodResult, error) {
+// evolution is a (μ+λ) genetic search (rank.Evolution): the population
+// starts as samples of the pre-trained G; each generation breeds Population
+// children by tournament selection, one-point crossover and token mutation
+// from fresh samples of G; fitness is D's score of the child's continuation
+// (fitness; the exact metric for MethodExactEvolution); the best Population
+// of parents and children survive. The output is the population's best
+// EvalPrompts.
+func (b *bench) evolution(ctx context.Context, g *generator.Model, name string, fitness rank.Scorer) (MethodResult, error) {
+	s := rank.Evolution{Population: b.opt.Population, Tournament: b.opt.Tournament, Budget: b.opt.Budget - b.res.PretrainCalls, Keep: b.opt.EvalPrompts}
+	return b.ranked(ctx, name, s, g, fitness, streamEvolution, streamEvolutionSeeds)
+}
+
+// ranked runs method with the budget left after the shared pre-training,
+// prior g and scorer score, on the target ledgered as name, drawing from
+// the RNG streams sample and seeds; it evaluates its best at the
+// schedule's points (calls counted from the budget's start). The method's
+// wall time excludes the evaluations.
+func (b *bench) ranked(ctx context.Context, name string, method rank.Search, g *generator.Model, score rank.Scorer, sample, seeds uint64) (MethodResult, error) {
 	mr := MethodResult{Name: name}
 	tg, err := b.ledgered(name)
 	if err != nil {
 		return mr, err
 	}
 	timed := &timedTarget{Model: tg}
-	rng, seeds := nn.NewRNG(b.opt.Seed, streamEvolution), nn.NewRNG(b.opt.Seed, streamEvolutionSeeds)
-	calls := b.res.PretrainCalls
+	prob := rank.Problem{Prior: g, Target: timed, Score: score, PromptLen: b.k, GenLen: b.m}
+	rngs := rank.RNGs{Sample: nn.NewRNG(b.opt.Seed, sample), Seeds: nn.NewRNG(b.opt.Seed, seeds)}
+	pre := b.res.PretrainCalls
 	sched := schedule{budget: b.opt.Budget}
-	P, k := b.opt.Population, b.k
-	var pop []scored
 	var wall float64
-	for calls < b.opt.Budget {
-		start := time.Now()
-		n := min(P, b.opt.Budget-calls)
-		fresh := g.Sample(n, k, generator.SampleOptions{Temperature: 1}, nil, rng)
-		children := fresh
-		if len(pop) > 0 {
-			children = make([]int32, 0, n*k)
-			pick := func() []int32 {
-				w := pop[rng.IntN(len(pop))]
-				for range b.opt.Tournament - 1 {
-					if c := pop[rng.IntN(len(pop))]; c.score > w.score {
-						w = c
-					}
-				}
-				return w.prompt
-			}
-			for i := 0; i < n; i++ {
-				child := slices.Clone(pick())
-				if other := pick(); k > 1 && rng.Float64() < 0.5 {
-					cut := 1 + rng.IntN(k-1)
-					copy(child[cut:], other[cut:])
-				}
-				for t := 0; t < k; t++ {
-					if rng.Float64() < 1/float64(k) {
-						child[t] = fresh[i*k+t]
-					}
-				}
-				children = append(children, child...)
-			}
-		}
-		gens, err := targets.Continue(ctx, timed, children, k, b.m, seedList(seeds, n))
-		if err != nil {
-			return mr, err
-		}
-		calls += n
-		for i, sc := range fitness(gens) {
-			pop = append(pop, scored{prompt: children[i*k : (i+1)*k], score: sc})
-		}
-		pop = slices.Clone(top(pop, P))
+	start := time.Now()
+	_, calls, err := method.Run(ctx, prob, rngs, func(calls int, best []rank.Candidate) error {
 		wall += time.Since(start).Seconds()
-		if sched.due(calls) {
-			p, err := b.evaluate(ctx, flatten(top(slices.Clone(pop), b.opt.EvalPrompts)), calls)
-			if err != nil {
-				return mr, err
-			}
-			mr.Points = append(mr.Points, p)
-			b.log.Info(name, "calls", calls, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
+		defer func() { start = time.Now() }()
+		if !sched.due(pre + calls) {
+			return nil
 		}
+		p, err := b.evaluate(ctx, rank.Prompts(best), pre+calls)
+		if err != nil {
+			return err
+		}
+		mr.Points = append(mr.Points, p)
+		b.log.Info(name, "calls", pre+calls, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
+		return nil
+	})
+	if err != nil {
+		return mr, err
 	}
-	mr.Calls, mr.WallS, mr.GenerateS = calls, wall, timed.seconds
+	mr.Calls, mr.WallS, mr.GenerateS = pre+calls, wall, timed.seconds
 	mr.LedgerHits, mr.LedgerMisses = ledgerStats(tg)
 	return mr, nil
 }
