@@ -1,13 +1,26 @@
-// Package search is promptgan's adversarial trainer: maximum-likelihood
-// pre-training of the generator, pre-training of the discriminator, then the
-// GAN loop of DESIGN.md (sample → target → D step → G step → evaluate →
-// checkpoint → stop check), with the feedback rule that stabilises training
-// once the held-out metric passes a threshold and stops on patience.
+// Package search is promptgan's adversarial trainer, one loop for every
+// kind of run: the sequence GAN (identity target: the generation is the
+// prompt) and prompt search against a model (an ONNX export, …). A run is
+// one global step counter over three phases: steps 1..mle_steps train G by
+// maximum likelihood on real prompts, the next d_pretrain_steps train D
+// against the target's generations of G's prompts, and the remaining steps
+// up to steps are adversarial (Trainer.adversarialStep, top to bottom):
 //
-// The GAN losses are plain functions in loss.go. A run is one global step
-// counter over three phases: steps 1..MLESteps train G by maximum likelihood,
-// the next DPretrainSteps train D against G's samples, and the remaining
-// steps up to Steps are adversarial. Everything a step depends on (weights,
-// both optimisers, RNG state, replay buffer, baselines, data position) is in
-// the checkpoint, so a resumed run continues bit-exactly.
+//	prompts p_1..p_B ~ G                      sample prompts
+//	y_ij = T(p_i), j ≤ continuations          the target generates (batched, through the call ledger)
+//	D ← D − ∇ L_D                             d_steps_per_g times, each on fresh calls
+//	r = log D(y)                              non-saturating reward, credited per token (identity
+//	                                          target: prefix, delta or rollout) or per sequence
+//	A = (R − b)/σ,  b ← EMA of R              advantages
+//	G ← G + η ∇ Σ A log G(p) + β ∇ H(G)       REINFORCE (+ entropy bonus, + MLE term)
+//
+// then evaluate (held-out data, the hall of fame, the feedback rule that
+// stabilises training once the metric passes a threshold and stops on
+// patience) and checkpoint. The GAN losses, credit assignment and
+// advantages are in loss.go. Everything a step depends on (weights, every
+// optimiser, RNG streams, replay buffer, baseline, data positions) is in the
+// checkpoint, so a resumed run continues bit-exactly. Run drives a Trainer
+// with these guarantees; benchmarks use it too (in memory). Package
+// search/rank holds the search baselines (best-of-N, evolutionary search)
+// as a reusable ranking API.
 package search
