@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
 	"promptgan/targets"
+	"promptgan/targets/backend"
 	"promptgan/task"
 )
 
@@ -205,13 +205,13 @@ func TokensHash(s *task.Sequences) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// fileHash is the file's SHA-256, or "unreadable".
 func fileHash(path string) string {
-	b, err := os.ReadFile(path)
+	h, err := backend.FileSHA256(path)
 	if err != nil {
 		return "unreadable"
 	}
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
+	return h
 }
 
 // ConfigOf returns the config stored in a checkpoint.

@@ -9,9 +9,9 @@ import (
 	"promptgan/internal/nn"
 )
 
-// TestSplitDStepMatchesFused checks that the D update Steer splits in two
+// TestSplitDStepMatchesFused checks that the D update a model-target run splits in two
 // (references and replay while the target generates, then the fresh fakes)
-// is the update discriminatorStep takes in one pass: the same loss and
+// is the update newDStep(…).finish takes in one pass: the same loss and
 // statistics, the same weights up to float rounding, and the same replay
 // buffer and RNG state afterwards. Both kinds of member.
 func TestSplitDStepMatchesFused(t *testing.T) {
@@ -47,7 +47,7 @@ func TestSplitDStepMatchesFused(t *testing.T) {
 			fused, split := build(), build()
 			for step := range 3 { // the replay buffer fills from the second step on
 				real, fake := tokens(B), tokens(B)
-				want := discriminatorStep(fused.disc, fused.opts, fused.replay, fused.rng, real, fake, T, B/2, 0.1, 0.5)
+				want := newDStep(fused.disc, fused.opts, fused.replay, fused.rng, real, T, B/2, 0.1, 0.5).finish(fake)
 				d := newDStep(split.disc, split.opts, split.replay, split.rng, real, T, B/2, 0.1, 0.5)
 				d.prepare()
 				got := d.finish(fake)

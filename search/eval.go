@@ -188,22 +188,6 @@ func (tr *Trainer) updateHall(prompts, gens []int32, mean, std []float32) {
 	}
 }
 
-// ScoreGenerations returns D's probability that each of the (n, gen_len)
-// generations is good (the members' mean at the last position), in chunks.
-func (tr *Trainer) ScoreGenerations(gens []int32) []float64 {
-	m := tr.Cfg.GenLen
-	n := len(gens) / m
-	out := make([]float64, 0, n)
-	for done := 0; done < n; done += generator.EvalChunk {
-		c := min(generator.EvalChunk, n-done)
-		p, _ := tr.Disc.Score(gens[done*m:(done+c)*m], c, m)
-		for i := 0; i < c; i++ {
-			out = append(out, float64(p[i*m+m-1]))
-		}
-	}
-	return out
-}
-
 // pearson returns the correlation of x and y (0 if either is constant).
 func pearson(x, y []float64) float64 {
 	mx, my := mean(x), mean(y)

@@ -216,22 +216,13 @@ func (tr *Trainer) rolloutReturns(prompts []int32, r []float64) []float64 {
 	return R
 }
 
-// discriminatorStep updates every member of disc on real vs fake sequences
-// of length T plus nReplay fakes replayed from replay (drawn with rng), then
-// adds the fakes to replay. real and fake hold the same number of sequences.
-// Each member sees the three sets in one forward pass; members are
-// independent and update in parallel.
-func discriminatorStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Replay, rng *nn.RNG, real, fake []int32, T, nReplay int, smoothing, lambda float64) map[string]float64 {
-	return newDStep(disc, opts, replay, rng, real, T, nReplay, smoothing, lambda).finish(fake)
-}
-
 // dStep is one D update whose fresh fakes may arrive later. newDStep draws
 // the replayed fakes; prepare (optional) runs every member's forward and
 // backward pass over the real sequences and the replayed fakes, which do not
 // depend on the fresh fakes; finish runs what is left (all three sets in one
 // pass when prepare was not called), updates every member and adds the
-// fakes to the replay buffer. Steer calls prepare while the target generates
-// the fakes. The loss is the same either way; two passes only sum it in
+// fakes to the replay buffer. A run against a model calls prepare while the
+// target generates the fakes. The loss is the same either way; two passes only sum it in
 // another order (equal up to float rounding).
 type dStep struct {
 	disc              *discriminator.Ensemble

@@ -84,20 +84,20 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 	if opt.Until > 0 {
 		cfg.Steps = min(cfg.Steps, opt.Until)
 	}
-	if opt.Dir == "" {
-		return runInMemory(ctx, tr, cfg, opt)
-	}
+	onDisk := opt.Dir != ""
 	ckRoot := filepath.Join(opt.Dir, CheckpointsDir)
-	if err := os.MkdirAll(ckRoot, 0o755); err != nil {
-		return Result{}, fmt.Errorf("create run directory: %w", err)
+	if onDisk {
+		if err := os.MkdirAll(ckRoot, 0o755); err != nil {
+			return Result{}, fmt.Errorf("create run directory: %w", err)
+		}
+		// A crash (kill, power loss) during a save leaves a temporary directory.
+		if removed, err := checkpoints.Sweep(ckRoot); err != nil {
+			return Result{}, err
+		} else if len(removed) > 0 {
+			log.Info("removed the leftovers of an interrupted checkpoint save", "dir", ckRoot, "removed", removed)
+		}
 	}
-	// A crash (kill, power loss) during a save leaves a temporary directory.
-	if removed, err := checkpoints.Sweep(ckRoot); err != nil {
-		return Result{}, err
-	} else if len(removed) > 0 {
-		log.Info("removed the leftovers of an interrupted checkpoint save", "dir", ckRoot, "removed", removed)
-	}
-	if cfg.Ledger {
+	if onDisk && cfg.Ledger {
 		l, err := ledger.Open(filepath.Join(opt.Dir, LedgerDir), ledger.Options{Logger: log})
 		if err != nil {
 			return Result{}, err
@@ -116,11 +116,17 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 	metricsPath := filepath.Join(opt.Dir, MetricsFile)
 	// A resumed run drops records written after its checkpoint, so its log
 	// matches an uninterrupted run's.
-	if err := metrics.TruncateAfter(metricsPath, tr.StepCount()); err != nil {
-		return Result{}, err
+	if onDisk {
+		if err := metrics.TruncateAfter(metricsPath, tr.StepCount()); err != nil {
+			return Result{}, err
+		}
 	}
 	var pending []metrics.Record
 	flush := func() error {
+		if !onDisk {
+			pending = pending[:0]
+			return nil
+		}
 		if len(pending) == 0 {
 			return nil
 		}
@@ -132,7 +138,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 	savedAt := -1
 	save := func() error {
 		step := tr.StepCount()
-		if savedAt == step {
+		if !onDisk || savedAt == step {
 			return nil
 		}
 		if err := flush(); err != nil {
@@ -182,7 +188,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 			return err
 		}
 		// A new best held-out score is kept as a checkpoint that pruning spares.
-		if _, at := tr.Best(); at == tr.StepCount() {
+		if _, at := tr.Best(); onDisk && at == tr.StepCount() {
 			if err := save(); err != nil {
 				return err
 			}
@@ -256,56 +262,6 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		res.Ledger = &st
 		log.Info("call ledger", "answered_from_ledger", st.Hits, "sent_to_target", st.Misses, "records", st.Records)
 	}
-	if res.Stopped == "interrupted" {
-		return res, ErrInterrupted
-	}
-	return res, nil
-}
-
-// runInMemory is Run without a run directory: steps, AfterStep, the
-// evaluations (unless NoEvaluation) and the stop rules, nothing on disk.
-func runInMemory(ctx context.Context, tr *Trainer, cfg Config, opt RunOptions) (Result, error) {
-	res := Result{Stopped: "steps"}
-	evaluate := func() error {
-		st, err := tr.Evaluate(context.WithoutCancel(ctx))
-		res.Eval = st.Values
-		return err
-	}
-	evaluatedAt := tr.lastEvalStep
-	for tr.StepCount() < cfg.Steps {
-		if ctx.Err() != nil {
-			res.Stopped = "interrupted"
-			break
-		}
-		st, err := tr.Step(context.WithoutCancel(ctx))
-		if err != nil {
-			return res, err
-		}
-		if opt.Progress != nil {
-			opt.Progress.Update(st, cfg.Steps)
-		}
-		if opt.AfterStep != nil {
-			if err := opt.AfterStep(st); err != nil {
-				return res, err
-			}
-		}
-		if !opt.NoEvaluation && cfg.EvalEvery > 0 && st.Step%cfg.EvalEvery == 0 {
-			if err := evaluate(); err != nil {
-				return res, err
-			}
-			evaluatedAt = st.Step
-		}
-		if tr.ShouldStop() {
-			res.Stopped = "patience"
-			break
-		}
-	}
-	if !opt.NoEvaluation && res.Stopped != "interrupted" && evaluatedAt != tr.StepCount() {
-		if err := evaluate(); err != nil {
-			return res, err
-		}
-	}
-	res.Step = tr.StepCount()
 	if res.Stopped == "interrupted" {
 		return res, ErrInterrupted
 	}

@@ -105,10 +105,9 @@ type Trainer struct {
 
 	// Calls counts the requests sent to Target (checkpointed).
 	Calls int
-	// GenerateSeconds is the wall time spent in Target.Generate and Timing
-	// the wall time per phase, in this process (not part of the run's state).
-	GenerateSeconds float64
-	Timing          map[string]*PhaseTiming
+	// Timing is the wall time per phase in this process (not part of the
+	// run's state).
+	Timing map[string]*PhaseTiming
 
 	gMLE, gAdv *nn.Adam   // G's optimiser in the MLE and adversarial phases
 	dOpts      []*nn.Adam // one per D member
@@ -391,12 +390,9 @@ func (tr *Trainer) fakesAndDStep(ctx context.Context, C int) (prompts, gens []in
 }
 
 // generate asks the target for one generation of each of the (n,
-// prompt_len) prompts, prompt i with seeds[i]; Calls and GenerateSeconds
-// count it.
+// prompt_len) prompts, prompt i with seeds[i]; Calls counts it.
 func (tr *Trainer) generate(ctx context.Context, prompts []int32, seeds []uint64) ([]int32, error) {
-	start := time.Now()
 	gens, err := targets.Continue(ctx, tr.Target, prompts, tr.Cfg.PromptLen, tr.Cfg.GenLen, seeds)
-	tr.GenerateSeconds += time.Since(start).Seconds()
 	tr.Calls += len(seeds)
 	return gens, err
 }
