@@ -80,11 +80,7 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 // openTarget opens cfg's target (targets.Open) and, for a model target,
 // sets the networks' vocabulary to the model's; then validates cfg.
 func openTarget(c *cli.Context, cfg *search.Config) (targets.Opened, error) {
-	if cfg.IsIdentity() {
-		if err := cfg.Validate(); err != nil {
-			return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
-		}
-	} else if _, err := ort.ParseDevice(cfg.Device); err != nil {
+	if _, err := ort.ParseDevice(cfg.Device); err != nil {
 		return targets.Opened{}, usageError{fmt.Errorf("device: %w", err)}
 	}
 	op, err := targets.Open(targets.Config{
