@@ -3,6 +3,9 @@ package search
 import (
 	"math"
 	"testing"
+
+	"promptgan/discriminator"
+	"promptgan/internal/nn"
 )
 
 func TestBCEValueAndGradient(t *testing.T) {
@@ -117,5 +120,38 @@ func TestPearson(t *testing.T) {
 		if got := pearson(tc.x, tc.y); math.Abs(got-tc.want) > 1e-12 {
 			t.Errorf("pearson(%v, %v) = %v, want %v", tc.x, tc.y, got, tc.want)
 		}
+	}
+}
+
+// TestDStepPassFiniteDifference checks the gradient of L_D as training
+// computes it — dStep.pass over the real, fake and replay sets with their
+// labels and weights (lossTerms) — against finite differences of the loss
+// pass itself reports, for both kinds of D member.
+func TestDStepPassFiniteDifference(t *testing.T) {
+	const V, T = 7, 5
+	for _, kind := range []string{"lstm", "linear"} {
+		t.Run(kind, func(t *testing.T) {
+			cfg := discriminator.Config{Vocab: V, Emb: 3, Hidden: 4, Members: 1, InitScale: 0.5, Kind: kind, Positions: T}
+			if kind == "lstm" {
+				cfg.Positions = 0
+			}
+			disc := discriminator.New(cfg, nn.NewRNG(4, 1))
+			rng := nn.NewRNG(4, 2)
+			seqs := make([]int32, 9*T) // 3 real, 4 fake, 2 replayed
+			for i := range seqs {
+				seqs[i] = int32(rng.IntN(V))
+			}
+			realT, fakeT, replayT := lossTerms(0.1, 0.5)
+			sets := []lossSet{{3, realT}, {4, fakeT}, {2, replayT}}
+			loss := func() float64 {
+				d := &dStep{disc: disc, T: T, loss: make([]float64, 1)}
+				d.pass(seqs, sets, true, false)
+				return d.loss[0]
+			}
+			ps := disc.Members[0].Params()
+			if worst, where := nn.GradCheck(ps, func() { loss() }, loss, 1e-2, 1e-3, 15, rng); worst > 2e-2 {
+				t.Fatalf("gradient mismatch %.3g at %s", worst, where)
+			}
+		})
 	}
 }
