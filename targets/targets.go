@@ -43,6 +43,9 @@ type Opened struct {
 	Model Model
 	Vocab int
 	Close func()
+	// Text is the model with its tokenizer, for text runs; nil when the
+	// target has no usable tokenizer.json (and for the identity target).
+	Text *TextTarget
 }
 
 // Open returns the target cfg names. An ONNX target samples at temperature
@@ -54,6 +57,9 @@ func Open(cfg Config) (Opened, error) {
 	}
 	if cfg.Name == "" {
 		return Opened{}, fmt.Errorf("no target given: name %q or the directory of an Optimum-layout ONNX export", IdentityName)
+	}
+	if cfg.Device == "" {
+		cfg.Device = "cpu"
 	}
 	device, err := ort.ParseDevice(cfg.Device)
 	if err != nil {
@@ -70,7 +76,11 @@ func Open(cfg Config) (Opened, error) {
 	if cfg.GenLen > 0 {
 		model = FitGenerations(m, cfg.GenLen)
 	}
-	return Opened{Model: model, Vocab: m.Info().Vocab, Close: func() { m.Close() }}, nil
+	o := Opened{Model: model, Vocab: m.Info().Vocab, Close: func() { m.Close() }}
+	if info := m.Info(); info.Tokenizer {
+		o.Text = &TextTarget{Model: model, Tokenizer: m, Stop: info.Decode.StopTokens}
+	}
+	return o, nil
 }
 
 // Identity is the target whose generation is the prompt: with it, the
