@@ -323,9 +323,10 @@ func splitObject(line []byte) ([]rawField, error) {
 	if _, err := dec.Token(); err != nil { // the closing '}'
 		return nil, jsonError(err, dec)
 	}
-	end := dec.InputOffset()
+	end := int(dec.InputOffset())
 	if rest := bytes.TrimSpace(line[end:]); len(rest) > 0 {
-		return nil, fmt.Errorf("unexpected %q after the JSON object (byte %d of the line); write one object a line", clip(string(rest), 20), end+1)
+		at := end + bytes.Index(line[end:], rest) + 1
+		return nil, fmt.Errorf("unexpected %s at byte %d, after the JSON object; write one object a line", clip(string(rest), 20), at)
 	}
 	return fields, nil
 }
