@@ -22,7 +22,7 @@ for tool in npm node; do
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if ! (cd "$tmp" && npm pack --silent --ignore-scripts "sentiment@$version" >pack.log 2>&1); then
+if ! (cd "$tmp" && npm pack --loglevel=error --ignore-scripts "sentiment@$version" >pack.log 2>&1); then
   echo "setup: npm pack sentiment@$version failed:" >&2
   sed 's/^/  /' "$tmp/pack.log" >&2
   exit 1

@@ -236,3 +236,23 @@ func TestLabeledAndInputs(t *testing.T) {
 		t.Errorf("Inputs = %q", in)
 	}
 }
+
+// BenchmarkParseText parses a 3,000-line input-free task shaped like the
+// built-in sentiment task (~90-byte lines).
+func BenchmarkParseText(b *testing.B) {
+	var sb strings.Builder
+	for i := range 3000 {
+		label := "good"
+		if i%2 == 1 {
+			label = "bad"
+		}
+		sb.WriteString(`{"text": "Sentence number ` + strings.Repeat("x", i%60) + ` with some ordinary review words in it.", "label": "` + label + "\"}\n")
+	}
+	content := sb.String()
+	b.SetBytes(int64(len(content)))
+	for b.Loop() {
+		if _, err := ParseText(strings.NewReader(content), "bench.jsonl"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
