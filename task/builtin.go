@@ -1,0 +1,42 @@
+package task
+
+import (
+	"errors"
+	"fmt"
+
+	"promptgan/internal/cache"
+)
+
+// BuiltinSentiment names the built-in real-text task: the UCI Sentiment
+// Labelled Sentences (3,000 review sentences from Amazon, IMDb and Yelp,
+// input-free, good = positive; CC BY 4.0, Kotzias et al. 2015), which
+// `make setup` (scripts/setup-sentiment.sh) writes to the setup cache.
+const BuiltinSentiment = "sentiment"
+
+// builtinFile returns a built-in task's file, relative to the setup cache.
+func builtinFile(name string) (string, bool) {
+	switch name {
+	case BuiltinSentiment:
+		return "data/sentiment.jsonl", true
+	}
+	return "", false
+}
+
+// Resolve turns a --task value into a file path: a built-in task's name
+// becomes its file in the setup cache (an error says to run `make setup` when
+// it is missing); anything else is taken as a path and returned as given. A
+// file that happens to share a built-in name is reached as ./sentiment.
+func Resolve(nameOrPath string) (string, error) {
+	if nameOrPath == "" {
+		return "", errors.New("no task given: name a task file (JSONL) or the built-in task \"" + BuiltinSentiment + "\"")
+	}
+	rel, ok := builtinFile(nameOrPath)
+	if !ok {
+		return nameOrPath, nil
+	}
+	path, err := cache.Find(rel, fmt.Sprintf("built-in task %q", nameOrPath), "make setup")
+	if err != nil {
+		return "", fmt.Errorf("resolve task: %w", err)
+	}
+	return path, nil
+}
