@@ -107,6 +107,7 @@ func newApp() *cli.App {
 					},
 					steerOracleCommand(),
 					benchDecodeCommand(),
+					textDiscCommand(),
 				},
 			},
 			doctorCommand(),
