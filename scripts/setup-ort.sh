@@ -19,7 +19,7 @@ fi
 command -v npm >/dev/null 2>&1 || { echo "setup: npm is not installed; cannot fetch ONNX Runtime $version (install npm, or point --ort-lib / PROMPTGAN_ORT_LIB at a libonnxruntime.so)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if ! (cd "$tmp" && npm pack --silent --ignore-scripts "onnxruntime-node@$version" >pack.log 2>&1); then
+if ! (cd "$tmp" && npm pack --loglevel=error --ignore-scripts "onnxruntime-node@$version" >pack.log 2>&1); then
   echo "setup: npm pack onnxruntime-node@$version failed:" >&2
   sed 's/^/  /' "$tmp/pack.log" >&2
   exit 1
