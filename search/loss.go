@@ -164,6 +164,17 @@ func (tr *Trainer) advantages(prompts, gens []int32) ([]float64, float64, error)
 	} else {
 		rc = NonSaturatingRewards(lastPosition(tr.Disc.MeanLogits(gens, B*C, m), B*C, m))
 	}
+	A, r := tr.sequenceAdvantages(rc)
+	return A, r, nil
+}
+
+// sequenceAdvantages is credit: sequence from one reward per generation
+// (B prompts × C continuations, prompt-major): a prompt's reward is the
+// mean of its continuations', every token of the prompt gets its
+// baseline-normalised advantage. It returns the advantages and the mean
+// reward.
+func (tr *Trainer) sequenceAdvantages(rc []float64) ([]float64, float64) {
+	B, k, C := tr.Cfg.BatchSize, tr.Cfg.PromptLen, tr.Cfg.continuations()
 	r := make([]float64, B)
 	for b := range r {
 		for c := 0; c < C; c++ {
@@ -178,7 +189,7 @@ func (tr *Trainer) advantages(prompts, gens []int32) ([]float64, float64, error)
 			A[b*k+t] = a
 		}
 	}
-	return A, mean(r), nil
+	return A, mean(r)
 }
 
 // lastPosition returns the last of each of the (n, T) per-position values:
