@@ -141,6 +141,11 @@ func Open(dir string, opt Options) (*Encoder, error) {
 		return nil, fmt.Errorf("embeddings/onnx: %w", err)
 	}
 	if e.sess, err = rt.NewSession(modelPath, ort.Options{Device: opt.Device, Threads: opt.Threads}); err != nil {
+		if opt.Device == "" || opt.Device == ort.CPU {
+			// On the CPU the file itself is at fault (CUDA errors say
+			// what to do on their own).
+			return nil, fmt.Errorf("embeddings/onnx: %w; check that %s is a complete ONNX model, or %s", err, modelPath, exportHint)
+		}
 		return nil, fmt.Errorf("embeddings/onnx: %w", err)
 	}
 	if err := e.checkSignature(modelPath, cfgPath, cfg); err != nil {

@@ -316,7 +316,7 @@ func TestOpenErrors(t *testing.T) {
 		{name: "no model.onnx", edit: remove(ModelFile), wants: []string{"DIR/model.onnx: not found", "optimum-cli export onnx", "--task feature-extraction"}},
 		{name: "no tokenizer.json", edit: remove(TokenizerFile), wants: []string{"DIR/tokenizer.json: not found", "optimum-cli"}},
 		{name: "empty model.onnx", edit: writeFile(ModelFile, ""), wants: []string{"DIR/model.onnx: empty"}},
-		{name: "model.onnx not ONNX", edit: writeFile(ModelFile, "not a protobuf"), wants: []string{"DIR/model.onnx"}},
+		{name: "model.onnx not ONNX", edit: writeFile(ModelFile, "not a protobuf"), wants: []string{"DIR/model.onnx", "check that DIR/model.onnx is a complete ONNX model"}},
 		{name: "tokenizer.json not JSON", edit: writeFile(TokenizerFile, "{"), wants: []string{"DIR/tokenizer.json: cannot load it", "the encoder needs a tokenizer.json"}},
 		{name: "tokenizer.json panics the library", edit: writeFile(TokenizerFile, `{"model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}, "post_processor": {"sep": 1}}`),
 			wants: []string{"DIR/tokenizer.json: cannot load it with github.com/sugarme/tokenizer (it panicked"}},
@@ -325,6 +325,8 @@ func TestOpenErrors(t *testing.T) {
 		{name: "config.json hidden_size disagrees", edit: writeFile(ConfigFile, `{"hidden_size": 7}`), wants: []string{"DIR/config.json: field hidden_size is 7", "last_hidden_state float32[?,?,24]"}},
 		{name: "negative chunk size", opt: Options{ChunkSize: -1}, wants: []string{"chunk size -1"}},
 		{name: "negative max length", opt: Options{MaxLength: -2}, wants: []string{"max length -2"}},
+		{name: "negative threads", opt: Options{Threads: -1}, wants: []string{"threads -1"}},
+		{name: "unknown device", opt: Options{Device: "tpu"}, wants: []string{`device "tpu": want cpu, cuda or auto`}},
 		{name: "max length without room for text", opt: Options{MaxLength: 2}, wants: []string{"maximum length of 2 leaves no room", "2 special tokens"}},
 		{name: "no attention_mask", dir: func(t *testing.T) string {
 			return graphModel(t, func(g *ort.Graph) { g.Input(InputIDs, ort.Int64, bs...) }, hiddenOut)
