@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"promptgan/internal/ort"
+	"promptgan/internal/tokenize"
 	"promptgan/targets/backend"
 )
 
@@ -72,7 +73,7 @@ type Model struct {
 	sess        *ort.Session
 	sig         signature
 	cfg         *modelConfig
-	tok         *textTokenizer
+	tok         *tokenize.Tokenizer
 	dec         Decode // resolved: defaults filled in, TopP 1 → 0, StopTokens sorted with the config's EOS
 	stop        map[int32]bool
 	vocab       int
@@ -133,7 +134,9 @@ func Open(dir string, opt Options) (*Model, error) {
 	if opt.IgnoreTokenizer {
 		tokHash = "ignored"
 	} else if _, err := os.Stat(tokPath); err == nil {
-		if m.tok, err = loadTokenizer(tokPath); err != nil {
+		if m.tok, err = tokenize.Load(tokPath); errors.Is(err, tokenize.ErrPanicked) {
+			return nil, fmt.Errorf("%w; give token ids instead, or set Options.IgnoreTokenizer", err)
+		} else if err != nil {
 			return nil, err
 		}
 		if tokHash, err = backend.FileSHA256(tokPath); err != nil {
@@ -183,8 +186,8 @@ func (m *Model) check() (err error) {
 	default:
 		return fmt.Errorf("%s: no vocab_size, and %s declares the logits' last dimension dynamic: cannot tell the vocabulary size", cfgPath, modelPath)
 	}
-	if m.tok != nil && m.tok.size > m.vocab {
-		return fmt.Errorf("%s: the tokenizer has %d tokens but the model's logits cover %d (%s)", m.tok.path, m.tok.size, m.vocab, modelPath)
+	if m.tok != nil && m.tok.Size() > m.vocab {
+		return fmt.Errorf("%s: the tokenizer has %d tokens but the model's logits cover %d (%s)", m.tok.Path(), m.tok.Size(), m.vocab, modelPath)
 	}
 	if b := m.cfg.BOS; b != nil && int(*b) >= m.vocab {
 		return fmt.Errorf("%s: field bos_token_id %d is not below the vocabulary size %d", cfgPath, *b, m.vocab)
@@ -315,7 +318,7 @@ func (m *Model) Encode(text string) ([]int32, error) {
 	if m.tok == nil {
 		return nil, fmt.Errorf("target/onnx: %s has no usable %s: this model takes token ids only", m.dir, TokenizerFile)
 	}
-	return m.tok.encode(text)
+	return m.tok.Encode(text, false)
 }
 
 // Decode returns the text of ids through tokenizer.json (special tokens
@@ -324,7 +327,7 @@ func (m *Model) Decode(ids []int32) (string, error) {
 	if m.tok == nil {
 		return "", fmt.Errorf("target/onnx: %s has no usable %s: this model takes token ids only", m.dir, TokenizerFile)
 	}
-	return m.tok.decode(ids)
+	return m.tok.Decode(ids)
 }
 
 // Close frees the ONNX Runtime session.
