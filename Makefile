@@ -11,6 +11,7 @@ TAGS = $(shell test -f $(OPENBLAS_LIB)/libopenblas.so.0 && echo "-tags openblas 
 setup:
 	@./scripts/setup-openblas.sh
 	@./scripts/setup-ort.sh
+	@./scripts/setup-glove.sh
 
 build: setup
 	$(GO) build $(TAGS) -o bin/promptgan ./cmd/promptgan
@@ -28,7 +29,7 @@ test: setup lint
 # on these 2 cores, which would make CI flaky.
 FUZZTIME ?= 20000x
 FUZZ_TARGETS = checkpoints:FuzzLoad checkpoints:FuzzDecodeSafetensors search:FuzzDecodeYAML \
-	task:FuzzLoadSequences metrics:FuzzTruncateAfter targets/ledger:FuzzOpen
+	task:FuzzLoadSequences metrics:FuzzTruncateAfter targets/ledger:FuzzOpen embeddings/glove:FuzzLoad
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
