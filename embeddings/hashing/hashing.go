@@ -135,7 +135,9 @@ func (s *scratch) encode(text string, dst []float32) {
 	}
 	var norm float64
 	for _, x := range dst {
-		norm += float64(x) * float64(x)
+		// The conversion forbids fusing into an FMA (arm64 would), so the
+		// vectors are bit-identical on every platform.
+		norm += float64(float64(x) * float64(x))
 	}
 	if norm == 0 { // every feature cancelled out in its bucket
 		return
