@@ -9,10 +9,13 @@
 // in corpus-frequency order (each entry's index field equals its position;
 // wink dropped GloVe's numbers, words with apostrophes and most symbols).
 // scripts/setup-glove.sh converts the 100,000 most frequent into
-// .cache/embeddings/glove-6b-100d.f32 (40 MB instead of 131 MB; the words
-// beyond rank 100,000 are mostly rare names and misspellings, each seen a
-// handful of times in Wikipedia-sized text). The file format is documented
-// in vectors.go; Load verifies its SHA-256 and refuses anything malformed.
+// .cache/embeddings/glove-6b-100d.f32: 40 MB that Load reads and verifies in
+// ~0.1 s, against 140 MB and ~0.5 s for all 341,479 words, which on the UCI
+// review sentences (42,528 tokens) find 92.8% of the tokens against 92.1%
+// for the first 100,000 (the rest are rare names and misspellings; the
+// misses of both are mostly clitics and numbers, which wink dropped). The
+// file format is documented in vectors.go; Load verifies its SHA-256 and
+// refuses anything malformed.
 // The vectors are kept raw, not normalised: SIF's weights, not the vectors'
 // lengths, decide how much a word counts, as in the paper.
 //
@@ -25,9 +28,10 @@
 //	v_s = 1/|s| Σ_{w∈s} a/(a + p(w)) v_w,   |s| = number of known words
 //
 // with a = 1e-3 (Options.A). GloVe publishes no word counts, so p(w) is
-// Zipf's law on the frequency rank r of w: p(r) = 1/(r·H_N), H_N the N-th
-// harmonic number over the source vocabulary (N = 341,479 whatever number
-// of words the file keeps). A text with no known word gets the zero vector.
+// Zipf's law on the frequency rank r of w (its 1-based place in the list):
+// p(r) = 1/(r·H_N), H_N the N-th harmonic number over the source vocabulary
+// (N = 341,479 whatever number of words the file keeps, so cutting the list
+// changes no weight). A text with no known word gets the zero vector.
 //
 // The paper then removes the common component: v_s ← v_s − u uᵀ v_s, u the
 // first principal component (FitPC: first right-singular vector of the
