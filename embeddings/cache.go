@@ -47,8 +47,9 @@ func (c *Cache) Dim() int { return c.enc.Dim() }
 // Fingerprint is the encoder's: a cache never changes a vector.
 func (c *Cache) Fingerprint() string { return c.enc.Fingerprint() }
 
-// Stats reports how many texts were served from the cache and how many had
-// to be encoded, since the cache was made.
+// Stats reports how many texts were served from the cache and how many were
+// not, since the cache was made (a text repeated in one batch of misses
+// counts each time, though it is encoded once).
 func (c *Cache) Stats() (hits, misses int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
