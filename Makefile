@@ -12,6 +12,7 @@ setup:
 	@./scripts/setup-openblas.sh
 	@./scripts/setup-ort.sh
 	@./scripts/setup-sentiment.sh
+	@./scripts/setup-glove.sh
 
 build: setup
 	$(GO) build $(TAGS) -o bin/promptgan ./cmd/promptgan
@@ -29,7 +30,7 @@ test: setup lint
 # on these 2 cores, which would make CI flaky.
 FUZZTIME ?= 20000x
 FUZZ_TARGETS = checkpoints:FuzzLoad checkpoints:FuzzDecodeSafetensors search:FuzzDecodeYAML \
-	task:FuzzLoadSequences task:FuzzLoadText metrics:FuzzTruncateAfter targets/ledger:FuzzOpen
+	task:FuzzLoadSequences task:FuzzLoadText metrics:FuzzTruncateAfter targets/ledger:FuzzOpen embeddings/glove:FuzzLoad
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
