@@ -300,8 +300,7 @@ func (e *TextEnsemble) Score(x []float32, n int) TextScores {
 	return scoresFromLogits(e.MemberLogits(x, n), n, len(e.Members), e.Temperature)
 }
 
-// scoresFromLogits turns (n, K) member logits into scores at temperature T;
-// the ONNX scorer shares it for everything its graph does not output.
+// scoresFromLogits turns (n, K) member logits into scores at temperature T.
 func scoresFromLogits(logits []float32, n, K int, T float64) TextScores {
 	s := TextScores{P: make([]float64, n), Std: make([]float64, n), Logit: make([]float64, n)}
 	nn.ParallelFor(n, func(lo, hi int) {
