@@ -261,10 +261,12 @@ func (e *TextEnsemble) MemberLogits(x []float32, n int) []float32 {
 				o := out[(r0+r)*K : (r0+r+1)*K]
 				for k := range K {
 					s := b2[k]
+					bk, wk := b1[k*H:(k+1)*H], w2[k*H:(k+1)*H]
 					for j, v := range row[k*H : (k+1)*H] {
-						if v += b1[k*H+j]; v > 0 {
-							s += v * w2[k*H+j]
-						}
+						// max, not a branch: half the units are off at
+						// random, and mispredicted branches cost more
+						// than the whole product.
+						s += max(v+bk[j], 0) * wk[j]
 					}
 					o[k] = s
 				}
