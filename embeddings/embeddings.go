@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"promptgan/embeddings/glove"
 	"promptgan/embeddings/hashing"
+	"promptgan/embeddings/onnx"
 	"promptgan/internal/cache"
+	"promptgan/internal/ort"
 )
 
 // Encoder turns texts into fixed-length vectors.
@@ -25,13 +28,52 @@ type Encoder interface {
 const (
 	GloveSIF = "glove-sif"
 	Hashing  = "hashing"
+	ONNX     = "onnx"
 )
 
 // Spec names an encoder and its settings.
 type Spec struct {
-	Name string // GloveSIF (the default when empty) or Hashing
-	Path string // GloVe vectors file; "" = the one `make setup` puts in the setup cache
-	Dim  int    // Hashing's dimension (0 = hashing.DefaultDim); GloVe's comes from its file
+	Name    string // GloveSIF (the default when empty), Hashing or ONNX
+	Path    string // GloVe vectors file ("" = the one `make setup` puts in the setup cache); ONNX: the export's directory
+	Dim     int    // Hashing's dimension (0 = hashing.DefaultDim); GloVe's and ONNX's come from their files
+	Library string // ONNX: the ONNX Runtime library ("" = the usual search)
+	Device  string // ONNX: cpu, cuda or auto ("" = cpu)
+}
+
+// ParseSpec reads an encoder as a run's config or a flag names it:
+// "glove-sif", "glove-sif:VECTORS", "hashing", "hashing:DIM" or "onnx:DIR"
+// (an Optimum feature-extraction export: model.onnx + tokenizer.json).
+func ParseSpec(s string) (Spec, error) {
+	name, arg, hasArg := strings.Cut(strings.TrimSpace(s), ":")
+	switch strings.ToLower(name) {
+	case "", GloveSIF:
+		return Spec{Name: GloveSIF, Path: arg}, nil
+	case Hashing:
+		if !hasArg {
+			return Spec{Name: Hashing}, nil
+		}
+		dim, err := strconv.Atoi(arg)
+		if err != nil || dim < hashing.MinDim || dim > hashing.MaxDim {
+			return Spec{}, fmt.Errorf("encoder %q: hashing:DIM needs a dimension from %d to %d, e.g. hashing:512", s, hashing.MinDim, hashing.MaxDim)
+		}
+		return Spec{Name: Hashing, Dim: dim}, nil
+	case ONNX:
+		if arg == "" {
+			return Spec{}, fmt.Errorf("encoder %q: onnx:DIR needs the directory of a feature-extraction export (model.onnx, tokenizer.json)", s)
+		}
+		return Spec{Name: ONNX, Path: arg}, nil
+	}
+	return Spec{}, fmt.Errorf("encoder %q: choose glove-sif, hashing[:DIM] or onnx:DIR", s)
+}
+
+// OpenFitted is Open followed by FitCommonComponent on corpus: the encoder
+// a run uses, GloVe-SIF fitted on the run's training texts.
+func OpenFitted(ctx context.Context, spec Spec, corpus []string) (Encoder, error) {
+	enc, err := Open(spec)
+	if err != nil {
+		return nil, err
+	}
+	return FitCommonComponent(ctx, enc, corpus)
 }
 
 // Open builds the encoder spec names. A GloVe-SIF encoder removes no common
@@ -64,8 +106,23 @@ func Open(spec Spec) (Encoder, error) {
 			return nil, fmt.Errorf("embeddings: %w", err)
 		}
 		return e, nil
+	case ONNX:
+		device := ort.CPU
+		if spec.Device != "" {
+			d, err := ort.ParseDevice(spec.Device)
+			if err != nil {
+				return nil, fmt.Errorf("embeddings %s: %w", ONNX, err)
+			}
+			device = d
+		}
+		// The session lives as long as the process: runs keep their encoder to the end.
+		e, err := onnx.Open(spec.Path, onnx.Options{Library: spec.Library, Device: device})
+		if err != nil {
+			return nil, fmt.Errorf("embeddings %s: %w", ONNX, err)
+		}
+		return e, nil
 	default:
-		return nil, fmt.Errorf("embeddings: unknown encoder %q; choose %q (default) or %q", spec.Name, GloveSIF, Hashing)
+		return nil, fmt.Errorf("embeddings: unknown encoder %q; choose %q (default), %q or %q", spec.Name, GloveSIF, Hashing, ONNX)
 	}
 }
 
