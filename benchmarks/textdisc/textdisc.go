@@ -122,21 +122,21 @@ func stat(xs []float64) Stat {
 
 // Row is one (encoder, model) pair's held-out figures over the seeds.
 type Row struct {
-	Encoder     string `json:"encoder"`
-	Model       string `json:"model"` // "mlp ensemble K×H" or "logistic regression"
-	AUC         Stat   `json:"auc"`
-	Accuracy    Stat   `json:"accuracy"`
-	ECERaw      Stat   `json:"ece_uncalibrated"`
-	ECE         Stat   `json:"ece"`
+	Encoder  string `json:"encoder"`
+	Model    string `json:"model"` // "mlp ensemble K×H" or "logistic regression"
+	AUC      Stat   `json:"auc"`
+	Accuracy Stat   `json:"accuracy"`
+	ECERaw   Stat   `json:"ece_uncalibrated"`
+	ECE      Stat   `json:"ece"`
 	// ECEFloor is the ECE a perfectly calibrated predictor with the same
 	// scores would show on a test split of this size: the mean ECE over
 	// FloorDraws label sets drawn from the calibrated probabilities
 	// themselves. An ECE near it is all the test split can resolve.
-	ECEFloor Stat `json:"ece_floor"`
-	Brier       Stat   `json:"brier"`
-	Temperature Stat   `json:"temperature"`
-	Epochs      Stat   `json:"epochs"`
-	Spread      Stat   `json:"spread"` // mean ensemble spread on the test split
+	ECEFloor    Stat `json:"ece_floor"`
+	Brier       Stat `json:"brier"`
+	Temperature Stat `json:"temperature"`
+	Epochs      Stat `json:"epochs"`
+	Spread      Stat `json:"spread"` // mean ensemble spread on the test split
 }
 
 // Result is a whole measurement.
