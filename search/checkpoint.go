@@ -57,6 +57,18 @@ type trainerState struct {
 	// LedgerRecords is the call ledger's record count when the checkpoint was
 	// written (after a Sync): a resume finds at least these in the ledger.
 	LedgerRecords int `json:"ledger_records,omitempty"`
+	// Text is a text run's own state; nil in a token run.
+	Text *textState `json:"text,omitempty"`
+}
+
+// textState is a text run's loop state outside the tensors.
+type textState struct {
+	GoodCursor  int              `json:"good_cursor"`             // batches of the train split's good items drawn
+	BadCursor   int              `json:"bad_cursor,omitempty"`    // of its bad items
+	InputCursor int              `json:"input_cursor,omitempty"`  // of its inputs
+	Temperature float64          `json:"temperature"`             // D's calibration
+	Split       task.SplitRecord `json:"split"`                   // the task's split, as made
+	Vocab       []string         `json:"prompt_vocab,omitempty"` // the words or phrases G's ids stand for
 }
 
 func toTensors(ws map[string]nn.Array) map[string]checkpoints.Tensor {
@@ -98,13 +110,26 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
 	st := trainerState{
-		DataCursor: tr.real.cursor, Baseline: slices.Clone(tr.baseline), BaselineInit: tr.baselineInit,
+		Baseline: slices.Clone(tr.baseline), BaselineInit: tr.baselineInit,
 		BestStep: tr.bestStep, SinceBest: tr.sinceBest, Stabilised: tr.stabilised,
 		GMLESteps: tr.gMLE.Step, GMLELRScale: tr.gMLE.LRScale, GAdvSteps: tr.gAdv.Step, GAdvLRScale: tr.gAdv.LRScale,
 		ReplayHead: tr.replay.Head, ReplayCount: tr.replay.Count, Calls: tr.Calls, LastEval: finite(tr.lastEval),
 	}
+	if tr.real != nil {
+		st.DataCursor = tr.real.cursor
+	}
 	if tr.prior != nil && tr.prior != tr.real {
 		st.PriorCursor = tr.prior.cursor
+	}
+	if r := tr.text; r != nil {
+		st.ReplayHead, st.ReplayCount = r.replay.Head, r.replay.Count
+		st.Text = &textState{GoodCursor: r.good.cursor, Temperature: r.disc.Temperature, Split: r.splits.Record(), Vocab: r.vocab.Pieces}
+		if r.bad != nil {
+			st.Text.BadCursor = r.bad.cursor
+		}
+		if r.inputs != nil {
+			st.Text.InputCursor = r.inputs.cursor
+		}
 	}
 	if tr.ledger != nil {
 		st.LedgerRecords = tr.ledger.Len()
@@ -118,10 +143,10 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 		st.Best = &b
 	}
 	optD := map[string]nn.Array{}
-	for k, m := range tr.Disc.Members {
+	for k, ps := range tr.dMembers() {
 		st.DSteps = append(st.DSteps, tr.dOpts[k].Step)
 		st.DLRScales = append(st.DLRScales, tr.dOpts[k].LRScale)
-		for name, a := range tr.dOpts[k].State(m.Params()) {
+		for name, a := range tr.dOpts[k].State(ps) {
 			optD[name] = a
 		}
 	}
@@ -131,13 +156,18 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 	}
 	tensors := map[string]map[string]checkpoints.Tensor{
 		fileGen:     toTensors(tr.Gen.Params().Weights()),
-		fileDisc:    toTensors(tr.Disc.Params().Weights()),
+		fileDisc:    toTensors(tr.dParams().Weights()),
 		fileOptGMLE: toTensors(tr.gMLE.State(tr.Gen.Params())),
 		fileOptGAdv: toTensors(tr.gAdv.State(tr.Gen.Params())),
 		fileOptD:    toTensors(optD),
 	}
 	if tr.mleWeights != nil {
 		tensors[fileMLEGen] = toTensors(tr.mleWeights)
+	}
+	if r := tr.text; r != nil && r.replay.Count > 0 {
+		tensors[fileReplay] = map[string]checkpoints.Tensor{
+			"features": checkpoints.F32Tensor([]int{r.replay.Count, r.replay.F}, slices.Clone(r.replay.X)),
+		}
 	}
 	if tr.replay.Count > 0 {
 		tensors[fileReplay] = map[string]checkpoints.Tensor{
@@ -167,12 +197,18 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 const (
 	KindIdentity = "identity" // a sequence GAN
 	KindModel    = "model"    // prompt search against a model
+	KindText     = "text"     // prompt search on a text task
 )
 
 // fingerprints identify what the run was trained against: its kind, the
 // target, and the data as the run reads it (token tables), so that a resume
 // with other data is refused.
 func (tr *Trainer) fingerprints() map[string]string {
+	if tr.text != nil {
+		fp := tr.text.fingerprints()
+		fp["target"] = tr.baseTarget.Fingerprint()
+		return fp
+	}
 	kind := KindModel
 	if tr.Cfg.IsIdentity() {
 		kind = KindIdentity
@@ -268,7 +304,7 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer
 	for _, d := range ConfigDiff(saved, cfg) {
 		warnings = append(warnings, fmt.Sprintf("step %d: resumed with %s", ck.Manifest.Step, d))
 	}
-	data, err := LoadData(cfg)
+	data, err := loadRunData(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +313,16 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer
 		return nil, err
 	}
 	fp := tr.fingerprints()
+	if got, want := fp["kind"], ck.Manifest.Fingerprints["kind"]; got != want {
+		return nil, fmt.Errorf("%w: the checkpoint is of a %s run, the config makes a %s run", ErrArchitectureChanged, want, got)
+	}
+	if tr.text != nil {
+		for _, key := range []string{"task", "split", "prompt_vocab", "encoder", "template"} {
+			if got, want := fp[key], ck.Manifest.Fingerprints[key]; got != want {
+				return nil, fmt.Errorf("%w: the run's %s is not what the checkpoint was trained with (%s, was %s): resume with the original task (%s), split_seed, shares, prompt_vocab, encoder and template", ErrDataChanged, key, short(got), short(want), cfg.Task)
+			}
+		}
+	}
 	for _, f := range []struct{ key, file string }{{"train", cfg.Train}, {"held_out", cfg.Test}, {"prior", cfg.Prior}, {"oracle", cfg.Oracle}} {
 		got, want := fp[f.key], ck.Manifest.Fingerprints[f.key]
 		if got == want {
@@ -334,20 +380,21 @@ func (tr *Trainer) restoreState(ck *checkpoints.Checkpoint) error {
 	gps := tr.Gen.Params()
 	for _, err := range []error{
 		restoreInto(fileGen, gps.SetWeights),
-		restoreInto(fileDisc, tr.Disc.Params().SetWeights),
+		restoreInto(fileDisc, tr.dParams().SetWeights),
 		restoreInto(fileOptGMLE, func(a map[string]nn.Array) error { return tr.gMLE.Restore(gps, a) }),
 		restoreInto(fileOptGAdv, func(a map[string]nn.Array) error { return tr.gAdv.Restore(gps, a) }),
 		restoreInto(fileOptD, func(a map[string]nn.Array) error {
-			K := len(tr.Disc.Members)
+			members := tr.dMembers()
+			K := len(members)
 			if len(st.DSteps) != K || len(st.DLRScales) != K {
 				return fmt.Errorf("manifest.json state has %d D step counts and %d rate scales for %d members", len(st.DSteps), len(st.DLRScales), K)
 			}
-			for k, m := range tr.Disc.Members {
+			for k, ps := range members {
 				sub := map[string]nn.Array{}
-				for _, p := range m.Params() {
+				for _, p := range ps {
 					sub["m."+p.Name], sub["v."+p.Name] = a["m."+p.Name], a["v."+p.Name]
 				}
-				if err := tr.dOpts[k].Restore(m.Params(), sub); err != nil {
+				if err := tr.dOpts[k].Restore(ps, sub); err != nil {
 					return err
 				}
 				tr.dOpts[k].Step, tr.dOpts[k].LRScale = st.DSteps[k], st.DLRScales[k]
@@ -378,16 +425,8 @@ func (tr *Trainer) restoreState(ck *checkpoints.Checkpoint) error {
 	}
 	tr.gMLE.Step, tr.gMLE.LRScale = st.GMLESteps, st.GMLELRScale
 	tr.gAdv.Step, tr.gAdv.LRScale = st.GAdvSteps, st.GAdvLRScale
-	if rs, ok := ck.Tensors[fileReplay]; ok {
-		t, ok := rs["tokens"]
-		if !ok || t.I32 == nil {
-			return fmt.Errorf("%s: want an I32 tensor \"tokens\"", fileReplay)
-		}
-		tr.replay.Tokens = append(tr.replay.Tokens[:0], t.I32...)
-	}
-	tr.replay.Head, tr.replay.Count = st.ReplayHead, st.ReplayCount
-	if err := tr.replay.validate(tr.Cfg.Generator.Vocab); err != nil {
-		return fmt.Errorf("%s: %w", fileReplay, err)
+	if err := tr.restoreReplay(ck, st); err != nil {
+		return err
 	}
 	for name, rng := range map[string]*nn.RNG{rngSample: tr.sampleRNG, rngSeeds: tr.seedRNG} {
 		state, ok := ck.Manifest.RNG[name]
@@ -399,7 +438,12 @@ func (tr *Trainer) restoreState(ck *checkpoints.Checkpoint) error {
 		}
 	}
 	tr.baseline, tr.baselineInit = slices.Clone(st.Baseline), st.BaselineInit
-	tr.real.cursor = st.DataCursor
+	if tr.real != nil {
+		tr.real.cursor = st.DataCursor
+	}
+	if err := tr.restoreText(st.Text); err != nil {
+		return err
+	}
 	if tr.prior != nil && tr.prior != tr.real {
 		tr.prior.cursor = st.PriorCursor
 	}
@@ -418,5 +462,61 @@ func (tr *Trainer) restoreState(ck *checkpoints.Checkpoint) error {
 		}
 	}
 	tr.step = ck.Manifest.Step
+	return nil
+}
+
+// restoreReplay loads the replay buffer: token sequences, or a text run's
+// feature rows.
+func (tr *Trainer) restoreReplay(ck *checkpoints.Checkpoint, st trainerState) error {
+	rs, ok := ck.Tensors[fileReplay]
+	if r := tr.text; r != nil {
+		if ok {
+			t, ok := rs["features"]
+			if !ok || t.F32 == nil {
+				return fmt.Errorf("%s: want an F32 tensor \"features\"", fileReplay)
+			}
+			r.replay.X = append(r.replay.X[:0], t.F32...)
+		}
+		r.replay.Head, r.replay.Count = st.ReplayHead, st.ReplayCount
+		if err := r.replay.validate(); err != nil {
+			return fmt.Errorf("%s: %w", fileReplay, err)
+		}
+		return nil
+	}
+	if ok {
+		t, ok := rs["tokens"]
+		if !ok || t.I32 == nil {
+			return fmt.Errorf("%s: want an I32 tensor \"tokens\"", fileReplay)
+		}
+		tr.replay.Tokens = append(tr.replay.Tokens[:0], t.I32...)
+	}
+	tr.replay.Head, tr.replay.Count = st.ReplayHead, st.ReplayCount
+	if err := tr.replay.validate(tr.Cfg.Generator.Vocab); err != nil {
+		return fmt.Errorf("%s: %w", fileReplay, err)
+	}
+	return nil
+}
+
+// restoreText loads a text run's cursors and calibration.
+func (tr *Trainer) restoreText(st *textState) error {
+	r := tr.text
+	switch {
+	case r == nil && st == nil:
+		return nil
+	case r == nil || st == nil:
+		return fmt.Errorf("manifest.json: state.text is %s in a %s run", map[bool]string{true: "missing", false: "present"}[st == nil], map[bool]string{true: "text", false: "token"}[r != nil])
+	case st.GoodCursor < 0 || st.BadCursor < 0 || st.InputCursor < 0:
+		return fmt.Errorf("manifest.json: state.text cursors %d, %d, %d: must not be negative", st.GoodCursor, st.BadCursor, st.InputCursor)
+	case !(st.Temperature > 0) || math.IsInf(st.Temperature, 0):
+		return fmt.Errorf("manifest.json: state.text.temperature = %v: must be a positive number", st.Temperature)
+	}
+	r.good.cursor = st.GoodCursor
+	if r.bad != nil {
+		r.bad.cursor = st.BadCursor
+	}
+	if r.inputs != nil {
+		r.inputs.cursor = st.InputCursor
+	}
+	r.disc.Temperature = st.Temperature
 	return nil
 }

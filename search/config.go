@@ -18,6 +18,7 @@ import (
 	"promptgan/generator"
 	"promptgan/internal/nn"
 	"promptgan/targets"
+	"promptgan/task"
 )
 
 // Config is a run's whole configuration: one set of keys for every kind of
@@ -43,9 +44,21 @@ type Config struct {
 	Prior   string  `yaml:"prior" json:"prior"`       // prompts for G's MLE pre-training (prompt_len ids a line); "" = train with the identity target, none otherwise
 	Oracle  string  `yaml:"oracle" json:"oracle"`     // SeqGAN oracle safetensors for NLL-oracle (identity target); "" = none
 
+	// Text runs (task set; the target must be a model with tokenizer.json; train, test, prior and oracle stay empty)
+	Task              string                       `yaml:"task" json:"task"`                             // text task: a JSONL file or a built-in name (sentiment); "" = a token run
+	Template          string                       `yaml:"template" json:"template"`                     // how prompt and input are joined for the target ({prompt}, {input}); "" = {prompt}, or {input}\n{prompt} for a task with inputs
+	Encoder           string                       `yaml:"encoder" json:"encoder"`                       // sentence encoder of the text discriminator: glove-sif, hashing[:DIM] or onnx:DIR; glove-sif
+	PromptVocab       string                       `yaml:"prompt_vocab" json:"prompt_vocab"`             // what G's tokens are: words (the train split's most frequent good words), phrases:FILE (a phrase bank, one a line) or target (the target's tokens); words
+	PromptWords       int                          `yaml:"prompt_words" json:"prompt_words"`             // size of the words vocabulary; 2000
+	SplitSeed         uint64                       `yaml:"split_seed" json:"split_seed"`                 // seed of the task's train/validation/test split (not the run's seed, so runs share a test set); 1
+	ValidationShare   float64                      `yaml:"validation_share" json:"validation_share"`     // share of the task's examples for D's calibration; 0.15
+	TestShare         float64                      `yaml:"test_share" json:"test_share"`                 // share of the task's examples for D's held-out AUC/ECE; 0.15
+	BadWeight         float64                      `yaml:"bad_weight" json:"bad_weight"`                 // weight of the task's bad examples (label 0) in L_D; 1
+	TextDiscriminator discriminator.TextConfig     `yaml:"text_discriminator" json:"text_discriminator"` // the text discriminator's ensemble (dim and input_free follow from the encoder and the task)
+
 	// Lengths
 	PromptLen int `yaml:"prompt_len" json:"prompt_len"` // tokens G writes per prompt; 20
-	GenLen    int `yaml:"gen_len" json:"gen_len"`       // tokens of a generation, what D reads; 0 = prompt_len (the identity target's generation is the prompt)
+	GenLen    int `yaml:"gen_len" json:"gen_len"`       // tokens of a generation, what D reads; 0 = prompt_len (the identity target's generation is the prompt); in a text run, the most tokens the target writes (it stops earlier at a stop token)
 
 	// Schedule (steps are global: MLE, then D pre-training, then adversarial)
 	Steps          int `yaml:"steps" json:"steps"`                       // total steps of the run
@@ -133,6 +146,15 @@ func DefaultConfig() Config {
 		StabiliseFactor: 0.3,
 		HallOfFame:      20,
 
+		Encoder:         DefaultEncoder,
+		PromptVocab:     generator.VocabWords,
+		PromptWords:     2000,
+		SplitSeed:       1,
+		ValidationShare: 0.15,
+		TestShare:       0.15,
+		BadWeight:       1,
+		TextDiscriminator: discriminator.DefaultTextConfig(0, false),
+
 		Seed:            1,
 		CheckpointEvery: 1000,
 		LogEvery:        10,
@@ -140,7 +162,7 @@ func DefaultConfig() Config {
 	}
 }
 
-var presetNames = []string{"seqgan-oracle", "quick", "tiny", "steer"}
+var presetNames = []string{"seqgan-oracle", "quick", "tiny", "steer", "text"}
 
 // PresetNames lists the built-in presets.
 func PresetNames() []string { return append([]string(nil), presetNames...) }
@@ -179,6 +201,8 @@ func Preset(name string) (Config, error) {
 		c.LogEvery = 5
 	case "steer":
 		c = steerDefaults()
+	case "text":
+		c = textDefaults()
 	default:
 		return Config{}, fmt.Errorf("unknown preset %q (available: %v)", name, presetNames)
 	}
@@ -203,6 +227,22 @@ func steerDefaults() Config {
 	c.EvalEvery, c.EvalSamples, c.EvalTest = 50, 256, 0
 	c.CheckpointEvery = 50
 	c.Ledger = true
+	return c
+}
+
+// textDefaults are the settings of a text run: prompt search on a text
+// task against a model that reads and writes text (give task and target).
+func textDefaults() Config {
+	c := steerDefaults()
+	c.Discriminator = discriminator.Config{}
+	c.Task = task.BuiltinSentiment
+	c.HeldOut = 0
+	c.PromptLen, c.GenLen = 6, 24
+	c.BatchSize = 32
+	c.Steps, c.MLESteps, c.DPretrainSteps = 300, 0, 50
+	c.DAdam = nn.DefaultAdam(0.001)
+	c.ReplaySize = 512
+	c.EvalEvery, c.EvalSamples = 50, 128
 	return c
 }
 
@@ -261,6 +301,27 @@ func (c Config) Resolved() (Config, error) {
 			c.Metric = "d_fake"
 		}
 	}
+	if info, err := os.Stat(c.Task); err == nil && !info.IsDir() && c.Task != task.BuiltinSentiment {
+		abs, err := filepath.Abs(c.Task)
+		if err != nil {
+			return c, fmt.Errorf("resolve task %s: %w", c.Task, err)
+		}
+		c.Task = abs
+	}
+	if kind, file, ok := strings.Cut(c.PromptVocab, ":"); ok && kind == generator.VocabPhrases && file != "" {
+		abs, err := filepath.Abs(file)
+		if err != nil {
+			return c, fmt.Errorf("resolve phrase bank %s: %w", file, err)
+		}
+		c.PromptVocab = kind + ":" + abs
+	}
+	if dir, ok := strings.CutPrefix(c.Encoder, "onnx:"); ok && dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return c, fmt.Errorf("resolve encoder %s: %w", dir, err)
+		}
+		c.Encoder = "onnx:" + abs
+	}
 	for _, p := range []*string{&c.Train, &c.Test, &c.Prior, &c.Oracle} {
 		if *p == "" {
 			continue
@@ -294,14 +355,20 @@ func (c Config) Validate() error {
 	if field := nonFinite(reflect.ValueOf(c), ""); field != "" {
 		return fmt.Errorf("%s is not a finite number", field)
 	}
-	if err := c.Generator.Validate(); err != nil {
-		return err
-	}
-	if err := c.Discriminator.Validate(); err != nil {
-		return err
-	}
-	if c.Discriminator.Vocab != c.Generator.Vocab {
-		return fmt.Errorf("discriminator.vocab = %d but generator.vocab = %d: both networks read the same tokens, set them equal", c.Discriminator.Vocab, c.Generator.Vocab)
+	if c.IsText() {
+		if err := c.validateText(); err != nil {
+			return err
+		}
+	} else {
+		if err := c.Generator.Validate(); err != nil {
+			return err
+		}
+		if err := c.Discriminator.Validate(); err != nil {
+			return err
+		}
+		if c.Discriminator.Vocab != c.Generator.Vocab {
+			return fmt.Errorf("discriminator.vocab = %d but generator.vocab = %d: both networks read the same tokens, set them equal", c.Discriminator.Vocab, c.Generator.Vocab)
+		}
 	}
 	if c.Generator.CondDim != 0 {
 		return fmt.Errorf("generator.cond_dim = %d: token-sequence tasks have no task vector; set it to 0", c.Generator.CondDim)
@@ -322,7 +389,7 @@ func (c Config) Validate() error {
 		{c.Target == "", "target is empty: \"identity\" (a sequence GAN) or the directory of an Optimum-layout ONNX export (--target DIR)"},
 		{c.Device != "cpu" && c.Device != "cuda" && c.Device != "auto", fmt.Sprintf("device = %q: choose cpu, cuda or auto", c.Device)},
 		{c.MaxNewTokens < 0, fmt.Sprintf("max_new_tokens = %d: must be >= 0 (0 = gen_len)", c.MaxNewTokens)},
-		{c.Train == "", "train is empty: give the file of real sequences (gen_len token ids a line, .txt or .jsonl {\"ids\": [...]})"},
+		{c.Train == "" && !c.IsText(), "train is empty: give the file of real sequences (gen_len token ids a line, .txt or .jsonl {\"ids\": [...]})"},
 		{!(c.HeldOut >= 0 && c.HeldOut < 1), fmt.Sprintf("held_out = %v: must be in [0, 1)", c.HeldOut)},
 		{c.HeldOut > 0 && c.Test != "", fmt.Sprintf("held_out = %v and test = %q: give a test file or a held-out share of train, not both", c.HeldOut, c.Test)},
 		{!id && c.Oracle != "", "oracle is set but the target is a model: NLL-oracle scores G's samples as sequences, which only the identity target judges; remove oracle"},
@@ -372,6 +439,48 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// validateText checks the fields of a text run (Validate checks the rest).
+func (c Config) validateText() error {
+	g := c.Generator
+	if g.Vocab == 0 {
+		g.Vocab = 2 // derived from the prompt vocabulary when the run starts
+	}
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	td := c.TextDiscriminator
+	if td.Dim == 0 {
+		td.Dim = 1 // derived from the encoder when the run starts
+	}
+	if err := td.Validate(); err != nil {
+		return fmt.Errorf("text_%w", err)
+	}
+	kind, arg, hasArg := strings.Cut(c.PromptVocab, ":")
+	for _, ck := range []struct {
+		bad bool
+		msg string
+	}{
+		{c.IsIdentity(), "task is set but target is identity: a text run needs a model that reads and writes text (--target DIR of an Optimum export with tokenizer.json)"},
+		{c.Train != "" || c.Test != "" || c.Prior != "" || c.Oracle != "", "task is set together with train/test/prior/oracle: a text run reads its examples from the task; remove the token files"},
+		{c.HeldOut != 0, fmt.Sprintf("held_out = %v: a text run splits its task with validation_share and test_share; set held_out: 0", c.HeldOut)},
+		{c.MLESteps > 0 || c.MLEWeight > 0, fmt.Sprintf("mle_steps = %d, mle_weight = %v: text runs do not pre-train G on prompts yet; set both to 0", c.MLESteps, c.MLEWeight)},
+		{c.MaxNewTokens != 0, fmt.Sprintf("max_new_tokens = %d: in a text run gen_len is the most tokens the target writes; set max_new_tokens: 0", c.MaxNewTokens)},
+		{c.Encoder == "", "encoder is empty: choose glove-sif, hashing[:DIM] or onnx:DIR"},
+		{kind != generator.VocabWords && kind != generator.VocabTarget && kind != generator.VocabPhrases, fmt.Sprintf("prompt_vocab = %q: choose words, target or phrases:FILE", c.PromptVocab)},
+		{kind == generator.VocabPhrases && (!hasArg || arg == ""), "prompt_vocab = phrases needs a file: phrases:FILE, one phrase a line"},
+		{kind != generator.VocabPhrases && hasArg, fmt.Sprintf("prompt_vocab = %q: only phrases takes a file (phrases:FILE)", c.PromptVocab)},
+		{kind == generator.VocabWords && (c.PromptWords < 2 || c.PromptWords > 1_000_000), fmt.Sprintf("prompt_words = %d: the words vocabulary needs 2 to 1,000,000 words (default 2000)", c.PromptWords)},
+		{!(c.ValidationShare > 0) || !(c.TestShare > 0) || c.ValidationShare+c.TestShare >= 1, fmt.Sprintf("validation_share = %v, test_share = %v: each must be > 0 and together < 1 (default 0.15 each)", c.ValidationShare, c.TestShare)},
+		{c.BadWeight < 0, fmt.Sprintf("bad_weight = %v: must be >= 0", c.BadWeight)},
+		{c.Credit != "" && c.Credit != "sequence", fmt.Sprintf("credit = %q: a text run judges whole generations; use credit: sequence", c.Credit)},
+	} {
+		if ck.bad {
+			return errors.New(ck.msg)
+		}
+	}
+	return nil
+}
+
 // PhaseOf returns the phase that global step s (1-based) belongs to: G's
 // MLE pre-training, then D's pre-training, then adversarial steps.
 func (c Config) PhaseOf(s int) string {
@@ -395,6 +504,12 @@ func ArchitectureDiff(a, b Config) []string {
 	d.add("gen_len", a.GenLen, b.GenLen)
 	d.add("batch_size", a.BatchSize, b.BatchSize)
 	d.add("replay_size", a.ReplaySize, b.ReplaySize)
+	d.add("task", a.Task != "", b.Task != "")
+	d.add("encoder", a.Encoder, b.Encoder)
+	d.add("prompt_vocab", a.PromptVocab, b.PromptVocab)
+	d.add("text_discriminator.dim", a.TextDiscriminator.Dim, b.TextDiscriminator.Dim)
+	d.add("text_discriminator.hidden", a.TextDiscriminator.Hidden, b.TextDiscriminator.Hidden)
+	d.add("text_discriminator.members", a.TextDiscriminator.Members, b.TextDiscriminator.Members)
 	return d.sorted()
 }
 

@@ -22,6 +22,9 @@ func TestPresetsValidate(t *testing.T) {
 		if name == "steer" { // the model's vocabulary, the target and the data come from the user
 			cfg.Generator.Vocab, cfg.Discriminator.Vocab, cfg.Target, cfg.Train = 50, 50, "model-dir", "refs.txt"
 		}
+		if name == "text" { // the target comes from the user; the vocabularies from the task and the encoder
+			cfg.Target = "model-dir"
+		}
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("preset %s: %v", name, err)
 		}

@@ -30,6 +30,9 @@ import (
 // metric passes the threshold G's learning rate is lowered once; without
 // improvement for patience adversarial evaluations, ShouldStop turns true.
 func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
+	if tr.text != nil {
+		return tr.textEvaluate(ctx)
+	}
 	cfg := tr.Cfg
 	n, k, m := cfg.EvalSamples, cfg.PromptLen, cfg.GenLen
 	rng := nn.NewRNG(cfg.Seed, streamEval+uint64(tr.step))

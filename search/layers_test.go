@@ -30,6 +30,7 @@ func TestImportLayers(t *testing.T) {
 		"promptgan/targets/ledger":                      1,
 		"promptgan/targets/backend":                     0,
 		"promptgan/task":                                1,
+		"promptgan/embeddings":                          1,
 		"promptgan/metrics":                             1,
 		"promptgan/checkpoints":                         1,
 		"promptgan/internal":                            0,

@@ -64,7 +64,7 @@ const (
 func checkpointName(step int) string { return fmt.Sprintf("step-%07d", step) }
 
 // evalKeys are the evaluation values logged, in order (those present).
-var evalKeys = []string{"nll_oracle", "nll_test", "d_real", "d_fake", "d_oracle_corr", "reward", "distinct_2", "self_bleu_3", "prompt_distinct_1", "calls"}
+var evalKeys = []string{"nll_oracle", "nll_test", "auc", "ece", "accuracy", "d_real", "d_fake", "d_oracle_corr", "reward", "distinct_2", "self_bleu_3", "prompt_distinct_1", "calls"}
 
 // Run trains tr until Cfg.Steps, patience, or cancellation of ctx, with
 // these guarantees: steps are atomic (a cancellation is seen between steps,

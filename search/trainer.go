@@ -42,8 +42,11 @@ type Stats struct {
 
 // HallEntry is one of the best prompts seen at evaluations.
 type HallEntry struct {
-	Tokens     []int32 `json:"tokens"`               // the prompt
-	Generation []int32 `json:"generation,omitempty"` // the target's generation, when it is not the prompt
+	Tokens         []int32 `json:"tokens"`                    // the prompt
+	Generation     []int32 `json:"generation,omitempty"`      // the target's generation, when it is not the prompt
+	PromptText     string  `json:"prompt_text,omitempty"`     // text runs: the prompt as text
+	Input          string  `json:"input,omitempty"`           // text runs: the task input it was filled in with
+	GenerationText string  `json:"generation_text,omitempty"` // text runs: the target's generation
 	DScore     float64 `json:"d_score"`              // the ensemble's probability that the generation is real
 	DStd       float64 `json:"d_std"`                // the members' spread
 	NLLOracle  float64 `json:"nll_oracle,omitempty"` // per-token NLL under the oracle, when there is one
@@ -94,7 +97,8 @@ type Trainer struct {
 	Disc   *discriminator.Ensemble
 	Target targets.Model    // the target, through the call ledger while Run uses one
 	Oracle *generator.Model // nil without an oracle
-	Data   Data
+	Data   Data             // token tables; empty in a text run
+	text   *textRun         // the task, encoder and text discriminator of a text run; nil otherwise
 
 	// Reward, when set, replaces D's verdict as the reward of G's update
 	// with credit: sequence: it gets a step's (n, gen_len) generations and
@@ -157,11 +161,20 @@ func New(cfg Config, tg targets.Model) (*Trainer, error) {
 	if tg == nil {
 		return nil, fmt.Errorf("no target model")
 	}
-	d, err := LoadData(cfg)
+	d, err := loadRunData(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return newTrainer(cfg, tg, d)
+}
+
+// loadRunData reads cfg's token files; a text run has none (its task is read
+// when the trainer is built).
+func loadRunData(cfg Config) (Data, error) {
+	if cfg.IsText() {
+		return Data{}, nil
+	}
+	return LoadData(cfg)
 }
 
 // NewFromData is New with data already in memory (benchmarks, tests): cfg's
@@ -220,18 +233,30 @@ func newTrainer(cfg Config, tg targets.Model, d Data) (*Trainer, error) {
 			return nil, fmt.Errorf("oracle %s has a vocabulary of %d tokens but generator.vocab = %d", cfg.Oracle, tr.Oracle.Cfg.Vocab, cfg.Generator.Vocab)
 		}
 	}
+	if cfg.IsText() {
+		// Encoding the task once is bounded work on local files.
+		var err error
+		if tr.text, err = newTextRun(context.Background(), &tr.Cfg, tg); err != nil {
+			return nil, err
+		}
+		cfg = tr.Cfg // generator.vocab and text_discriminator.dim are known now
+	}
 	tr.Gen = generator.New(cfg.Generator, nn.NewRNG(cfg.Seed, streamInitG))
-	tr.Disc = discriminator.New(cfg.Discriminator, nn.NewRNG(cfg.Seed, streamInitD))
 	tr.gMLE = nn.NewAdam(cfg.GAdam, tr.Gen.Params())
 	advCfg := cfg.GAdam
 	advCfg.LR, advCfg.Warmup = cfg.GAdvLR, 0
 	tr.gAdv = nn.NewAdam(advCfg, tr.Gen.Params())
-	for _, m := range tr.Disc.Members {
-		tr.dOpts = append(tr.dOpts, nn.NewAdam(cfg.DAdam, m.Params()))
+	if tr.text == nil {
+		tr.Disc = discriminator.New(cfg.Discriminator, nn.NewRNG(cfg.Seed, streamInitD))
+	}
+	for _, ps := range tr.dMembers() {
+		tr.dOpts = append(tr.dOpts, nn.NewAdam(cfg.DAdam, ps))
 	}
 	tr.sampleRNG = nn.NewRNG(cfg.Seed, streamSample)
 	tr.seedRNG = nn.NewRNG(cfg.Seed, streamSeeds)
-	tr.real = newBatches(d.Train, cfg.BatchSize, cfg.Seed, streamDataPerm)
+	if d.Train != nil {
+		tr.real = newBatches(d.Train, cfg.BatchSize, cfg.Seed, streamDataPerm)
+	}
 	switch {
 	case d.Prior != nil:
 		tr.prior = newBatches(d.Prior, cfg.BatchSize, cfg.Seed, streamPriorPerm)
@@ -241,6 +266,31 @@ func newTrainer(cfg Config, tg targets.Model, d Data) (*Trainer, error) {
 	tr.replay = NewReplay(cfg.ReplaySize, cfg.GenLen)
 	tr.baseline = make([]float64, tr.baselineLen())
 	return tr, nil
+}
+
+// dMembers returns the parameters of each D member: the token
+// discriminator's, or the text discriminator's in a text run.
+func (tr *Trainer) dMembers() []nn.Params {
+	var out []nn.Params
+	if tr.text != nil {
+		for _, m := range tr.text.disc.Members {
+			out = append(out, m.Params())
+		}
+		return out
+	}
+	for _, m := range tr.Disc.Members {
+		out = append(out, m.Params())
+	}
+	return out
+}
+
+// dParams returns every D member's parameters, member by member.
+func (tr *Trainer) dParams() nn.Params {
+	var out nn.Params
+	for _, ps := range tr.dMembers() {
+		out = append(out, ps...)
+	}
+	return out
 }
 
 // baselineLen is 1 with sequence credit, else one per prompt position.
@@ -278,9 +328,17 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	case PhaseMLE:
 		vals, err = tr.mleStep()
 	case PhaseDPretrain:
-		_, _, vals, err = tr.fakesAndDStep(ctx, 1)
+		if tr.text != nil {
+			_, _, vals, err = tr.textFakesAndDStep(ctx, 1)
+		} else {
+			_, _, vals, err = tr.fakesAndDStep(ctx, 1)
+		}
 	default:
-		vals, err = tr.adversarialStep(ctx)
+		if tr.text != nil {
+			vals, err = tr.textAdversarialStep(ctx)
+		} else {
+			vals, err = tr.adversarialStep(ctx)
+		}
 	}
 	if err != nil {
 		return Stats{}, fmt.Errorf("step %d (%s): %w", s, phase, err)

@@ -61,3 +61,12 @@ func ContinueText(ctx context.Context, t TextTarget, contexts []string, seeds []
 	}
 	return texts, nil
 }
+
+// Generate and Fingerprint make a TextTarget a Model (its model's), so that
+// a text run is handed one value that is both.
+func (t *TextTarget) Generate(ctx context.Context, reqs []Request) ([]Generation, error) {
+	return t.Model.Generate(ctx, reqs)
+}
+
+// Fingerprint is the model's.
+func (t *TextTarget) Fingerprint() string { return t.Model.Fingerprint() }

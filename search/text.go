@@ -1,0 +1,565 @@
+package search
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"promptgan/discriminator"
+	"promptgan/embeddings"
+	"promptgan/generator"
+	"promptgan/internal/nn"
+	"promptgan/metrics"
+	"promptgan/targets"
+	"promptgan/task"
+)
+
+// A text run is the same loop as every run, on text: G writes prompts over
+// a prompt vocabulary (the task's frequent words, a phrase bank or the
+// target's tokens), each prompt is decoded to text and filled into the
+// task's template (with an input of the train split when the task has
+// inputs), the target continues it, and the text discriminator — an MLP
+// ensemble over sentence embeddings of (input, generation) — learns the
+// task's good examples (real) against the generations (fake), the task's
+// bad examples and replayed old fakes; G's reward is log D of its
+// generations (credit: sequence). Evaluations calibrate D's temperature on
+// the validation split and report its AUC, accuracy and ECE on the test
+// split beside d_fake, its calibrated verdict on fresh generations.
+
+// RNG streams of a text run (beside the shared ones).
+const (
+	streamTextGood   = 1 << 42 // + epoch: the order of the train split's good items
+	streamTextBad    = 1 << 43 // + epoch: of its bad items
+	streamTextInputs = 1 << 44 // + epoch: of its inputs (tasks with inputs)
+)
+
+// Encoder names of Config.Encoder.
+const DefaultEncoder = "glove-sif"
+
+// textRun is what a text run adds to the Trainer.
+type textRun struct {
+	task   *task.Text
+	splits task.Splits
+	tmpl   task.Template
+	vocab  *generator.Vocab
+	enc    embeddings.Encoder
+	target targets.TextTarget // its Model is replaced by the Trainer's Target (the ledger) at each call
+	disc   *discriminator.TextEnsemble
+
+	train, val, test labelled
+	good, bad        *batches // cursors over the train split's good and bad items (T = 1 index tables)
+	inputs           *batches // over the train split's examples, for tasks with inputs; nil for input-free
+	replay           *featureReplay
+}
+
+// labelled is a split's items with their features.
+type labelled struct {
+	items []task.Labeled
+	x     []float32 // (n, F)
+	good  []bool
+}
+
+func (l labelled) n() int { return len(l.items) }
+
+// IsText reports whether the run is a text run (a task is set).
+func (c Config) IsText() bool { return c.Task != "" }
+
+// textVocab builds the prompt vocabulary that cfg names.
+func textVocab(cfg Config, tk *task.Text, sp task.Splits, tt *targets.TextTarget, fingerprint string) (*generator.Vocab, error) {
+	kind, arg, _ := strings.Cut(cfg.PromptVocab, ":")
+	switch kind {
+	case "", generator.VocabWords:
+		var texts []string
+		for _, it := range tk.Labeled(sp.Train) {
+			if it.Good {
+				texts = append(texts, it.Text)
+			}
+		}
+		return generator.WordsVocab(texts, cfg.PromptWords)
+	case generator.VocabPhrases:
+		return generator.LoadPhrases(arg)
+	case generator.VocabTarget:
+		if tt == nil {
+			return nil, fmt.Errorf("prompt_vocab target: the target has no tokenizer")
+		}
+		return generator.TargetVocab(cfg.Generator.Vocab, tt.Tokenizer.Decode, fingerprint)
+	}
+	return nil, fmt.Errorf("prompt_vocab = %q: choose words, target or phrases:FILE", cfg.PromptVocab)
+}
+
+// newTextRun loads cfg's task, splits it, builds the prompt vocabulary (and
+// sets generator.vocab from it), opens the encoder (GloVe-SIF fitted on the
+// train split's texts), encodes every labelled item once and builds the
+// text discriminator.
+func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, error) {
+	tt, ok := tg.(*targets.TextTarget)
+	if !ok {
+		return nil, fmt.Errorf("a text run needs a target that reads and writes text (a model with tokenizer.json), got %s", tg.Fingerprint())
+	}
+	path, err := task.Resolve(cfg.Task)
+	if err != nil {
+		return nil, err
+	}
+	tk, err := task.LoadText(path)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := tk.Split(cfg.SplitSeed, cfg.ValidationShare, cfg.TestShare)
+	if err != nil {
+		return nil, fmt.Errorf("split %s: %w", path, err)
+	}
+	tmplText := cfg.Template
+	if tmplText == "" {
+		tmplText = task.DefaultTemplate(tk.InputFree)
+	}
+	tmpl, err := task.ParseTemplate(tmplText)
+	if err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	if err := tmpl.Check(tk); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	vocab, err := textVocab(*cfg, tk, sp, tt, tg.Fingerprint())
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Generator.Vocab != 0 && cfg.Generator.Vocab != vocab.Size() {
+		return nil, fmt.Errorf("%w: the prompt vocabulary (%s) has %d entries, the run's generator %d", ErrDataChanged, cfg.PromptVocab, vocab.Size(), cfg.Generator.Vocab)
+	}
+	cfg.Generator.Vocab = vocab.Size()
+	spec, err := embeddings.ParseSpec(cfg.Encoder)
+	if err != nil {
+		return nil, fmt.Errorf("encoder: %w", err)
+	}
+	splits := [3][]task.Labeled{tk.Labeled(sp.Train), tk.Labeled(sp.Val), tk.Labeled(sp.TestIdx)}
+	var corpus []string
+	for _, it := range splits[0] {
+		corpus = append(corpus, it.Text)
+	}
+	enc, err := embeddings.OpenFitted(ctx, spec, corpus)
+	if err != nil {
+		return nil, fmt.Errorf("encoder %s: %w", cfg.Encoder, err)
+	}
+	cfg.TextDiscriminator.Dim, cfg.TextDiscriminator.InputFree = enc.Dim(), tk.InputFree
+	if err := cfg.TextDiscriminator.Validate(); err != nil {
+		return nil, err
+	}
+	r := &textRun{task: tk, splits: sp, tmpl: tmpl, vocab: vocab, enc: embeddings.NewCache(enc, 1<<16), target: *tt}
+	r.disc = discriminator.NewText(cfg.TextDiscriminator, nn.NewRNG(cfg.Seed, streamInitD))
+	for i, items := range splits {
+		l := labelled{items: items, good: make([]bool, len(items))}
+		inputs, texts := make([]string, len(items)), make([]string, len(items))
+		for j, it := range items {
+			l.good[j], inputs[j], texts[j] = it.Good, it.Input, it.Text
+		}
+		if l.x, err = r.features(ctx, inputs, texts); err != nil {
+			return nil, fmt.Errorf("encode the task's texts: %w", err)
+		}
+		switch i {
+		case 0:
+			r.train = l
+		case 1:
+			r.val = l
+		default:
+			r.test = l
+		}
+	}
+	var good, bad []int32
+	for i, g := range r.train.good {
+		if g {
+			good = append(good, int32(i))
+		} else {
+			bad = append(bad, int32(i))
+		}
+	}
+	r.good = newBatches(&task.Sequences{N: len(good), T: 1, Tokens: good}, cfg.BatchSize*cfg.continuations(), cfg.Seed, streamTextGood)
+	if len(bad) > 0 {
+		r.bad = newBatches(&task.Sequences{N: len(bad), T: 1, Tokens: bad}, max(cfg.BatchSize*cfg.continuations()/2, 1), cfg.Seed, streamTextBad)
+	}
+	if !tk.InputFree {
+		idx := make([]int32, len(sp.Train))
+		for i, e := range sp.Train {
+			idx[i] = int32(e)
+		}
+		r.inputs = newBatches(&task.Sequences{N: len(idx), T: 1, Tokens: idx}, cfg.BatchSize*cfg.continuations(), cfg.Seed, streamTextInputs)
+	}
+	r.replay = newFeatureReplay(cfg.ReplaySize, cfg.TextDiscriminator.Features())
+	return r, nil
+}
+
+// features encodes inputs (unless the task is input-free) and texts and
+// returns their (n, F) feature rows.
+func (r *textRun) features(ctx context.Context, inputs, texts []string) ([]float32, error) {
+	ey, err := r.enc.Encode(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	var ex [][]float32
+	if !r.task.InputFree {
+		if ex, err = r.enc.Encode(ctx, inputs); err != nil {
+			return nil, err
+		}
+	}
+	return discriminator.TextFeatures(r.disc.Cfg, ex, ey, texts)
+}
+
+// rows gathers the feature rows of items idx of l.
+func (l labelled) rows(idx []int32, F int) []float32 {
+	out := make([]float32, 0, len(idx)*F)
+	for _, i := range idx {
+		out = append(out, l.x[int(i)*F:(int(i)+1)*F]...)
+	}
+	return out
+}
+
+// promptTexts decodes the (n, prompt_len) prompts to text.
+func (tr *Trainer) promptTexts(prompts []int32) ([]string, error) {
+	k := tr.Cfg.PromptLen
+	out := make([]string, len(prompts)/k)
+	for i := range out {
+		var err error
+		if out[i], err = tr.text.vocab.Text(prompts[i*k : (i+1)*k]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// generateText fills each prompt text into the template with its input and
+// has the target continue it (through the ledger when the run uses one);
+// Calls counts the requests.
+func (tr *Trainer) generateText(ctx context.Context, promptTexts, inputs []string, seeds []uint64) ([]string, error) {
+	contexts := make([]string, len(promptTexts))
+	for i, p := range promptTexts {
+		contexts[i] = tr.text.tmpl.Fill(p, inputs[i])
+	}
+	tt := tr.text.target
+	tt.Model = tr.Target
+	gens, err := targets.ContinueText(ctx, tt, contexts, seeds)
+	tr.Calls += len(seeds)
+	return gens, err
+}
+
+// trainInputs returns the inputs of n requests: the train split's, in
+// their per-epoch order, or "" for an input-free task.
+func (tr *Trainer) trainInputs(n int) []string {
+	out := make([]string, n)
+	if tr.text.inputs == nil {
+		return out
+	}
+	idx := tr.text.inputs.next()
+	for i := range out {
+		out[i] = tr.text.task.Examples[idx[i%len(idx)]].Input
+	}
+	return out
+}
+
+// textFakesAndDStep is fakesAndDStep of a text run: batch_size prompts, C
+// continuations each (each with its own train input), one update of every
+// D member on the train split's good items (real, label 1−ε), the fresh
+// generations (fake), the task's bad items (weight bad_weight) and replayed
+// old fakes (weight replay_weight). It returns the prompts, the fakes'
+// feature rows and the step's values.
+func (tr *Trainer) textFakesAndDStep(ctx context.Context, C int) ([]int32, []float32, map[string]float64, error) {
+	B, k, r := tr.Cfg.BatchSize, tr.Cfg.PromptLen, tr.text
+	F := r.disc.Cfg.Features()
+	prompts := tr.Gen.Sample(B, k, generator.SampleOptions{Temperature: tr.Cfg.Temperature}, nil, tr.sampleRNG)
+	texts, err := tr.promptTexts(prompts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	reqTexts := make([]string, 0, B*C)
+	for _, t := range texts {
+		for range C {
+			reqTexts = append(reqTexts, t)
+		}
+	}
+	inputs := tr.trainInputs(B * C)
+	seeds := tr.requestSeeds(B * C)
+	gens, err := tr.generateText(ctx, reqTexts, inputs, seeds)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fake, err := r.features(ctx, inputs, gens)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("encode generations: %w", err)
+	}
+	real := r.train.rows(r.good.next(), F)
+	var bad []float32
+	if r.bad != nil && tr.Cfg.BadWeight > 0 {
+		bad = r.train.rows(r.bad.next(), F)
+	}
+	old := r.replay.Sample(B/2, tr.sampleRNG)
+	type set struct {
+		x    []float32
+		y, w float64
+	}
+	sets := []set{{real, 1 - tr.Cfg.LabelSmoothing, 1}, {fake, 0, 1}, {bad, 0, tr.Cfg.BadWeight}, {old, 0, tr.Cfg.ReplayWeight}}
+	var x []float32
+	var y, w []float32
+	for _, s := range sets {
+		n := len(s.x) / F
+		if n == 0 || s.w == 0 {
+			continue
+		}
+		x = append(x, s.x...)
+		for range n {
+			y, w = append(y, float32(s.y)), append(w, float32(s.w/float64(n)))
+		}
+	}
+	nReal, nFake := len(real)/F, len(fake)/F
+	before := r.disc.Score(x[:(nReal+nFake)*F], nReal+nFake)
+	loss := r.disc.TrainStep(tr.dOpts, x, len(y), y, w)
+	r.replay.Add(fake)
+	return prompts, fake, map[string]float64{
+		"loss_d": loss, "d_real": mean(before.P[:nReal]), "d_fake": mean(before.P[nReal:]),
+	}, nil
+}
+
+// textAdversarialStep is adversarialStep of a text run.
+func (tr *Trainer) textAdversarialStep(ctx context.Context) (map[string]float64, error) {
+	var prompts []int32
+	var fake []float32
+	var vals map[string]float64
+	for range tr.Cfg.DStepsPerG {
+		var err error
+		if prompts, fake, vals, err = tr.textFakesAndDStep(ctx, tr.Cfg.continuations()); err != nil {
+			return nil, err
+		}
+	}
+	n := len(fake) / tr.text.disc.Cfg.Features()
+	rc := NonSaturatingRewards(float32s(tr.text.disc.Score(fake, n).Logit))
+	A, reward := tr.sequenceAdvantages(rc)
+	for k, v := range tr.policyStep(prompts, A) {
+		vals[k] = v
+	}
+	vals["reward"] = reward
+	vals["baseline"] = tr.baseline[0]
+	return vals, nil
+}
+
+func float32s(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+// textEvaluate is Evaluate of a text run: D calibrated on the validation
+// split (when it holds both classes), then
+//   - auc, accuracy, ece, brier: D on the test split's good and bad items
+//     (absent when the task has no bad items: nothing to tell apart);
+//   - d_real: D's calibrated verdict on the test split's good items;
+//   - d_fake, d_std, reward: on eval_samples fresh prompts' generations
+//     (inputs from the test split), with the members' spread;
+//   - distinct_2, self_bleu_3 of the generations' words, prompt_distinct_1.
+func (tr *Trainer) textEvaluate(ctx context.Context) (Stats, error) {
+	cfg, r := tr.Cfg, tr.text
+	vals := map[string]float64{"calls": float64(tr.Calls)}
+	if hasBoth(r.val.good) {
+		t, err := r.disc.Calibrate(r.val.x, r.val.n(), r.val.good)
+		if err != nil {
+			return Stats{}, fmt.Errorf("calibrate on the validation split: %w", err)
+		}
+		vals["temperature"] = t
+	}
+	ts := r.disc.Score(r.test.x, r.test.n())
+	var goodP []float64
+	for i, g := range r.test.good {
+		if g {
+			goodP = append(goodP, ts.P[i])
+		}
+	}
+	vals["d_real"] = mean(goodP)
+	if hasBoth(r.test.good) {
+		for name, f := range map[string]func([]float64, []bool) (float64, error){
+			"auc":   metrics.AUC,
+			"brier": metrics.BrierScore,
+			"ece":   func(p []float64, g []bool) (float64, error) { return metrics.ECE(p, g, ECEBins) },
+			"accuracy": func(p []float64, g []bool) (float64, error) {
+				return metrics.Accuracy(p, g, 0.5)
+			},
+		} {
+			v, err := f(ts.P, r.test.good)
+			if err != nil {
+				return Stats{}, fmt.Errorf("evaluation %s: %w", name, err)
+			}
+			vals[name] = v
+		}
+	}
+	n, k := cfg.EvalSamples, cfg.PromptLen
+	rng := nn.NewRNG(cfg.Seed, streamEval+uint64(tr.step))
+	prompts := generator.SampleBatched(tr.Gen, n, k, 1, rng)
+	seeds := make([]uint64, n)
+	for i := range seeds {
+		seeds[i] = rng.Uint64()
+	}
+	texts, err := tr.promptTexts(prompts)
+	if err != nil {
+		return Stats{}, err
+	}
+	inputs := make([]string, n)
+	if !r.task.InputFree {
+		for i := range inputs {
+			inputs[i] = r.task.Examples[r.splits.TestIdx[i%len(r.splits.TestIdx)]].Input
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Stats{}, err
+	}
+	gens, err := tr.generateText(ctx, texts, inputs, seeds)
+	if err != nil {
+		return Stats{}, fmt.Errorf("evaluation at step %d: %w", tr.step, err)
+	}
+	x, err := r.features(ctx, inputs, gens)
+	if err != nil {
+		return Stats{}, fmt.Errorf("evaluation at step %d: encode generations: %w", tr.step, err)
+	}
+	s := r.disc.Score(x, n)
+	vals["d_fake"], vals["d_std"] = mean(s.P), mean(s.Std)
+	vals["reward"] = mean(NonSaturatingRewards(float32s(s.Logit)))
+	words := wordIDs(gens)
+	vals["distinct_2"] = metrics.DistinctN(words, 2)
+	vals["self_bleu_3"] = metrics.SelfBLEU(words, 3, 200)
+	vals["prompt_distinct_1"] = metrics.DistinctN(task.ToInts(prompts, n, k), 1)
+	tr.updateTextHall(prompts, texts, inputs, gens, s)
+	tr.feedback(vals)
+	tr.lastEval, tr.lastEvalStep = vals, tr.step
+	return Stats{Step: tr.step, Phase: "eval", Values: vals}, nil
+}
+
+// ECEBins is the number of equal-width bins of the ECE a text run reports.
+const ECEBins = 15
+
+// sortStableBy sorts s by key, ascending, keeping the order of equal keys.
+func sortStableBy[T any](s []T, key func(T) float64) {
+	sort.SliceStable(s, func(i, j int) bool { return key(s[i]) < key(s[j]) })
+}
+
+func hasBoth(good []bool) bool {
+	var g, b bool
+	for _, v := range good {
+		g, b = g || v, b || !v
+	}
+	return g && b
+}
+
+// wordIDs maps the texts' words to ids (first seen, first numbered) for the
+// n-gram diversity metrics.
+func wordIDs(texts []string) [][]int {
+	ids := map[string]int{}
+	out := make([][]int, len(texts))
+	for i, t := range texts {
+		for _, w := range generator.Words(t) {
+			id, ok := ids[w]
+			if !ok {
+				id = len(ids)
+				ids[w] = id
+			}
+			out[i] = append(out[i], id)
+		}
+	}
+	return out
+}
+
+// updateTextHall keeps the hall_of_fame distinct prompts whose generations
+// D rated highest, with their texts.
+func (tr *Trainer) updateTextHall(prompts []int32, texts, inputs, gens []string, s discriminator.TextScores) {
+	if tr.Cfg.HallOfFame == 0 {
+		return
+	}
+	k := tr.Cfg.PromptLen
+	seen := map[string]bool{}
+	for _, h := range tr.hall {
+		seen[h.PromptText] = true
+	}
+	order := make([]int, len(texts))
+	for i := range order {
+		order[i] = i
+	}
+	sortStableBy(order, func(i int) float64 { return -s.P[i] })
+	for _, i := range order[:min(len(order), tr.Cfg.HallOfFame)] {
+		if seen[texts[i]] {
+			continue
+		}
+		seen[texts[i]] = true
+		tr.hall = append(tr.hall, HallEntry{
+			Tokens: append([]int32(nil), prompts[i*k:(i+1)*k]...), PromptText: texts[i], Input: inputs[i], GenerationText: gens[i],
+			DScore: s.P[i], DStd: s.Std[i], Step: tr.step,
+		})
+	}
+	sortStableBy(tr.hall, func(h HallEntry) float64 { return -h.DScore })
+	if len(tr.hall) > tr.Cfg.HallOfFame {
+		tr.hall = tr.hall[:tr.Cfg.HallOfFame]
+	}
+}
+
+// textFingerprints identify what a text run trains on.
+func (r *textRun) fingerprints() map[string]string {
+	rec, _ := json.Marshal(r.splits.Record())
+	h := sha256.Sum256(rec)
+	return map[string]string{
+		"kind": KindText, "task": r.task.SHA256, "split": hex.EncodeToString(h[:]),
+		"prompt_vocab": r.vocab.Fingerprint(), "encoder": r.enc.Fingerprint(), "template": r.tmpl.String(),
+	}
+}
+
+// featureReplay is the text run's ring buffer of old fakes' feature rows.
+type featureReplay struct {
+	Cap, F int
+	X      []float32 // (Count, F)
+	Head   int
+	Count  int
+}
+
+func newFeatureReplay(capacity, F int) *featureReplay {
+	return &featureReplay{Cap: capacity, F: F, X: make([]float32, 0, capacity*F)}
+}
+
+// Add appends the (n, F) rows, overwriting the oldest when full.
+func (r *featureReplay) Add(x []float32) {
+	if r.Cap == 0 {
+		return
+	}
+	for i := 0; i+r.F <= len(x); i += r.F {
+		row := x[i : i+r.F]
+		if r.Count < r.Cap {
+			r.X = append(r.X, row...)
+			r.Count++
+			continue
+		}
+		copy(r.X[r.Head*r.F:(r.Head+1)*r.F], row)
+		r.Head = (r.Head + 1) % r.Cap
+	}
+}
+
+// Sample returns n rows drawn uniformly with replacement, or nil when empty.
+func (r *featureReplay) Sample(n int, rng *nn.RNG) []float32 {
+	if r.Count == 0 || n == 0 {
+		return nil
+	}
+	out := make([]float32, 0, n*r.F)
+	for range n {
+		k := rng.IntN(r.Count)
+		out = append(out, r.X[k*r.F:(k+1)*r.F]...)
+	}
+	return out
+}
+
+func (r *featureReplay) validate() error {
+	if r.Count < 0 || r.Count > r.Cap || len(r.X) != r.Count*r.F || r.Head < 0 || (r.Head != 0 && r.Head >= r.Count) {
+		return fmt.Errorf("replay buffer: %d values, count %d, head %d, capacity %d, %d features do not fit together", len(r.X), r.Count, r.Head, r.Cap, r.F)
+	}
+	for i, v := range r.X {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("replay buffer: value %d is %v", i, v)
+		}
+	}
+	return nil
+}
