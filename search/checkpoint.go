@@ -63,11 +63,11 @@ type trainerState struct {
 
 // textState is a text run's loop state outside the tensors.
 type textState struct {
-	GoodCursor  int              `json:"good_cursor"`             // batches of the train split's good items drawn
-	BadCursor   int              `json:"bad_cursor,omitempty"`    // of its bad items
-	InputCursor int              `json:"input_cursor,omitempty"`  // of its inputs
-	Temperature float64          `json:"temperature"`             // D's calibration
-	Split       task.SplitRecord `json:"split"`                   // the task's split, as made
+	GoodCursor  int              `json:"good_cursor"`            // batches of the train split's good items drawn
+	BadCursor   int              `json:"bad_cursor,omitempty"`   // of its bad items
+	InputCursor int              `json:"input_cursor,omitempty"` // of its inputs
+	Temperature float64          `json:"temperature"`            // D's calibration
+	Split       task.SplitRecord `json:"split"`                  // the task's split, as made
 	Vocab       []string         `json:"prompt_vocab,omitempty"` // the words or phrases G's ids stand for
 }
 

@@ -45,16 +45,16 @@ type Config struct {
 	Oracle  string  `yaml:"oracle" json:"oracle"`     // SeqGAN oracle safetensors for NLL-oracle (identity target); "" = none
 
 	// Text runs (task set; the target must be a model with tokenizer.json; train, test, prior and oracle stay empty)
-	Task              string                       `yaml:"task" json:"task"`                             // text task: a JSONL file or a built-in name (sentiment); "" = a token run
-	Template          string                       `yaml:"template" json:"template"`                     // how prompt and input are joined for the target ({prompt}, {input}); "" = {prompt}, or {input}\n{prompt} for a task with inputs
-	Encoder           string                       `yaml:"encoder" json:"encoder"`                       // sentence encoder of the text discriminator: glove-sif, hashing[:DIM] or onnx:DIR; glove-sif
-	PromptVocab       string                       `yaml:"prompt_vocab" json:"prompt_vocab"`             // what G's tokens are: words (the train split's most frequent good words), phrases:FILE (a phrase bank, one a line) or target (the target's tokens); words
-	PromptWords       int                          `yaml:"prompt_words" json:"prompt_words"`             // size of the words vocabulary; 2000
-	SplitSeed         uint64                       `yaml:"split_seed" json:"split_seed"`                 // seed of the task's train/validation/test split (not the run's seed, so runs share a test set); 1
-	ValidationShare   float64                      `yaml:"validation_share" json:"validation_share"`     // share of the task's examples for D's calibration; 0.15
-	TestShare         float64                      `yaml:"test_share" json:"test_share"`                 // share of the task's examples for D's held-out AUC/ECE; 0.15
-	BadWeight         float64                      `yaml:"bad_weight" json:"bad_weight"`                 // weight of the task's bad examples (label 0) in L_D; 1
-	TextDiscriminator discriminator.TextConfig     `yaml:"text_discriminator" json:"text_discriminator"` // the text discriminator's ensemble (dim and input_free follow from the encoder and the task)
+	Task              string                   `yaml:"task" json:"task"`                             // text task: a JSONL file or a built-in name (sentiment); "" = a token run
+	Template          string                   `yaml:"template" json:"template"`                     // how prompt and input are joined for the target ({prompt}, {input}); "" = {prompt}, or {input}\n{prompt} for a task with inputs
+	Encoder           string                   `yaml:"encoder" json:"encoder"`                       // sentence encoder of the text discriminator: glove-sif, hashing[:DIM] or onnx:DIR; glove-sif
+	PromptVocab       string                   `yaml:"prompt_vocab" json:"prompt_vocab"`             // what G's tokens are: words (the train split's most frequent good words), phrases:FILE (a phrase bank, one a line) or target (the target's tokens); words
+	PromptWords       int                      `yaml:"prompt_words" json:"prompt_words"`             // size of the words vocabulary; 2000
+	SplitSeed         uint64                   `yaml:"split_seed" json:"split_seed"`                 // seed of the task's train/validation/test split (not the run's seed, so runs share a test set); 1
+	ValidationShare   float64                  `yaml:"validation_share" json:"validation_share"`     // share of the task's examples for D's calibration; 0.15
+	TestShare         float64                  `yaml:"test_share" json:"test_share"`                 // share of the task's examples for D's held-out AUC/ECE; 0.15
+	BadWeight         float64                  `yaml:"bad_weight" json:"bad_weight"`                 // weight of the task's bad examples (label 0) in L_D; 1
+	TextDiscriminator discriminator.TextConfig `yaml:"text_discriminator" json:"text_discriminator"` // the text discriminator's ensemble (dim and input_free follow from the encoder and the task)
 
 	// Lengths
 	PromptLen int `yaml:"prompt_len" json:"prompt_len"` // tokens G writes per prompt; 20
@@ -146,13 +146,13 @@ func DefaultConfig() Config {
 		StabiliseFactor: 0.3,
 		HallOfFame:      20,
 
-		Encoder:         DefaultEncoder,
-		PromptVocab:     generator.VocabWords,
-		PromptWords:     2000,
-		SplitSeed:       1,
-		ValidationShare: 0.15,
-		TestShare:       0.15,
-		BadWeight:       1,
+		Encoder:           DefaultEncoder,
+		PromptVocab:       generator.VocabWords,
+		PromptWords:       2000,
+		SplitSeed:         1,
+		ValidationShare:   0.15,
+		TestShare:         0.15,
+		BadWeight:         1,
 		TextDiscriminator: discriminator.DefaultTextConfig(0, false),
 
 		Seed:            1,

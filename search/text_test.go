@@ -125,7 +125,9 @@ func TestTextRunResumeIsBitExact(t *testing.T) {
 				want  error
 				msg   string
 			}{
-				{func(c *Config) { c.Task = filepath.Join("testdata", map[string]string{"reviews.jsonl": "answers.jsonl", "answers.jsonl": "reviews.jsonl"}[taskFile]) }, nil, ""},
+				{func(c *Config) {
+					c.Task = filepath.Join("testdata", map[string]string{"reviews.jsonl": "answers.jsonl", "answers.jsonl": "reviews.jsonl"}[taskFile])
+				}, nil, ""},
 				{func(c *Config) { c.Encoder = "hashing:32" }, ErrArchitectureChanged, "encoder"},
 				{func(c *Config) { c.SplitSeed = 9 }, ErrDataChanged, "since the checkpoint"},
 			} {

@@ -47,10 +47,10 @@ type HallEntry struct {
 	PromptText     string  `json:"prompt_text,omitempty"`     // text runs: the prompt as text
 	Input          string  `json:"input,omitempty"`           // text runs: the task input it was filled in with
 	GenerationText string  `json:"generation_text,omitempty"` // text runs: the target's generation
-	DScore     float64 `json:"d_score"`              // the ensemble's probability that the generation is real
-	DStd       float64 `json:"d_std"`                // the members' spread
-	NLLOracle  float64 `json:"nll_oracle,omitempty"` // per-token NLL under the oracle, when there is one
-	Step       int     `json:"step"`
+	DScore         float64 `json:"d_score"`                   // the ensemble's probability that the generation is real
+	DStd           float64 `json:"d_std"`                     // the members' spread
+	NLLOracle      float64 `json:"nll_oracle,omitempty"`      // per-token NLL under the oracle, when there is one
+	Step           int     `json:"step"`
 }
 
 // Data is a run's data as token tables.
