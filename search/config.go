@@ -54,6 +54,7 @@ type Config struct {
 	ValidationShare   float64                  `yaml:"validation_share" json:"validation_share"`     // share of the task's examples for D's calibration; 0.15
 	TestShare         float64                  `yaml:"test_share" json:"test_share"`                 // share of the task's examples for D's held-out AUC/ECE; 0.15
 	BadWeight         float64                  `yaml:"bad_weight" json:"bad_weight"`                 // weight of the task's bad examples (label 0) in L_D; 1
+	DFitEpochs        int                      `yaml:"d_fit_epochs" json:"d_fit_epochs"`             // before its first update on generations, D learns the train split's good vs bad items for up to this many epochs (early stopping on the validation split; no target calls); 100; 0 = off
 	TextDiscriminator discriminator.TextConfig `yaml:"text_discriminator" json:"text_discriminator"` // the text discriminator's ensemble (dim and input_free follow from the encoder and the task)
 
 	// Lengths
@@ -153,6 +154,7 @@ func DefaultConfig() Config {
 		ValidationShare:   0.15,
 		TestShare:         0.15,
 		BadWeight:         1,
+		DFitEpochs:        100,
 		TextDiscriminator: discriminator.DefaultTextConfig(0, false),
 
 		Seed:            1,
@@ -472,6 +474,7 @@ func (c Config) validateText() error {
 		{kind == generator.VocabWords && (c.PromptWords < 2 || c.PromptWords > 1_000_000), fmt.Sprintf("prompt_words = %d: the words vocabulary needs 2 to 1,000,000 words (default 2000)", c.PromptWords)},
 		{!(c.ValidationShare > 0) || !(c.TestShare > 0) || c.ValidationShare+c.TestShare >= 1, fmt.Sprintf("validation_share = %v, test_share = %v: each must be > 0 and together < 1 (default 0.15 each)", c.ValidationShare, c.TestShare)},
 		{c.BadWeight < 0, fmt.Sprintf("bad_weight = %v: must be >= 0", c.BadWeight)},
+		{c.DFitEpochs < 0 || c.DFitEpochs > 100_000, fmt.Sprintf("d_fit_epochs = %d: must be 0 (off) to 100000", c.DFitEpochs)},
 		{c.Credit != "" && c.Credit != "sequence", fmt.Sprintf("credit = %q: a text run judges whole generations; use credit: sequence", c.Credit)},
 	} {
 		if ck.bad {

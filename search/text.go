@@ -36,7 +36,12 @@ const (
 	streamTextGood   = 1 << 42 // + epoch: the order of the train split's good items
 	streamTextBad    = 1 << 43 // + epoch: of its bad items
 	streamTextInputs = 1 << 44 // + epoch: of its inputs (tasks with inputs)
+	streamTextFit    = 1 << 45 // D's fit on the labelled train split
 )
+
+// DFitPatience is how many epochs D's fit on the labelled items goes on
+// without a lower validation loss.
+const DFitPatience = 10
 
 // Encoder names of Config.Encoder.
 const DefaultEncoder = "glove-sif"
@@ -319,6 +324,25 @@ func (tr *Trainer) textFakesAndDStep(ctx context.Context, C int) ([]int32, []flo
 	return prompts, fake, map[string]float64{
 		"loss_d": loss, "d_real": mean(before.P[:nReal]), "d_fake": mean(before.P[nReal:]),
 	}, nil
+}
+
+// fitLabelled trains D on the train split's good (1−ε) and bad (0) items
+// before it meets generations (discriminator.FitText, early stopping on the
+// validation split): the labelled data teach the evaluator what the task
+// means; the GAN then adds the generations as negatives. It needs bad
+// items, and costs no target call.
+func (tr *Trainer) fitLabelled() (map[string]float64, error) {
+	r := tr.text
+	if tr.Cfg.DFitEpochs == 0 || r.bad == nil {
+		return nil, nil
+	}
+	epochs, loss, err := discriminator.FitText(r.disc, tr.dOpts, r.train.x, r.train.n(), r.train.good, r.val.x, r.val.n(), r.val.good, discriminator.TextFitOptions{
+		Seed: tr.Cfg.Seed ^ streamTextFit, MaxEpochs: tr.Cfg.DFitEpochs, Patience: DFitPatience, BatchSize: tr.Cfg.BatchSize, LabelSmoothing: tr.Cfg.LabelSmoothing,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fit D on the task's labelled items: %w", err)
+	}
+	return map[string]float64{"d_fit_epochs": float64(epochs), "d_fit_val_loss": loss}, nil
 }
 
 // textAdversarialStep is adversarialStep of a text run.

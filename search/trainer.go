@@ -322,8 +322,13 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	s := tr.step + 1
 	phase := tr.Cfg.PhaseOf(s)
 	start := time.Now()
-	var vals map[string]float64
+	var vals, fit map[string]float64
 	var err error
+	if tr.text != nil && s == tr.Cfg.MLESteps+1 {
+		if fit, err = tr.fitLabelled(); err != nil {
+			return Stats{}, fmt.Errorf("step %d (%s): %w", s, phase, err)
+		}
+	}
 	switch phase {
 	case PhaseMLE:
 		vals, err = tr.mleStep()
@@ -342,6 +347,9 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	}
 	if err != nil {
 		return Stats{}, fmt.Errorf("step %d (%s): %w", s, phase, err)
+	}
+	for k, v := range fit {
+		vals[k] = v
 	}
 	vals["calls"] = float64(tr.Calls)
 	tr.step = s

@@ -267,9 +267,7 @@ func measure(ctx context.Context, opt Options, cfg discriminator.TextConfig, dat
 		if err := ctx.Err(); err != nil {
 			return Row{}, err
 		}
-		d, ep, err := Fit(cfg, data[0].x, data[0].n, data[0].good, data[1].x, data[1].n, data[1].good, FitOptions{
-			Seed: seed, MaxEpochs: opt.MaxEpochs, Patience: opt.Patience, BatchSize: opt.BatchSize, LR: opt.LR, LabelSmoothing: opt.LabelSmoothing,
-		})
+		d, ep, err := Fit(cfg, data[0], data[1], seed, opt)
 		if err != nil {
 			return Row{}, err
 		}
@@ -338,84 +336,21 @@ func eceFloor(p []float64, seed uint64) (float64, error) {
 	return sum / FloorDraws, nil
 }
 
-// FitOptions are the settings of Fit.
-type FitOptions struct {
-	Seed           uint64
-	MaxEpochs      int
-	Patience       int
-	BatchSize      int
-	LR             float64
-	LabelSmoothing float64
-}
-
-// Fit trains a fresh text discriminator of cfg on labelled feature rows
-// with minibatch Adam, keeping the weights of the epoch with the lowest
-// validation loss (stopping after Patience epochs without a better one),
-// and returns it uncalibrated with the number of epochs run.
-func Fit(cfg discriminator.TextConfig, x []float32, n int, good []bool, vx []float32, vn int, vgood []bool, o FitOptions) (*discriminator.TextEnsemble, int, error) {
+// Fit trains a fresh text discriminator of cfg (seeded by seed) on the
+// labelled train rows with discriminator.FitText and returns it,
+// uncalibrated, with the epochs run.
+func Fit(cfg discriminator.TextConfig, train, val dataset, seed uint64, opt Options) (*discriminator.TextEnsemble, int, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, 0, err
 	}
-	F := cfg.Features()
-	if n < 1 || len(x) != n*F || len(good) != n || vn < 1 || len(vx) != vn*F || len(vgood) != vn {
-		return nil, 0, fmt.Errorf("fit: %d rows of %d features and %d labels (validation %d, %d, %d)", n, len(x), len(good), vn, len(vx), len(vgood))
-	}
-	d := discriminator.NewText(cfg, nn.NewRNG(o.Seed, 1))
+	d := discriminator.NewText(cfg, nn.NewRNG(seed, 1))
 	opts := make([]*nn.Adam, len(d.Members))
 	for k, m := range d.Members {
-		opts[k] = nn.NewAdam(nn.DefaultAdam(o.LR), m.Params())
+		opts[k] = nn.NewAdam(nn.DefaultAdam(opt.LR), m.Params())
 	}
-	B := min(o.BatchSize, n)
-	bx := make([]float32, B*F)
-	by := make([]float32, B)
-	bw := fill(B, 1)
-	vloss := func() float64 {
-		s := d.Score(vx, vn)
-		l := 0.0
-		for i, p := range s.P {
-			p = min(max(p, 1e-7), 1-1e-7)
-			if vgood[i] {
-				l -= math.Log(p)
-			} else {
-				l -= math.Log(1 - p)
-			}
-		}
-		return l / float64(vn)
-	}
-	best, bestEpoch := math.Inf(1), 0
-	var bestW map[string]nn.Array
-	epoch := 0
-	for epoch = 1; epoch <= o.MaxEpochs; epoch++ {
-		perm := nn.NewRNG(o.Seed, 2+uint64(epoch)).Perm(n)
-		for lo := 0; lo+B <= n; lo += B {
-			for j := range B {
-				i := perm[lo+j]
-				copy(bx[j*F:(j+1)*F], x[i*F:(i+1)*F])
-				by[j] = 0
-				if good[i] {
-					by[j] = float32(1 - o.LabelSmoothing)
-				}
-			}
-			d.TrainStep(opts, bx, B, by, bw)
-		}
-		if l := vloss(); l < best {
-			best, bestEpoch, bestW = l, epoch, d.Params().Weights()
-		} else if epoch-bestEpoch >= o.Patience {
-			break
-		}
-	}
-	if bestW != nil {
-		if err := d.Params().SetWeights(bestW); err != nil {
-			return nil, 0, err
-		}
-	}
-	return d, min(epoch, o.MaxEpochs), nil
+	epochs, _, err := discriminator.FitText(d, opts, train.x, train.n, train.good, val.x, val.n, val.good, discriminator.TextFitOptions{
+		Seed: seed, MaxEpochs: opt.MaxEpochs, Patience: opt.Patience, BatchSize: opt.BatchSize, LabelSmoothing: opt.LabelSmoothing,
+	})
+	return d, epochs, err
 }
 
-func fill(n int, v float32) []float32 {
-	s := make([]float32, n)
-	for i := range s {
-		s[i] = v
-	}
-	return s
-}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,7 +31,11 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 		return search.Config{}, usagef("train takes no arguments (got %q); use flags", c.Args().First())
 	}
 	preset := c.String("preset")
-	if !c.IsSet("preset") && c.IsSet("target") && c.String("target") != targets.IdentityName {
+	switch {
+	case c.IsSet("preset"):
+	case c.IsSet("task"):
+		preset = "text"
+	case c.IsSet("target") && c.String("target") != targets.IdentityName:
 		preset = "steer"
 	}
 	cfg, err := search.Preset(preset)
@@ -41,10 +46,15 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 		if cfg, err = search.LoadYAML(path, cfg); err != nil {
 			return cfg, err
 		}
-		if !c.IsSet("preset") && !c.IsSet("target") && !cfg.IsIdentity() && preset != "steer" {
-			// the file names a model target: its defaults are the steer preset's
-			steer, _ := search.Preset("steer")
-			if cfg, err = search.LoadYAML(path, steer); err != nil {
+		if !c.IsSet("preset") && !c.IsSet("target") && !c.IsSet("task") && !cfg.IsIdentity() && preset != "steer" && preset != "text" {
+			// the file names a model target (and maybe a task): its
+			// defaults are the steer (or text) preset's
+			base := "steer"
+			if cfg.IsText() {
+				base = "text"
+			}
+			def, _ := search.Preset(base)
+			if cfg, err = search.LoadYAML(path, def); err != nil {
 				return cfg, err
 			}
 		}
@@ -58,7 +68,8 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 	for _, f := range []struct {
 		flag string
 		dst  *string
-	}{{"target", &cfg.Target}, {"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle}, {"prior", &cfg.Prior}, {"device", &cfg.Device}} {
+	}{{"target", &cfg.Target}, {"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle}, {"prior", &cfg.Prior}, {"device", &cfg.Device},
+		{"task", &cfg.Task}, {"template", &cfg.Template}, {"encoder", &cfg.Encoder}, {"prompt-vocab", &cfg.PromptVocab}} {
 		if c.IsSet(f.flag) {
 			*f.dst = c.String(f.flag)
 		}
@@ -71,7 +82,10 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 			*f.dst = c.Int(f.flag)
 		}
 	}
-	if !cfg.IsIdentity() && cfg.Train == "" {
+	if cfg.IsText() && cfg.Target == "" {
+		return cfg, usagef("a text run needs --target DIR: an Optimum-layout export of a model with tokenizer.json (model.onnx, config.json, tokenizer.json)")
+	}
+	if !cfg.IsIdentity() && !cfg.IsText() && cfg.Train == "" {
 		return cfg, usagef("a run against a model needs --train REFS: good generations, gen_len (%d) token ids a line (.txt) or {\"ids\": [...]} (.jsonl)", cfg.GenLen)
 	}
 	return cfg, nil
@@ -83,13 +97,28 @@ func openTarget(c *cli.Context, cfg *search.Config) (targets.Opened, error) {
 	if _, err := ort.ParseDevice(cfg.Device); err != nil {
 		return targets.Opened{}, usageError{fmt.Errorf("device: %w", err)}
 	}
-	op, err := targets.Open(targets.Config{
+	tc := targets.Config{
 		Name: cfg.Target, GenLen: cfg.GenLen, MaxNewTokens: cfg.MaxNewTokens, Device: cfg.Device, Library: c.String("ort-lib"),
-	})
+	}
+	if cfg.IsText() {
+		// generations are text: up to gen_len tokens, not fitted to it
+		tc.GenLen, tc.MaxNewTokens = 0, cfg.GenLen
+	}
+	op, err := targets.Open(tc)
 	if err != nil {
 		return op, err
 	}
-	if !cfg.IsIdentity() {
+	switch {
+	case cfg.IsText():
+		if op.Text == nil {
+			op.Close()
+			return targets.Opened{}, fmt.Errorf("target %s has no usable tokenizer.json: a text run needs a model that reads and writes text", cfg.Target)
+		}
+		op.Model = op.Text // the text run takes the model with its tokenizer
+		if kind, _, _ := strings.Cut(cfg.PromptVocab, ":"); kind == "target" {
+			cfg.Generator.Vocab = op.Vocab
+		}
+	case !cfg.IsIdentity():
 		cfg.Generator.Vocab, cfg.Discriminator.Vocab = op.Vocab, op.Vocab
 	}
 	if err := cfg.Validate(); err != nil {
