@@ -247,9 +247,12 @@ func (e *TextEnsemble) MemberLogits(x []float32, n int) []float32 {
 		return out
 	}
 	// Rows go in blocks so that the hidden block stays small for any n;
-	// Gemm splits each block's product across the cores itself.
+	// Gemm splits each block's products across the cores itself. The
+	// output layer is one product with the block-diagonal (K·H, K) matrix
+	// of every member's output weights.
 	const chunk = 4096
 	KH := K * H
+	w2 = blockDiagonal(w2, K, H)
 	h := make([]float32, min(chunk, n)*KH)
 	for r0 := 0; r0 < n; r0 += chunk {
 		r1 := min(r0+chunk, n)
@@ -258,22 +261,30 @@ func (e *TextEnsemble) MemberLogits(x []float32, n int) []float32 {
 		nn.ParallelFor(r1-r0, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
 				row := hb[r*KH : (r+1)*KH]
-				o := out[(r0+r)*K : (r0+r+1)*K]
-				for k := range K {
-					s := b2[k]
-					bk, wk := b1[k*H:(k+1)*H], w2[k*H:(k+1)*H]
-					for j, v := range row[k*H : (k+1)*H] {
-						// max, not a branch: half the units are off at
-						// random, and mispredicted branches cost more
-						// than the whole product.
-						s += max(v+bk[j], 0) * wk[j]
-					}
-					o[k] = s
+				for j, b := range b1[:len(row)] {
+					row[j] = max(row[j]+b, 0) // max, not a branch: units are off at random
 				}
 			}
 		})
+		o := out[r0*K : r1*K]
+		for i := 0; i < len(o); i += K {
+			copy(o[i:i+K], b2)
+		}
+		nn.Gemm(false, false, r1-r0, K, KH, 1, hb, KH, w2, K, 1, o, K)
 	}
 	return out
+}
+
+// blockDiagonal returns the (K·H, K) matrix whose column k holds member
+// k's H output weights (w2[k·H:(k+1)·H]) and is zero elsewhere.
+func blockDiagonal(w2 []float32, K, H int) []float32 {
+	bd := make([]float32, K*H*K)
+	for k := range K {
+		for j := range H {
+			bd[(k*H+j)*K+k] = w2[k*H+j]
+		}
+	}
+	return bd
 }
 
 // stacked returns the members' weights side by side: w1 (F, K·H) with

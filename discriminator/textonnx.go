@@ -43,12 +43,7 @@ func (e *TextEnsemble) ExportONNX() ([]byte, error) {
 		g.Node("Add", []string{"xw", "b"}, []string{ONNXLogits})
 	} else {
 		KH := K * H
-		blockDiag := make([]float32, KH*K) // member k's output weights in column k
-		for k := range K {
-			for j := range H {
-				blockDiag[(k*H+j)*K+k] = w2[k*H+j]
-			}
-		}
+		blockDiag := blockDiagonal(w2, int(K), int(H))
 		g.Float32Initializer("w1", w1, F, KH)
 		g.Float32Initializer("b1", b1, KH)
 		g.Float32Initializer("w2", blockDiag, KH, K)
