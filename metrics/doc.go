@@ -1,5 +1,7 @@
 // Package metrics provides text-generation metrics over token-id sequences
-// (distinct-n, BLEU, Self-BLEU, mean negative log-likelihood) and the run log
+// (distinct-n, BLEU, Self-BLEU, mean negative log-likelihood), classifier
+// metrics for the discriminator as an evaluator (AUC by Mann–Whitney,
+// accuracy, ECE with equal-width bins, the Brier score) and the run log
 // metrics.jsonl (one JSON [Record] per line).
 //
 // Sequences are [][]int of token ids. The BLEU family follows NLTK's
