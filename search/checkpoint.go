@@ -206,7 +206,9 @@ const (
 func (tr *Trainer) fingerprints() map[string]string {
 	if tr.text != nil {
 		fp := tr.text.fingerprints()
-		fp["target"] = tr.baseTarget.Fingerprint()
+		if tr.baseTarget != nil {
+			fp["target"] = tr.baseTarget.Fingerprint()
+		}
 		return fp
 	}
 	kind := KindModel
@@ -270,7 +272,9 @@ var ErrDataChanged = errors.New("training data changed since the checkpoint")
 // checkpoint's own config, possibly with a new step budget or settings)
 // against tg. Shape changes are refused naming the field, changed data is
 // refused naming the file, every other change is recorded as a manifest
-// warning, and so is a target whose fingerprint changed.
+// warning, and so is a target whose fingerprint changed. tg may be nil
+// for a text run loaded only to score (input, generation) pairs
+// (ScorePairs): it then calls no target and cannot be trained.
 func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer, error) {
 	saved, err := ConfigOf(ck)
 	if err != nil {
@@ -281,6 +285,9 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer
 	}
 	if cfg, err = cfg.Resolved(); err != nil {
 		return nil, err
+	}
+	if tg == nil && !cfg.IsText() {
+		return nil, fmt.Errorf("no target model")
 	}
 	if ck.Manifest.Step > cfg.Steps {
 		return nil, fmt.Errorf("checkpoint is at step %d, past the requested total of %d steps", ck.Manifest.Step, cfg.Steps)
@@ -318,6 +325,9 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer
 	}
 	if tr.text != nil {
 		for _, key := range []string{"task", "split", "prompt_vocab", "encoder", "template"} {
+			if key == "prompt_vocab" && tr.text.vocab == nil {
+				continue // loaded without the target to score pairs: no prompts are written
+			}
 			if got, want := fp[key], ck.Manifest.Fingerprints[key]; got != want {
 				return nil, fmt.Errorf("%w: the run's %s is not what the checkpoint was trained with (%s, was %s): resume with the original task (%s), split_seed, shares, prompt_vocab, encoder and template", ErrDataChanged, key, short(got), short(want), cfg.Task)
 			}
@@ -337,7 +347,7 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer
 		}
 		return nil, fmt.Errorf("%w: %s (%s) is not what the checkpoint was trained on (sha256 %s…, was %s…): resume with the original data", ErrDataChanged, name, f.key, short(got), short(want))
 	}
-	if got, want := fp["target"], ck.Manifest.Fingerprints["target"]; got != want {
+	if got, want := fp["target"], ck.Manifest.Fingerprints["target"]; got != want && tg != nil {
 		warnings = append(warnings, fmt.Sprintf("step %d: resumed against target %s (was %s)", ck.Manifest.Step, got, want))
 	}
 	if err := tr.restoreState(ck); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -90,7 +91,7 @@ func textVocab(cfg Config, tk *task.Text, sp task.Splits, tt *targets.TextTarget
 		return generator.LoadPhrases(arg)
 	case generator.VocabTarget:
 		if tt == nil {
-			return nil, fmt.Errorf("prompt_vocab target: the target has no tokenizer")
+			return nil, nil // no target: the run scores pairs only, it writes no prompts
 		}
 		return generator.TargetVocab(cfg.Generator.Vocab, tt.Tokenizer.Decode, fingerprint)
 	}
@@ -102,8 +103,9 @@ func textVocab(cfg Config, tk *task.Text, sp task.Splits, tt *targets.TextTarget
 // train split's texts), encodes every labelled item once and builds the
 // text discriminator.
 func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, error) {
+	// tg is nil only when a checkpoint is loaded to score pairs (no target calls).
 	tt, ok := tg.(*targets.TextTarget)
-	if !ok {
+	if tg != nil && !ok {
 		return nil, fmt.Errorf("a text run needs a target that reads and writes text (a model with tokenizer.json), got %s", tg.Fingerprint())
 	}
 	path, err := task.Resolve(cfg.Task)
@@ -129,14 +131,20 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 	if err := tmpl.Check(tk); err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
-	vocab, err := textVocab(*cfg, tk, sp, tt, tg.Fingerprint())
+	targetPrint := ""
+	if tg != nil {
+		targetPrint = tg.Fingerprint()
+	}
+	vocab, err := textVocab(*cfg, tk, sp, tt, targetPrint)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Generator.Vocab != 0 && cfg.Generator.Vocab != vocab.Size() {
-		return nil, fmt.Errorf("%w: the prompt vocabulary (%s) has %d entries, the run's generator %d", ErrDataChanged, cfg.PromptVocab, vocab.Size(), cfg.Generator.Vocab)
+	if vocab != nil {
+		if cfg.Generator.Vocab != 0 && cfg.Generator.Vocab != vocab.Size() {
+			return nil, fmt.Errorf("%w: the prompt vocabulary (%s) has %d entries, the run's generator %d", ErrDataChanged, cfg.PromptVocab, vocab.Size(), cfg.Generator.Vocab)
+		}
+		cfg.Generator.Vocab = vocab.Size()
 	}
-	cfg.Generator.Vocab = vocab.Size()
 	spec, err := embeddings.ParseSpec(cfg.Encoder)
 	if err != nil {
 		return nil, fmt.Errorf("encoder: %w", err)
@@ -154,7 +162,10 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 	if err := cfg.TextDiscriminator.Validate(); err != nil {
 		return nil, err
 	}
-	r := &textRun{task: tk, splits: sp, tmpl: tmpl, vocab: vocab, enc: embeddings.NewCache(enc, 1<<16), target: *tt}
+	r := &textRun{task: tk, splits: sp, tmpl: tmpl, vocab: vocab, enc: embeddings.NewCache(enc, 1<<16)}
+	if tt != nil {
+		r.target = *tt
+	}
 	r.disc = discriminator.NewText(cfg.TextDiscriminator, nn.NewRNG(cfg.Seed, streamInitD))
 	for i, items := range splits {
 		l := labelled{items: items, good: make([]bool, len(items))}
@@ -224,6 +235,9 @@ func (l labelled) rows(idx []int32, F int) []float32 {
 
 // promptTexts decodes the (n, prompt_len) prompts to text.
 func (tr *Trainer) promptTexts(prompts []int32) ([]string, error) {
+	if tr.text.vocab == nil {
+		return nil, errors.New("this run was loaded without its target: it can score pairs only")
+	}
 	k := tr.Cfg.PromptLen
 	out := make([]string, len(prompts)/k)
 	for i := range out {
@@ -242,6 +256,9 @@ func (tr *Trainer) generateText(ctx context.Context, promptTexts, inputs []strin
 	contexts := make([]string, len(promptTexts))
 	for i, p := range promptTexts {
 		contexts[i] = tr.text.tmpl.Fill(p, inputs[i])
+	}
+	if tr.Target == nil || tr.text.vocab == nil {
+		return nil, errors.New("this run was loaded without its target: it can score pairs only")
 	}
 	tt := tr.text.target
 	tt.Model = tr.Target
@@ -528,10 +545,14 @@ func (tr *Trainer) updateTextHall(prompts []int32, texts, inputs, gens []string,
 func (r *textRun) fingerprints() map[string]string {
 	rec, _ := json.Marshal(r.splits.Record())
 	h := sha256.Sum256(rec)
-	return map[string]string{
+	fp := map[string]string{
 		"kind": KindText, "task": r.task.SHA256, "split": hex.EncodeToString(h[:]),
-		"prompt_vocab": r.vocab.Fingerprint(), "encoder": r.enc.Fingerprint(), "template": r.tmpl.String(),
+		"encoder": r.enc.Fingerprint(), "template": r.tmpl.String(),
 	}
+	if r.vocab != nil {
+		fp["prompt_vocab"] = r.vocab.Fingerprint()
+	}
+	return fp
 }
 
 // featureReplay is the text run's ring buffer of old fakes' feature rows.

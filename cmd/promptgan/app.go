@@ -114,6 +114,8 @@ func newApp() *cli.App {
 					textDiscCommand(),
 				},
 			},
+			scoreCommand(),
+			searchCommand(),
 			doctorCommand(),
 		},
 	}

@@ -1,0 +1,350 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/urfave/cli/v2"
+
+	"promptgan/checkpoints"
+	"promptgan/search"
+	"promptgan/task"
+)
+
+// targetFlags are shared by score and search: how the target runs, and the output.
+func targetFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
+		&cli.StringFlag{Name: "device", Usage: "execution provider cpu, cuda or auto (default: the run's)"},
+		&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+	}
+}
+
+func scoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "score",
+		Usage: "score prompts (arguments, --file, or stdin one a line) with a text run's calibrated discriminator on what the target writes for them, or (input, generation) pairs with --pairs (no target call)",
+		Description: "Each prompt is filled into the run's template with the test split's inputs (or, for an input-free task, continued --samples times)\n" +
+			"and sent to the target through the run's call ledger; the report is D's mean calibrated score, the members' spread,\n" +
+			"the score's spread over the generations and, for tasks with inputs, BLEU-2 against the inputs' good references.",
+		ArgsUsage: "RUN_DIR|CHECKPOINT [PROMPT...]",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "file", Usage: "prompts, one a line (- = stdin)"},
+			&cli.StringFlag{Name: "pairs", Usage: "JSONL of {\"input\": ..., \"generation\": ...} to score without the target (- = stdin)"},
+			&cli.IntFlag{Name: "samples", Value: 16, Usage: "generations per prompt"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the target requests (the same seed asks the same requests, answered from the ledger)"},
+			&cli.BoolFlag{Name: "show", Usage: "print every generation with its score"},
+		}, targetFlags()...),
+		OnUsageError: onUsage,
+		Action:       scoreAction,
+	}
+}
+
+func searchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "search",
+		Usage: "draw prompts from a text run's generator, rank the distinct ones by the discriminator on a few generations each, verify the best on the target, print the ranked list",
+		ArgsUsage: "RUN_DIR|CHECKPOINT",
+		Flags: append([]cli.Flag{
+			&cli.IntFlag{Name: "n", Value: 256, Usage: "prompts drawn from the generator (before deduplication)"},
+			&cli.Float64Flag{Name: "temperature", Value: 1, Usage: "the generator's sampling temperature"},
+			&cli.IntFlag{Name: "screen", Value: 1, Usage: "generations per distinct prompt in the cheap ranking stage"},
+			&cli.IntFlag{Name: "top", Value: 10, Usage: "prompts verified"},
+			&cli.IntFlag{Name: "verify", Value: 16, Usage: "generations per verified prompt"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the draws and of the target requests"},
+			&cli.BoolFlag{Name: "show", Usage: "print the verified prompts' generations"},
+		}, targetFlags()...),
+		OnUsageError: onUsage,
+		Action:       searchAction,
+	}
+}
+
+// loadTextRun restores a text run's checkpoint for scoring: with its target
+// (withTarget) or without (pairs only). close releases the target and the
+// ledger.
+func loadTextRun(c *cli.Context, path string, withTarget bool) (tr *search.Trainer, close func(), err error) {
+	ckDir, runDir, err := resolveCheckpoint(path)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	ck, err := checkpoints.Load(ckDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := search.ConfigOf(ck)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", ckDir, err)
+	}
+	if !cfg.IsText() {
+		return nil, nil, usageError{fmt.Errorf("%s: %w", ckDir, search.ErrNotText)}
+	}
+	if c.IsSet("device") {
+		cfg.Device = c.String("device")
+	}
+	if !withTarget {
+		tr, err := search.Restore(ck, cfg, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load %s: %w", ckDir, err)
+		}
+		return tr, func() {}, nil
+	}
+	op, err := openTarget(c, &cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s: %w", ckDir, err)
+	}
+	tr, err = search.Restore(ck, cfg, op.Model)
+	if err != nil {
+		op.Close()
+		return nil, nil, fmt.Errorf("load %s: %w", ckDir, err)
+	}
+	closeLedger, err := tr.UseLedger(runDir, slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)))
+	if err != nil {
+		op.Close()
+		return nil, nil, err
+	}
+	return tr, func() {
+		if err := closeLedger(); err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: call ledger: %v\n", err)
+		}
+		op.Close()
+	}, nil
+}
+
+func scoreAction(c *cli.Context) error {
+	if c.NArg() < 1 {
+		return usagef("score needs a run directory or checkpoint, then prompts (or --file, --pairs, or prompts on stdin)")
+	}
+	path, args := c.Args().First(), c.Args().Tail()
+	for _, a := range c.Args().Slice() {
+		if strings.HasPrefix(a, "-") && a != "-" {
+			return usagef("%q after the run directory: flags go first (promptgan score --samples 4 RUN_DIR \"a prompt\"); a prompt that starts with - goes in --file", a)
+		}
+	}
+	pairsFile := c.String("pairs")
+	if pairsFile != "" && (len(args) > 0 || c.IsSet("file")) {
+		return usagef("--pairs scores (input, generation) pairs: give no prompts with it")
+	}
+	if c.Int("samples") < 1 {
+		return usagef("--samples %d: each prompt needs at least one generation", c.Int("samples"))
+	}
+	ctx, stop, _ := signalContext(c.Context)
+	defer stop()
+	w := c.App.Writer
+	if pairsFile != "" {
+		pairs, err := readPairs(c, pairsFile)
+		if err != nil {
+			return err
+		}
+		tr, closeRun, err := loadTextRun(c, path, false)
+		if err != nil {
+			return err
+		}
+		defer closeRun()
+		scores, err := tr.ScorePairs(ctx, pairs)
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			return writeJSON(w, scores)
+		}
+		fmt.Fprintf(w, "%-7s %-7s %s\n", "score", "spread", "pair")
+		for _, s := range scores {
+			fmt.Fprintf(w, "%-7.3f %-7.3f %s\n", s.Score, s.Spread, pairText(s.Pair))
+		}
+		return nil
+	}
+	prompts := args
+	if file := c.String("file"); file != "" {
+		more, err := readLines(c, file)
+		if err != nil {
+			return err
+		}
+		prompts = append(prompts, more...)
+	} else if len(prompts) == 0 {
+		more, err := readLines(c, "-")
+		if err != nil {
+			return err
+		}
+		prompts = more
+	}
+	if len(prompts) == 0 {
+		return usagef("no prompts: give them as arguments, with --file, or on stdin one a line")
+	}
+	tr, closeRun, err := loadTextRun(c, path, true)
+	if err != nil {
+		return err
+	}
+	defer closeRun()
+	scores, err := tr.ScorePrompts(ctx, prompts, search.ScoreOptions{Samples: c.Int("samples"), Seed: c.Uint64("seed"), Keep: c.Bool("show")})
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return writeJSON(w, scores)
+	}
+	fmt.Fprintf(w, "D's calibrated score (probability that a generation is good) over %d generations per prompt; spread = the members' disagreement\n", c.Int("samples"))
+	printPromptScores(w, scores, c.Bool("show"))
+	return nil
+}
+
+func searchAction(c *cli.Context) error {
+	path, err := oneArg(c, "run directory or checkpoint")
+	if err != nil {
+		return err
+	}
+	opt := search.SearchOptions{
+		Draws: c.Int("n"), Temperature: c.Float64("temperature"), Screen: c.Int("screen"),
+		Top: c.Int("top"), Verify: c.Int("verify"), Seed: c.Uint64("seed"),
+	}
+	if opt.Draws < 1 || opt.Screen < 1 || opt.Top < 1 || opt.Verify < 1 || !(opt.Temperature > 0) {
+		return usagef("--n, --screen, --top and --verify must be >= 1 and --temperature > 0")
+	}
+	ctx, stop, _ := signalContext(c.Context)
+	defer stop()
+	tr, closeRun, err := loadTextRun(c, path, true)
+	if err != nil {
+		return err
+	}
+	defer closeRun()
+	res, err := tr.SearchPrompts(ctx, opt)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	if c.Bool("json") {
+		return writeJSON(w, res)
+	}
+	fmt.Fprintf(w, "drew %d prompts (%d distinct), ranked them by D on %d generation(s) each, verified the top %d on %d generations each; %d target requests\n\n",
+		res.Drawn, res.Distinct, opt.Screen, len(res.Verified), opt.Verify, res.Calls)
+	printPromptScores(w, res.Verified, c.Bool("show"))
+	return nil
+}
+
+func printPromptScores(w io.Writer, scores []search.PromptScore, show bool) {
+	fmt.Fprintf(w, "%-4s %-7s %-7s %-9s %-7s %s\n", "rank", "score", "spread", "score_sd", "bleu_2", "prompt")
+	for i, s := range scores {
+		bleu := "-"
+		if s.BLEU != nil {
+			bleu = fmt.Sprintf("%.3f", *s.BLEU)
+		}
+		fmt.Fprintf(w, "%-4d %-7.3f %-7.3f %-9.3f %-7s %q\n", i+1, s.Score, s.Spread, s.ScoreStd, bleu, s.Prompt)
+		if show {
+			for _, g := range s.Generations {
+				fmt.Fprintf(w, "       %.3f  %s\n", g.Score, pairText(search.Pair{Input: g.Input, Generation: g.Generation}))
+			}
+		}
+	}
+}
+
+func pairText(p search.Pair) string {
+	if p.Input == "" {
+		return fmt.Sprintf("%q", p.Generation)
+	}
+	return fmt.Sprintf("%q → %q", p.Input, p.Generation)
+}
+
+// maxLine bounds one line of a prompts or pairs file.
+const maxLine = task.MaxLineBytes
+
+// openInput opens a file, or stdin for "-".
+func openInput(c *cli.Context, name string) (io.ReadCloser, string, error) {
+	if name == "-" {
+		return io.NopCloser(c.App.Reader), "stdin", nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, name, nil
+}
+
+// readLines reads non-blank lines (UTF-8; a BOM and CRLF accepted).
+func readLines(c *cli.Context, name string) ([]string, error) {
+	r, label, err := openInput(c, name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []string
+	err = scanLines(r, label, func(line int, b []byte) error {
+		if s := strings.TrimSpace(string(b)); s != "" {
+			out = append(out, s)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// readPairs reads a JSONL file of {"input", "generation"} objects.
+func readPairs(c *cli.Context, name string) ([]search.Pair, error) {
+	r, label, err := openInput(c, name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []search.Pair
+	err = scanLines(r, label, func(line int, b []byte) error {
+		if len(bytes.TrimSpace(b)) == 0 {
+			return nil
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		var p search.Pair
+		if err := dec.Decode(&p); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return fmt.Errorf("%s:%d: field %q: want a string", label, line, te.Field)
+			}
+			return fmt.Errorf("%s:%d: want one JSON object {\"input\": \"...\", \"generation\": \"...\"} a line: %v", label, line, err)
+		}
+		if dec.More() {
+			return fmt.Errorf("%s:%d: content after the JSON object: one object a line", label, line)
+		}
+		if strings.TrimSpace(p.Generation) == "" {
+			return fmt.Errorf("%s:%d: field \"generation\" is missing or empty", label, line)
+		}
+		out = append(out, p)
+		return nil
+	})
+	if err == nil && len(out) == 0 {
+		err = usagef("%s: no pairs", label)
+	}
+	return out, err
+}
+
+// scanLines calls fn with each line (1-based), refusing invalid UTF-8 and
+// lines over maxLine; a BOM on the first line is dropped.
+func scanLines(r io.Reader, label string, fn func(line int, b []byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), maxLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if line == 1 {
+			b = bytes.TrimPrefix(b, []byte("\ufeff"))
+		}
+		b = bytes.TrimSuffix(b, []byte("\r"))
+		if !utf8.Valid(b) {
+			return fmt.Errorf("%s:%d: not valid UTF-8: save it as UTF-8", label, line)
+		}
+		if err := fn(line, b); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("%s:%d: a line longer than %d bytes", label, line+1, maxLine)
+		}
+		return fmt.Errorf("%s: %w", label, err)
+	}
+	return nil
+}
