@@ -50,8 +50,8 @@ func scoreCommand() *cli.Command {
 
 func searchCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "search",
-		Usage: "draw prompts from a text run's generator, rank the distinct ones by the discriminator on a few generations each, verify the best on the target, print the ranked list",
+		Name:      "search",
+		Usage:     "draw prompts from a text run's generator, rank the distinct ones by the discriminator on a few generations each, verify the best on the target, print the ranked list",
 		ArgsUsage: "RUN_DIR|CHECKPOINT",
 		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "n", Value: 256, Usage: "prompts drawn from the generator (before deduplication)"},
