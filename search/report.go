@@ -118,7 +118,11 @@ func EvaluateGenerator(ck *checkpoints.Checkpoint, dir string, opt EvalOptions) 
 		return GeneratorEval{}, err
 	}
 	if !cfg.IsIdentity() {
-		return GeneratorEval{}, fmt.Errorf("%w: %s searched prompts for a model (%s); its evaluations are in the run's %s and `promptgan inspect`", ErrNotSequenceGAN, dir, cfg.Target, MetricsFile)
+		hint := ""
+		if cfg.IsText() {
+			hint = "; score prompts with `promptgan score`, find good ones with `promptgan search`"
+		}
+		return GeneratorEval{}, fmt.Errorf("%w: %s searched prompts for a model (%s); its evaluations are in the run's %s and `promptgan inspect`%s", ErrNotSequenceGAN, dir, cfg.Target, MetricsFile, hint)
 	}
 	file := fileGen
 	if opt.MLE {

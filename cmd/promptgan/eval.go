@@ -107,8 +107,15 @@ func inspectAction(c *cli.Context) error {
 	fmt.Fprintf(w, "target      %s (%s)\n", cfg.Target, ck.Manifest.Fingerprints["target"])
 	fmt.Fprintf(w, "prompts     %d tokens; generations %d tokens\n", cfg.PromptLen, cfg.GenLen)
 	fmt.Fprintf(w, "generator   vocab %d, emb %d, hidden %d\n", cfg.Generator.Vocab, cfg.Generator.Emb, cfg.Generator.Hidden)
-	fmt.Fprintf(w, "discrim.    %d members, emb %d, hidden %d\n", cfg.Discriminator.Members, cfg.Discriminator.Emb, cfg.Discriminator.Hidden)
-	fmt.Fprintf(w, "data        train %s, test %s, prior %s, oracle %s\n", cfg.Train, orNone(cfg.Test), orNone(cfg.Prior), orNone(cfg.Oracle))
+	if cfg.IsText() {
+		td := cfg.TextDiscriminator
+		fmt.Fprintf(w, "discrim.    text: %d members, hidden %d, on %d-d %s embeddings\n", td.Members, td.Hidden, td.Dim, cfg.Encoder)
+		fmt.Fprintf(w, "task        %s (sha256 %.12s…), split seed %d, validation %v, test %v\n", cfg.Task, ck.Manifest.Fingerprints["task"], cfg.SplitSeed, cfg.ValidationShare, cfg.TestShare)
+		fmt.Fprintf(w, "prompts     vocabulary %s, template %q\n", cfg.PromptVocab, ck.Manifest.Fingerprints["template"])
+	} else {
+		fmt.Fprintf(w, "discrim.    %d members, emb %d, hidden %d\n", cfg.Discriminator.Members, cfg.Discriminator.Emb, cfg.Discriminator.Hidden)
+		fmt.Fprintf(w, "data        train %s, test %s, prior %s, oracle %s\n", cfg.Train, orNone(cfg.Test), orNone(cfg.Prior), orNone(cfg.Oracle))
+	}
 	printManifestTail(w, ck)
 	return nil
 }
