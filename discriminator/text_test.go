@@ -176,7 +176,7 @@ func TestTextScoreMatchesMembers(t *testing.T) {
 				nn.InitUniform(p, 0.5, rng)
 			}
 		}
-		e.Temperature = 1.7
+		e.Temperature, e.Bias = 1.7, 0.3
 		n := 4100 // more than one scoring block
 		x := randomFeatures(n, cfg.Features(), rng)
 		s := e.Score(x, n)
@@ -190,7 +190,7 @@ func TestTextScoreMatchesMembers(t *testing.T) {
 			for k := range per {
 				z := float64(per[k][i])
 				zs += z
-				p := sigmoid(z / e.Temperature)
+				p := sigmoid(z/e.Temperature + e.Bias)
 				ps += p
 				pp += p * p
 			}
@@ -198,9 +198,9 @@ func TestTextScoreMatchesMembers(t *testing.T) {
 			mz, mp := zs/K, ps/K
 			std := math.Sqrt(math.Max(pp/K-mp*mp, 0))
 			if math.Abs(s.Logit[i]-mz) > 1e-4*math.Max(1, math.Abs(mz)) ||
-				math.Abs(s.P[i]-sigmoid(mz/e.Temperature)) > 1e-5 || math.Abs(s.Std[i]-std) > 1e-5 {
+				math.Abs(s.P[i]-sigmoid(mz/e.Temperature+e.Bias)) > 1e-5 || math.Abs(s.Std[i]-std) > 1e-5 {
 				t.Fatalf("hidden %d, K %d, row %d: score %v/%v/%v, members give %v/%v/%v",
-					tc.hidden, tc.members, i, s.Logit[i], s.P[i], s.Std[i], mz, sigmoid(mz/e.Temperature), std)
+					tc.hidden, tc.members, i, s.Logit[i], s.P[i], s.Std[i], mz, sigmoid(mz/e.Temperature+e.Bias), std)
 			}
 			spreadSeen = spreadSeen || std > 1e-3
 		}
@@ -335,7 +335,7 @@ func TestCalibrateErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want one saying %q", tc.name, err, tc.want)
 		}
 	}
-	if e.Temperature != 1 {
-		t.Errorf("a failed calibration changed the temperature to %v", e.Temperature)
+	if e.Temperature != 1 || e.Bias != 0 {
+		t.Errorf("a failed calibration changed the temperature to %v, the bias to %v", e.Temperature, e.Bias)
 	}
 }

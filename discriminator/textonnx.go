@@ -26,6 +26,9 @@ func (e *TextEnsemble) ExportONNX() ([]byte, error) {
 		return nil, fmt.Errorf("export text discriminator: %w", err)
 	}
 	T := e.Temperature
+	if math.IsNaN(e.Bias) || math.IsInf(e.Bias, 0) {
+		return nil, fmt.Errorf("export text discriminator: bias %v: must be a finite number (0 = uncalibrated)", e.Bias)
+	}
 	if !(T > 0) || math.IsInf(T, 0) {
 		return nil, fmt.Errorf("export text discriminator: temperature %v: must be a positive number (1 = uncalibrated)", T)
 	}
@@ -55,13 +58,16 @@ func (e *TextEnsemble) ExportONNX() ([]byte, error) {
 		g.Node("Add", []string{"hw2", "b2"}, []string{ONNXLogits})
 	}
 	g.Float32Initializer("inv_temperature", []float32{float32(1 / T)})
-	// score = σ(mean_k z_k / T)
+	g.Float32Initializer("bias", []float32{float32(e.Bias)})
+	// score = σ(mean_k z_k / T + b)
 	g.Node("ReduceMean", []string{ONNXLogits}, []string{"mean_logit"}, ort.AttrInts("axes", 1), ort.AttrInt("keepdims", 0))
 	g.Node("Mul", []string{"mean_logit", "inv_temperature"}, []string{"scaled_mean"})
-	g.Node("Sigmoid", []string{"scaled_mean"}, []string{ONNXScore})
-	// spread = sqrt(mean_k (p_k − p̄)²), p_k = σ(z_k / T)
+	g.Node("Add", []string{"scaled_mean", "bias"}, []string{"calibrated_mean"})
+	g.Node("Sigmoid", []string{"calibrated_mean"}, []string{ONNXScore})
+	// spread = sqrt(mean_k (p_k − p̄)²), p_k = σ(z_k / T + b)
 	g.Node("Mul", []string{ONNXLogits, "inv_temperature"}, []string{"scaled"})
-	g.Node("Sigmoid", []string{"scaled"}, []string{"probs"})
+	g.Node("Add", []string{"scaled", "bias"}, []string{"calibrated"})
+	g.Node("Sigmoid", []string{"calibrated"}, []string{"probs"})
 	g.Node("ReduceMean", []string{"probs"}, []string{"mean_prob"}, ort.AttrInts("axes", 1), ort.AttrInt("keepdims", 1))
 	g.Node("Sub", []string{"probs", "mean_prob"}, []string{"dev"})
 	g.Node("Mul", []string{"dev", "dev"}, []string{"dev2"})
@@ -76,6 +82,7 @@ func (e *TextEnsemble) ExportONNX() ([]byte, error) {
 	g.Meta("promptgan.hidden", strconv.Itoa(e.Cfg.Hidden))
 	g.Meta("promptgan.members", strconv.Itoa(e.Cfg.Members))
 	g.Meta("promptgan.temperature", strconv.FormatFloat(T, 'g', -1, 64))
+	g.Meta("promptgan.bias", strconv.FormatFloat(e.Bias, 'g', -1, 64))
 	b, err := g.Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("export text discriminator: %w", err)

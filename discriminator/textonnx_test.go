@@ -29,7 +29,7 @@ func TestTextONNXMatchesGo(t *testing.T) {
 					nn.InitUniform(p, 0.5, rng)
 				}
 			}
-			e.Temperature = 2.3
+			e.Temperature, e.Bias = 2.3, -0.4
 			model, err := e.ExportONNX()
 			if err != nil {
 				t.Fatal(err)

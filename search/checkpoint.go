@@ -66,7 +66,8 @@ type textState struct {
 	GoodCursor  int              `json:"good_cursor"`            // batches of the train split's good items drawn
 	BadCursor   int              `json:"bad_cursor,omitempty"`   // of its bad items
 	InputCursor int              `json:"input_cursor,omitempty"` // of its inputs
-	Temperature float64          `json:"temperature"`            // D's calibration
+	Temperature float64          `json:"temperature"`            // D's calibration: σ(z/T + b)
+	Bias        float64          `json:"bias"`
 	Split       task.SplitRecord `json:"split"`                  // the task's split, as made
 	Vocab       []string         `json:"prompt_vocab,omitempty"` // the words or phrases G's ids stand for
 }
@@ -123,7 +124,7 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 	}
 	if r := tr.text; r != nil {
 		st.ReplayHead, st.ReplayCount = r.replay.Head, r.replay.Count
-		st.Text = &textState{GoodCursor: r.good.cursor, Temperature: r.disc.Temperature, Split: r.splits.Record(), Vocab: r.vocab.Pieces}
+		st.Text = &textState{GoodCursor: r.good.cursor, Temperature: r.disc.Temperature, Bias: r.disc.Bias, Split: r.splits.Record(), Vocab: r.vocab.Pieces}
 		if r.bad != nil {
 			st.Text.BadCursor = r.bad.cursor
 		}
@@ -329,7 +330,10 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer
 				continue // loaded without the target to score pairs: no prompts are written
 			}
 			if got, want := fp[key], ck.Manifest.Fingerprints[key]; got != want {
-				return nil, fmt.Errorf("%w: the run's %s is not what the checkpoint was trained with (%s, was %s): resume with the original task (%s), split_seed, shares, prompt_vocab, encoder and template", ErrDataChanged, key, short(got), short(want), cfg.Task)
+				if key == "task" || key == "split" { // hex hashes
+					got, want = short(got), short(want)+"…"
+				}
+				return nil, fmt.Errorf("%w: the run's %s is not what the checkpoint was trained with (%s, was %s): resume with the original task (%s), split_seed, shares, prompt_vocab, encoder and template", ErrDataChanged, key, got, want, cfg.Task)
 			}
 		}
 	}
@@ -519,6 +523,8 @@ func (tr *Trainer) restoreText(st *textState) error {
 		return fmt.Errorf("manifest.json: state.text cursors %d, %d, %d: must not be negative", st.GoodCursor, st.BadCursor, st.InputCursor)
 	case !(st.Temperature > 0) || math.IsInf(st.Temperature, 0):
 		return fmt.Errorf("manifest.json: state.text.temperature = %v: must be a positive number", st.Temperature)
+	case math.IsNaN(st.Bias) || math.IsInf(st.Bias, 0):
+		return fmt.Errorf("manifest.json: state.text.bias = %v: must be a finite number", st.Bias)
 	}
 	r.good.cursor = st.GoodCursor
 	if r.bad != nil {
@@ -527,6 +533,6 @@ func (tr *Trainer) restoreText(st *textState) error {
 	if r.inputs != nil {
 		r.inputs.cursor = st.InputCursor
 	}
-	r.disc.Temperature = st.Temperature
+	r.disc.Temperature, r.disc.Bias = st.Temperature, st.Bias
 	return nil
 }

@@ -131,10 +131,16 @@ func (tr *Trainer) ScorePrompts(ctx context.Context, prompts []string, opt Score
 			inputs, examples = append(inputs, in), append(examples, ex)
 		}
 	}
+	// Sample s of every prompt has the same seed (and input): prompts are
+	// judged on the same draws, whatever their place in the list.
 	rng := nn.NewRNG(opt.Seed, streamScore)
+	sampleSeeds := make([]uint64, opt.Samples)
+	for i := range sampleSeeds {
+		sampleSeeds[i] = rng.Uint64()
+	}
 	seeds := make([]uint64, n)
 	for i := range seeds {
-		seeds[i] = rng.Uint64()
+		seeds[i] = sampleSeeds[i%opt.Samples]
 	}
 	gens, err := tr.generateText(ctx, texts, inputs, seeds)
 	if err != nil {
@@ -199,10 +205,11 @@ type SearchOptions struct {
 
 // SearchResult is SearchPrompts' answer.
 type SearchResult struct {
-	Drawn, Distinct int           // prompts drawn, distinct among them
-	Screened        []PromptScore // every distinct prompt's screening score, best first
-	Verified        []PromptScore // the top ones, re-scored on Verify generations each, best first
-	Calls           int           // target requests made (ledger hits included)
+	Drawn    int           `json:"drawn"`    // prompts drawn
+	Distinct int           `json:"distinct"` // distinct among them
+	Screened []PromptScore `json:"screened"` // every distinct prompt's screening score, best first
+	Verified []PromptScore `json:"verified"` // the top ones, re-scored on Verify generations each, best first
+	Calls    int           `json:"calls"`    // target requests made (ledger hits included)
 }
 
 // SearchPrompts draws prompts from G, keeps the distinct ones, ranks them by

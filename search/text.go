@@ -77,6 +77,9 @@ func (c Config) IsText() bool { return c.Task != "" }
 
 // textVocab builds the prompt vocabulary that cfg names.
 func textVocab(cfg Config, tk *task.Text, sp task.Splits, tt *targets.TextTarget, fingerprint string) (*generator.Vocab, error) {
+	if tt == nil {
+		return nil, nil // no target: the run scores pairs only and writes no prompts
+	}
 	kind, arg, _ := strings.Cut(cfg.PromptVocab, ":")
 	switch kind {
 	case "", generator.VocabWords:
@@ -90,12 +93,49 @@ func textVocab(cfg Config, tk *task.Text, sp task.Splits, tt *targets.TextTarget
 	case generator.VocabPhrases:
 		return generator.LoadPhrases(arg)
 	case generator.VocabTarget:
-		if tt == nil {
-			return nil, nil // no target: the run scores pairs only, it writes no prompts
-		}
 		return generator.TargetVocab(cfg.Generator.Vocab, tt.Tokenizer.Decode, fingerprint)
 	}
 	return nil, fmt.Errorf("prompt_vocab = %q: choose words, target or phrases:FILE", cfg.PromptVocab)
+}
+
+// CheckText reads what a text run reads before it starts — the task, its
+// split, the template, a phrase bank, the encoder's name — so that bad data
+// is reported before the target model is loaded. New checks it all again.
+func CheckText(cfg Config) error {
+	if !cfg.IsText() {
+		return nil
+	}
+	path, err := task.Resolve(cfg.Task)
+	if err != nil {
+		return err
+	}
+	tk, err := task.LoadText(path)
+	if err != nil {
+		return err
+	}
+	if _, err := tk.Split(cfg.SplitSeed, cfg.ValidationShare, cfg.TestShare); err != nil {
+		return fmt.Errorf("split %s: %w", path, err)
+	}
+	tmplText := cfg.Template
+	if tmplText == "" {
+		tmplText = task.DefaultTemplate(tk.InputFree)
+	}
+	tmpl, err := task.ParseTemplate(tmplText)
+	if err != nil {
+		return err
+	}
+	if err := tmpl.Check(tk); err != nil {
+		return err
+	}
+	if kind, file, _ := strings.Cut(cfg.PromptVocab, ":"); kind == generator.VocabPhrases {
+		if _, err := generator.LoadPhrases(file); err != nil {
+			return err
+		}
+	}
+	if _, err := embeddings.ParseSpec(cfg.Encoder); err != nil {
+		return fmt.Errorf("encoder: %w", err)
+	}
+	return nil
 }
 
 // newTextRun loads cfg's task, splits it, builds the prompt vocabulary (and
@@ -126,10 +166,10 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 	}
 	tmpl, err := task.ParseTemplate(tmplText)
 	if err != nil {
-		return nil, fmt.Errorf("template: %w", err)
+		return nil, err
 	}
 	if err := tmpl.Check(tk); err != nil {
-		return nil, fmt.Errorf("template: %w", err)
+		return nil, err
 	}
 	targetPrint := ""
 	if tg != nil {
@@ -408,7 +448,7 @@ func (tr *Trainer) textEvaluate(ctx context.Context) (Stats, error) {
 		if err != nil {
 			return Stats{}, fmt.Errorf("calibrate on the validation split: %w", err)
 		}
-		vals["temperature"] = t
+		vals["temperature"], vals["calibration_bias"] = t, r.disc.Bias
 	}
 	ts := r.disc.Score(r.test.x, r.test.n())
 	var goodP []float64

@@ -86,7 +86,7 @@ func ParseTemplate(s string) (Template, error) {
 	}
 	t.parts = append(t.parts, templatePart{literal: lit.String()})
 	if !hasPrompt {
-		return t, fmt.Errorf("template %q has no {prompt}; put {prompt} where the prompt goes, e.g. %q", s, DefaultTemplate(false))
+		return t, fmt.Errorf("template %q has no {prompt}; put {prompt} where the prompt goes, e.g. %q (input-free tasks) or %q (tasks with inputs)", s, DefaultTemplate(true), DefaultTemplate(false))
 	}
 	return t, nil
 }

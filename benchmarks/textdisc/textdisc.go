@@ -182,7 +182,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		return Result{}, fmt.Errorf("split %s: %w", path, err)
 	}
 	res := Result{Task: path, TaskSHA256: tk.SHA256, Split: sp.Record(), Seeds: opt.Seeds, EncodeS: map[string]float64{}, ECEBins: ECEBins,
-		Calibration: "temperature scaling of the ensemble's mean logit, fitted on the validation split"}
+		Calibration: "temperature and bias on the ensemble's mean logit, σ(z/T + b), fitted on the validation split"}
 	splits := [3][]task.Labeled{tk.Labeled(sp.Train), tk.Labeled(sp.Val), tk.Labeled(sp.TestIdx)}
 	res.TrainItems, res.TestItems = len(splits[0]), len(splits[2])
 	for _, spec := range opt.Encoders {

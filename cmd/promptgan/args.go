@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"path/filepath"
 
@@ -72,7 +71,7 @@ func resolveCheckpoint(path string) (ckDir, runDir string, err error) {
 		return "", "", err
 	}
 	if ckDir, err = checkpoints.Resolve(path); err != nil {
-		return "", "", fmt.Errorf("%s: %w", path, err)
+		return "", "", err // its message names path
 	}
 	return ckDir, filepath.Dir(filepath.Dir(ckDir)), nil // RUN/checkpoints/step-N
 }

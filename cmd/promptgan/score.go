@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -187,6 +189,7 @@ func scoreAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	slices.SortStableFunc(scores, func(a, b search.PromptScore) int { return cmp.Compare(b.Score, a.Score) }) // best first
 	if c.Bool("json") {
 		return writeJSON(w, scores)
 	}
@@ -300,8 +303,11 @@ func readPairs(c *cli.Context, name string) ([]search.Pair, error) {
 		var p search.Pair
 		if err := dec.Decode(&p); err != nil {
 			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) {
+			if errors.As(err, &te) && te.Field != "" {
 				return fmt.Errorf("%s:%d: field %q: want a string", label, line, te.Field)
+			}
+			if errors.As(err, &te) {
+				return fmt.Errorf("%s:%d: want a JSON object {\"input\": \"...\", \"generation\": \"...\"}, got a JSON %s", label, line, te.Value)
 			}
 			return fmt.Errorf("%s:%d: want one JSON object {\"input\": \"...\", \"generation\": \"...\"} a line: %v", label, line, err)
 		}

@@ -147,8 +147,8 @@ func TestTextRunCLI(t *testing.T) {
 				t.Fatalf("score printed %d rows for %d prompts:\n%s", len(got), len(prompts), byArgs)
 			}
 			for i, r := range ranks {
-				if r != i+1 || scores[i] < 0 || scores[i] > 1 {
-					t.Fatalf("row %d: rank %d, score %v:\n%s", i+1, r, scores[i], byArgs)
+				if r != i+1 || scores[i] < 0 || scores[i] > 1 || (i > 0 && scores[i] > scores[i-1]) {
+					t.Fatalf("row %d: rank %d, score %v (not ranked best first?):\n%s", i+1, r, scores[i], byArgs)
 				}
 			}
 			afterScore := ledgerRecords(t, dir)
@@ -401,7 +401,7 @@ func TestTextBadInput(t *testing.T) {
 		{"missing phrase bank", train("--task", reviews, "--prompt-vocab", "phrases:"+filepath.Join(dir, "none.txt")), 1, []string{filepath.Join(dir, "none.txt")}},
 		{"phrases without a file", train("--task", reviews, "--prompt-vocab", "phrases"), 2, []string{"phrases:FILE"}},
 		{"unknown prompt vocabulary", train("--task", reviews, "--prompt-vocab", "letters"), 2, []string{`prompt_vocab = "letters"`}},
-		{"identity target", []string{"train", "--task", reviews, "--target", "identity", "--out", filepath.Join(t.TempDir(), "run")}, 1, []string{"a text run needs a model that reads and writes text"}},
+		{"identity target", []string{"train", "--task", reviews, "--target", "identity", "--out", filepath.Join(t.TempDir(), "run")}, 2, []string{"a text run needs a model that reads and writes text"}},
 		{"task without a target", []string{"train", "--task", reviews, "--out", filepath.Join(t.TempDir(), "run")}, 2, []string{"needs --target DIR"}},
 		{"task with token files", train("--task", reviews, "--train", reviews), 2, []string{"remove the token files"}},
 	}

@@ -82,6 +82,9 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 			*f.dst = c.Int(f.flag)
 		}
 	}
+	if cfg.IsText() && cfg.IsIdentity() {
+		return cfg, usagef("task is set but target is identity: a text run needs a model that reads and writes text (--target DIR of an Optimum export with tokenizer.json)")
+	}
 	if cfg.IsText() && cfg.Target == "" {
 		return cfg, usagef("a text run needs --target DIR: an Optimum-layout export of a model with tokenizer.json (model.onnx, config.json, tokenizer.json)")
 	}
@@ -136,6 +139,14 @@ func trainAction(c *cli.Context) error {
 	out := c.String("out")
 	if _, err := checkpoints.Latest(filepath.Join(out, search.CheckpointsDir)); err == nil {
 		return usagef("%s already holds a run: continue it with `promptgan resume %s` or choose another --out", out, out)
+	}
+	if cfg.IsText() { // bad settings and data first, before a model loads
+		if err := cfg.Validate(); err != nil {
+			return usageError{fmt.Errorf("invalid config: %w", err)}
+		}
+		if err := search.CheckText(cfg); err != nil {
+			return err
+		}
 	}
 	op, err := openTarget(c, &cfg)
 	if err != nil {

@@ -177,7 +177,7 @@ var ErrCorrupt = errors.New("corrupt vectors file")
 func Load(path string) (*Vectors, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("load vectors %s: %w (run `make setup` to create it)", path, err)
+		return nil, fmt.Errorf("load vectors %s: %w (the setup cache's file is made by `make setup`; your own with `go run ./embeddings/glove/convert`)", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -207,7 +207,7 @@ func Load(path string) (*Vectors, error) {
 }
 
 func loadError(path, format string, args ...any) error {
-	return fmt.Errorf("load vectors %s: %w: %s; delete it and run `make setup` to rebuild it",
+	return fmt.Errorf("load vectors %s: %w: %s; the setup cache's file: delete it and run `make setup`; your own: convert it again with `go run ./embeddings/glove/convert`",
 		path, ErrCorrupt, fmt.Sprintf(format, args...))
 }
 
