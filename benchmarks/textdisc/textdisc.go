@@ -353,4 +353,3 @@ func Fit(cfg discriminator.TextConfig, train, val dataset, seed uint64, opt Opti
 	})
 	return d, epochs, err
 }
-
