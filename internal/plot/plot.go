@@ -38,6 +38,8 @@ var figures = []figure{
 		{"D(real), held-out", "d_real", "eval"}, {"D(fake), evaluation samples", "d_fake", "eval"}}},
 	{file: "heldout.png", title: "Held-out NLL", ylabel: "NLL (nats/token)", series: []seriesSpec{
 		{"nll_oracle", "nll_oracle", "eval"}, {"nll_test", "nll_test", "eval"}}},
+	{file: "evaluator.png", title: "The text discriminator on the test split", ylabel: "value", series: []seriesSpec{
+		{"AUC (higher is better)", "auc", "eval"}, {"accuracy", "accuracy", "eval"}, {"ECE (lower is better)", "ece", "eval"}}},
 }
 
 // Figure size.
@@ -60,6 +62,7 @@ var palette = []color.Color{
 //	losses.png        loss_g and loss_d of training steps
 //	discriminator.png d_real and d_fake of training batches and of evaluations
 //	heldout.png       nll_oracle and nll_test of evaluations
+//	evaluator.png     a text run's auc, accuracy and ece of evaluations
 //
 // Each series holds the finite values of its key, sorted by step (records
 // with equal steps keep their order); a key never present (or only

@@ -64,6 +64,11 @@ func TestRun(t *testing.T) {
 		{"no discriminator", synthetic(false, true), []string{"losses.png", "heldout.png"}},
 		{"no heldout", synthetic(true, false), []string{"losses.png", "discriminator.png"}},
 		{"single point", []metrics.Record{{Step: 3, Phase: "mle", Values: map[string]float64{"loss_g": 1}}}, []string{"losses.png"}},
+		{"text run", []metrics.Record{
+			{Step: 10, Phase: "adversarial", Values: map[string]float64{"loss_g": 1}},
+			{Step: 10, Phase: "eval", Values: map[string]float64{"auc": 0.8, "accuracy": 0.7, "ece": 0.05}},
+			{Step: 20, Phase: "eval", Values: map[string]float64{"auc": 0.85, "accuracy": 0.75, "ece": 0.04}},
+		}, []string{"losses.png", "evaluator.png"}},
 		{"heldout only outside eval", []metrics.Record{{Step: 3, Phase: "mle", Values: map[string]float64{"nll_test": 1}}}, nil},
 		{"only non-finite", []metrics.Record{{Step: 3, Phase: "mle", Values: map[string]float64{"loss_d": math.NaN()}}}, nil},
 		{"empty", nil, nil},
