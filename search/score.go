@@ -42,12 +42,20 @@ type PairScore struct {
 	Spread float64 `json:"spread"`
 }
 
+// PairScorer scores (n, F) feature rows: the Go forward pass
+// (TextEnsemble.Score) or the exported model through ONNX Runtime
+// (TextScorerORT.Score).
+type PairScorer func(x []float32, n int) (discriminator.TextScores, error)
+
 // ScorePairs scores pairs with the run's calibrated discriminator, in
-// batches; it calls no target.
-func (tr *Trainer) ScorePairs(ctx context.Context, pairs []Pair) ([]PairScore, error) {
+// batches; it calls no target. score nil is the Go forward pass.
+func (tr *Trainer) ScorePairs(ctx context.Context, pairs []Pair, score PairScorer) ([]PairScore, error) {
 	r := tr.text
 	if r == nil {
 		return nil, ErrNotText
+	}
+	if score == nil {
+		score = func(x []float32, n int) (discriminator.TextScores, error) { return r.disc.Score(x, n), nil }
 	}
 	const batch = 4096
 	out := make([]PairScore, 0, len(pairs))
@@ -64,12 +72,54 @@ func (tr *Trainer) ScorePairs(ctx context.Context, pairs []Pair) ([]PairScore, e
 		if err != nil {
 			return nil, fmt.Errorf("encode pairs %d–%d: %w", lo+1, lo+len(part), err)
 		}
-		s := r.disc.Score(x, len(part))
+		s, err := score(x, len(part))
+		if err != nil {
+			return nil, fmt.Errorf("score pairs %d–%d: %w", lo+1, lo+len(part), err)
+		}
 		for i, p := range part {
 			out = append(out, PairScore{Pair: p, Score: s.P[i], Spread: s.Std[i]})
 		}
 	}
 	return out, nil
+}
+
+// DiscriminatorExport is what `promptgan export` writes beside the ONNX
+// model: what its features are, so that another program can build them.
+type DiscriminatorExport struct {
+	Model           string  `json:"model"`               // the ONNX file's name
+	Features        int     `json:"features"`            // F, the width of the "features" input
+	Dim             int     `json:"dim"`                 // embedding dimension
+	InputFree       bool    `json:"input_free"`          // features are [e(y), surface] instead of [e(x), e(y), e(x)⊙e(y), |e(x)−e(y)|, surface]
+	SurfaceFeatures int     `json:"surface_features"`    // the generation's surface features at the end of each row (discriminator.TextFeatures)
+	Encoder         string  `json:"encoder"`             // the run's encoder setting
+	EncoderPrint    string  `json:"encoder_fingerprint"` // the encoder as fitted (SIF's common component included)
+	Temperature     float64 `json:"temperature"`         // the calibration the model applies: σ(z̄/T + b)
+	Bias            float64 `json:"bias"`
+	Members         int     `json:"members"`
+	Hidden          int     `json:"hidden"`
+	Task            string  `json:"task"`
+	TaskSHA256      string  `json:"task_sha256"`
+	Step            int     `json:"step"`
+}
+
+// ExportDiscriminator returns a text run's discriminator as ONNX (opset
+// 17; input "features" [N, F], outputs "score", "spread", "logits") and
+// its description.
+func (tr *Trainer) ExportDiscriminator(modelName string) ([]byte, DiscriminatorExport, error) {
+	r := tr.text
+	if r == nil {
+		return nil, DiscriminatorExport{}, ErrNotText
+	}
+	b, err := r.disc.ExportONNX()
+	if err != nil {
+		return nil, DiscriminatorExport{}, err
+	}
+	c := r.disc.Cfg
+	return b, DiscriminatorExport{
+		Model: modelName, Features: c.Features(), Dim: c.Dim, InputFree: c.InputFree, SurfaceFeatures: discriminator.SurfaceFeatures,
+		Encoder: tr.Cfg.Encoder, EncoderPrint: r.enc.Fingerprint(), Temperature: r.disc.Temperature, Bias: r.disc.Bias,
+		Members: c.Members, Hidden: c.Hidden, Task: tr.Cfg.Task, TaskSHA256: r.task.SHA256, Step: tr.step,
+	}, nil
 }
 
 // PromptScore is a prompt judged by what the target writes for it.

@@ -116,6 +116,7 @@ func newApp() *cli.App {
 			},
 			scoreCommand(),
 			searchCommand(),
+			exportCommand(),
 			doctorCommand(),
 		},
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -17,6 +18,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"promptgan/checkpoints"
+	"promptgan/discriminator"
+	"promptgan/internal/ort"
 	"promptgan/search"
 	"promptgan/task"
 )
@@ -41,6 +44,7 @@ func scoreCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "file", Usage: "prompts, one a line (- = stdin)"},
 			&cli.StringFlag{Name: "pairs", Usage: "JSONL of {\"input\": ..., \"generation\": ...} to score without the target (- = stdin)"},
+			&cli.BoolFlag{Name: "onnx", Usage: "with --pairs: score through ONNX Runtime with the exported discriminator instead of the Go forward pass"},
 			&cli.IntFlag{Name: "samples", Value: 16, Usage: "generations per prompt"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the target requests (the same seed asks the same requests, answered from the ledger)"},
 			&cli.BoolFlag{Name: "show", Usage: "print every generation with its score"},
@@ -150,7 +154,24 @@ func scoreAction(c *cli.Context) error {
 			return err
 		}
 		defer closeRun()
-		scores, err := tr.ScorePairs(ctx, pairs)
+		var scorer search.PairScorer
+		if c.Bool("onnx") {
+			model, _, err := tr.ExportDiscriminator("")
+			if err != nil {
+				return err
+			}
+			device, err := ort.ParseDevice(cmp.Or(c.String("device"), "cpu"))
+			if err != nil {
+				return usageError{fmt.Errorf("--device: %w", err)}
+			}
+			s, err := discriminator.NewTextScorerORT(model, discriminator.TextScorerOptions{Library: c.String("ort-lib"), Options: ort.Options{Device: device}})
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			scorer = s.Score
+		}
+		scores, err := tr.ScorePairs(ctx, pairs, scorer)
 		if err != nil {
 			return err
 		}
@@ -351,6 +372,77 @@ func scanLines(r io.Reader, label string, fn func(line int, b []byte) error) err
 			return fmt.Errorf("%s:%d: a line longer than %d bytes", label, line+1, maxLine)
 		}
 		return fmt.Errorf("%s: %w", label, err)
+	}
+	return nil
+}
+
+func exportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "write a text run's discriminator as ONNX (opset 17) for ONNX Runtime serving, with a JSON description of its features",
+		ArgsUsage: "RUN_DIR|CHECKPOINT",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Value: "export", Usage: "directory for discriminator.onnx and discriminator.json"},
+		},
+		OnUsageError: onUsage,
+		Action:       exportAction,
+	}
+}
+
+func exportAction(c *cli.Context) error {
+	path, err := oneArg(c, "run directory or checkpoint")
+	if err != nil {
+		return err
+	}
+	tr, closeRun, err := loadTextRun(c, path, false)
+	if err != nil {
+		return err
+	}
+	defer closeRun()
+	const name = "discriminator.onnx"
+	model, desc, err := tr.ExportDiscriminator(name)
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	descJSON, err := json.MarshalIndent(desc, "", "  ")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{name, model}, {"discriminator.json", append(descJSON, '\n')}} {
+		if err := writeFileAtomic(filepath.Join(out, f.name), f.data); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %s (%d bytes; input \"features\" [N, %d], outputs \"score\", \"spread\", \"logits\") and discriminator.json to %s\n", name, len(model), desc.Features, out)
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it, so an interrupted export never leaves a half-written model.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"promptgan/embeddings/glove"
 	"promptgan/internal/nn"
+	"promptgan/search"
 	"promptgan/targets/ledger"
 )
 
@@ -516,4 +517,41 @@ func checkBad(t *testing.T, args []string, stdin string, wantCode int, want ...s
 			t.Errorf("%v: stderr lacks %q:\n%s", args, w, errOut)
 		}
 	}
+}
+
+// export writes the text discriminator as ONNX with its description, and
+// score --pairs --onnx (through ONNX Runtime) prints what the Go forward
+// pass prints; a token run has nothing to export.
+func TestTextExportAndONNXScoring(t *testing.T) {
+	needORT(t)
+	dir := trainText(t, "reviews.jsonl")
+	out := t.TempDir()
+	if o, errOut, code := run(t, "export", "--out", out, dir); code != 0 || !strings.Contains(o, "discriminator.onnx") {
+		t.Fatalf("export: exit %d\n%s\n%s", code, o, errOut)
+	}
+	var desc search.DiscriminatorExport
+	b, err := os.ReadFile(filepath.Join(out, "discriminator.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &desc); err != nil || desc.Features != 64+6 || !desc.InputFree || desc.Encoder != "hashing:64" || !(desc.Temperature > 0) {
+		t.Fatalf("discriminator.json: %v\n%s", err, b)
+	}
+	if st, err := os.Stat(filepath.Join(out, "discriminator.onnx")); err != nil || st.Size() == 0 {
+		t.Fatalf("discriminator.onnx: %v", err)
+	}
+	pairs := `{"generation": "the food was lovely and i loved it"}` + "\n" + `{"generation": "the staff was awful and i hated it"}` + "\n"
+	goOut, errOut, code := runStdin(t, pairs, "score", "--pairs", "-", dir)
+	if code != 0 {
+		t.Fatalf("score --pairs: exit %d\n%s", code, errOut)
+	}
+	ortOut, errOut, code := runStdin(t, pairs, "score", "--onnx", "--pairs", "-", dir)
+	if code != 0 || ortOut != goOut {
+		t.Fatalf("score --onnx --pairs: exit %d %s\n%s\nwant (Go forward pass)\n%s", code, errOut, ortOut, goOut)
+	}
+	token := filepath.Join(t.TempDir(), "token")
+	if _, errOut, code := run(t, "train", "--preset", "tiny", "--steps", "2", "--quiet", "--out", token); code != 0 {
+		t.Fatalf("token run: %s", errOut)
+	}
+	checkBad(t, []string{"export", "--out", t.TempDir(), token}, "", 2, "not a text run")
 }
