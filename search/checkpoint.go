@@ -167,12 +167,12 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 	}
 	if r := tr.text; r != nil && r.replay.Count > 0 {
 		tensors[fileReplay] = map[string]checkpoints.Tensor{
-			"features": checkpoints.F32Tensor([]int{r.replay.Count, r.replay.F}, slices.Clone(r.replay.X)),
+			"features": checkpoints.F32Tensor([]int{r.replay.Count, r.replay.Width}, slices.Clone(r.replay.Data)),
 		}
 	}
 	if tr.replay.Count > 0 {
 		tensors[fileReplay] = map[string]checkpoints.Tensor{
-			"tokens": checkpoints.I32Tensor([]int{tr.replay.Count, tr.replay.T}, slices.Clone(tr.replay.Tokens)),
+			"tokens": checkpoints.I32Tensor([]int{tr.replay.Count, tr.replay.Width}, slices.Clone(tr.replay.Data)),
 		}
 	}
 	hall, err := json.Marshal(tr.hall)
@@ -489,10 +489,10 @@ func (tr *Trainer) restoreReplay(ck *checkpoints.Checkpoint, st trainerState) er
 			if !ok || t.F32 == nil {
 				return fmt.Errorf("%s: want an F32 tensor \"features\"", fileReplay)
 			}
-			r.replay.X = append(r.replay.X[:0], t.F32...)
+			r.replay.Data = append(r.replay.Data[:0], t.F32...)
 		}
 		r.replay.Head, r.replay.Count = st.ReplayHead, st.ReplayCount
-		if err := r.replay.validate(); err != nil {
+		if err := validateFeatures(r.replay); err != nil {
 			return fmt.Errorf("%s: %w", fileReplay, err)
 		}
 		return nil
@@ -502,10 +502,10 @@ func (tr *Trainer) restoreReplay(ck *checkpoints.Checkpoint, st trainerState) er
 		if !ok || t.I32 == nil {
 			return fmt.Errorf("%s: want an I32 tensor \"tokens\"", fileReplay)
 		}
-		tr.replay.Tokens = append(tr.replay.Tokens[:0], t.I32...)
+		tr.replay.Data = append(tr.replay.Data[:0], t.I32...)
 	}
 	tr.replay.Head, tr.replay.Count = st.ReplayHead, st.ReplayCount
-	if err := tr.replay.validate(tr.Cfg.Generator.Vocab); err != nil {
+	if err := validateTokens(tr.replay, tr.Cfg.Generator.Vocab); err != nil {
 		return fmt.Errorf("%s: %w", fileReplay, err)
 	}
 	return nil

@@ -34,11 +34,11 @@ func TestSplitDStepMatchesFused(t *testing.T) {
 			type side struct {
 				disc   *discriminator.Ensemble
 				opts   []*nn.Adam
-				replay *Replay
+				replay *Replay[int32]
 				rng    *nn.RNG
 			}
 			build := func() side {
-				s := side{disc: discriminator.New(cfg, nn.NewRNG(9, 2)), replay: NewReplay(64, T), rng: nn.NewRNG(9, 3)}
+				s := side{disc: discriminator.New(cfg, nn.NewRNG(9, 2)), replay: NewReplay[int32](64, T), rng: nn.NewRNG(9, 3)}
 				for _, m := range s.disc.Members {
 					s.opts = append(s.opts, nn.NewAdam(nn.DefaultAdam(0.01), m.Params()))
 				}
@@ -64,7 +64,7 @@ func TestSplitDStepMatchesFused(t *testing.T) {
 						}
 					}
 				}
-				if split.rng.State() != fused.rng.State() || split.replay.Count != fused.replay.Count || !slices.Equal(split.replay.Tokens, fused.replay.Tokens) {
+				if split.rng.State() != fused.rng.State() || split.replay.Count != fused.replay.Count || !slices.Equal(split.replay.Data, fused.replay.Data) {
 					t.Fatalf("step %d: the RNG or the replay buffer differ", step)
 				}
 			}

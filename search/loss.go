@@ -238,7 +238,7 @@ func (tr *Trainer) rolloutReturns(prompts []int32, r []float64) []float64 {
 type dStep struct {
 	disc              *discriminator.Ensemble
 	opts              []*nn.Adam
-	replay            *Replay
+	replay            *Replay[int32]
 	T                 int
 	real, old         []int32
 	smoothing, lambda float64
@@ -246,7 +246,7 @@ type dStep struct {
 	loss, dReal       []float64 // per member, so far
 }
 
-func newDStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Replay, rng *nn.RNG, real []int32, T, nReplay int, smoothing, lambda float64) *dStep {
+func newDStep(disc *discriminator.Ensemble, opts []*nn.Adam, replay *Replay[int32], rng *nn.RNG, real []int32, T, nReplay int, smoothing, lambda float64) *dStep {
 	K := len(disc.Members)
 	return &dStep{
 		disc: disc, opts: opts, replay: replay, T: T, real: real, old: replay.Sample(nReplay, rng),

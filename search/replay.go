@@ -2,63 +2,87 @@ package search
 
 import (
 	"fmt"
+	"math"
 
 	"promptgan/internal/nn"
 )
 
-// Replay is a ring buffer of old generated sequences. Training D on them as
-// well as on fresh fakes keeps it from forgetting modes the generator has
-// left, one guard against oscillation and mode hopping.
-type Replay struct {
-	Cap, T int
-	Tokens []int32 // (Count, T); slots beyond Count are unused
-	Head   int     // next slot to overwrite once full
-	Count  int
+// Replay is a ring buffer of old fakes: token sequences (int32) in a token
+// run, the generations' feature rows (float32) in a text run. Training D on
+// them as well as on fresh fakes keeps it from forgetting modes the
+// generator has left, one guard against oscillation and mode hopping.
+type Replay[E int32 | float32] struct {
+	Cap, Width int
+	Data       []E // (Count, Width); slots beyond Count are unused
+	Head       int // next slot to overwrite once full
+	Count      int
 }
 
-// NewReplay returns an empty buffer for capacity sequences of length T.
-func NewReplay(capacity, T int) *Replay {
-	return &Replay{Cap: capacity, T: T, Tokens: make([]int32, 0, capacity*T)}
+// NewReplay returns an empty buffer for capacity items of width values.
+func NewReplay[E int32 | float32](capacity, width int) *Replay[E] {
+	return &Replay[E]{Cap: capacity, Width: width, Data: make([]E, 0, capacity*width)}
 }
 
-// Add appends the (n, T) sequences in tokens, overwriting the oldest when full.
-func (r *Replay) Add(tokens []int32) {
+// Add appends the (n, Width) items in data, overwriting the oldest when full.
+func (r *Replay[E]) Add(data []E) {
 	if r.Cap == 0 {
 		return
 	}
-	for i := 0; i+r.T <= len(tokens); i += r.T {
-		seq := tokens[i : i+r.T]
+	for i := 0; i+r.Width <= len(data); i += r.Width {
+		item := data[i : i+r.Width]
 		if r.Count < r.Cap {
-			r.Tokens = append(r.Tokens, seq...)
+			r.Data = append(r.Data, item...)
 			r.Count++
 			continue
 		}
-		copy(r.Tokens[r.Head*r.T:(r.Head+1)*r.T], seq)
+		copy(r.Data[r.Head*r.Width:(r.Head+1)*r.Width], item)
 		r.Head = (r.Head + 1) % r.Cap
 	}
 }
 
-// Sample returns n sequences drawn uniformly with replacement, or nil if the buffer is empty.
-func (r *Replay) Sample(n int, rng *nn.RNG) []int32 {
+// Sample returns n items drawn uniformly with replacement, or nil if the buffer is empty.
+func (r *Replay[E]) Sample(n int, rng *nn.RNG) []E {
 	if r.Count == 0 || n == 0 {
 		return nil
 	}
-	out := make([]int32, 0, n*r.T)
+	out := make([]E, 0, n*r.Width)
 	for range n {
 		k := rng.IntN(r.Count)
-		out = append(out, r.Tokens[k*r.T:(k+1)*r.T]...)
+		out = append(out, r.Data[k*r.Width:(k+1)*r.Width]...)
 	}
 	return out
 }
 
-// validate checks a buffer restored from a checkpoint.
-func (r *Replay) validate(vocab int) error {
-	if r.Count < 0 || r.Count > r.Cap || len(r.Tokens) != r.Count*r.T || r.Head < 0 || (r.Head != 0 && r.Head >= r.Count) {
-		return fmt.Errorf("replay buffer: %d tokens, count %d, head %d, capacity %d, length %d do not fit together", len(r.Tokens), r.Count, r.Head, r.Cap, r.T)
+// checkShape checks a buffer restored from a checkpoint.
+func (r *Replay[E]) checkShape() error {
+	if r.Count < 0 || r.Count > r.Cap || len(r.Data) != r.Count*r.Width || r.Head < 0 || (r.Head != 0 && r.Head >= r.Count) {
+		return fmt.Errorf("replay buffer: %d values, count %d, head %d, capacity %d, width %d do not fit together", len(r.Data), r.Count, r.Head, r.Cap, r.Width)
 	}
-	for i, id := range r.Tokens {
+	return nil
+}
+
+// validateTokens checks a restored token buffer: its shape and every id.
+func validateTokens(r *Replay[int32], vocab int) error {
+	if err := r.checkShape(); err != nil {
+		return err
+	}
+	for i, id := range r.Data {
 		if id < 0 || int(id) >= vocab {
 			return fmt.Errorf("replay buffer: token %d is %d, outside the vocabulary [0, %d)", i, id, vocab)
+		}
+	}
+	return nil
+}
+
+// validateFeatures checks a restored feature buffer: its shape and that
+// every value is finite.
+func validateFeatures(r *Replay[float32]) error {
+	if err := r.checkShape(); err != nil {
+		return err
+	}
+	for i, v := range r.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("replay buffer: value %d is %v", i, v)
 		}
 	}
 	return nil

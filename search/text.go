@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 
@@ -58,9 +57,9 @@ type textRun struct {
 	disc   *discriminator.TextEnsemble
 
 	train, val, test labelled
-	good, bad        *batches // cursors over the train split's good and bad items (T = 1 index tables)
-	inputs           *batches // over the train split's examples, for tasks with inputs; nil for input-free
-	replay           *featureReplay
+	good, bad        *batches         // cursors over the train split's good and bad items (T = 1 index tables)
+	inputs           *batches         // over the train split's examples, for tasks with inputs; nil for input-free
+	replay           *Replay[float32] // old fakes' feature rows
 }
 
 // labelled is a split's items with their features.
@@ -244,7 +243,7 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 		}
 		r.inputs = newBatches(&task.Sequences{N: len(idx), T: 1, Tokens: idx}, cfg.BatchSize*cfg.continuations(), cfg.Seed, streamTextInputs)
 	}
-	r.replay = newFeatureReplay(cfg.ReplaySize, cfg.TextDiscriminator.Features())
+	r.replay = NewReplay[float32](cfg.ReplaySize, cfg.TextDiscriminator.Features())
 	return r, nil
 }
 
@@ -593,58 +592,4 @@ func (r *textRun) fingerprints() map[string]string {
 		fp["prompt_vocab"] = r.vocab.Fingerprint()
 	}
 	return fp
-}
-
-// featureReplay is the text run's ring buffer of old fakes' feature rows.
-type featureReplay struct {
-	Cap, F int
-	X      []float32 // (Count, F)
-	Head   int
-	Count  int
-}
-
-func newFeatureReplay(capacity, F int) *featureReplay {
-	return &featureReplay{Cap: capacity, F: F, X: make([]float32, 0, capacity*F)}
-}
-
-// Add appends the (n, F) rows, overwriting the oldest when full.
-func (r *featureReplay) Add(x []float32) {
-	if r.Cap == 0 {
-		return
-	}
-	for i := 0; i+r.F <= len(x); i += r.F {
-		row := x[i : i+r.F]
-		if r.Count < r.Cap {
-			r.X = append(r.X, row...)
-			r.Count++
-			continue
-		}
-		copy(r.X[r.Head*r.F:(r.Head+1)*r.F], row)
-		r.Head = (r.Head + 1) % r.Cap
-	}
-}
-
-// Sample returns n rows drawn uniformly with replacement, or nil when empty.
-func (r *featureReplay) Sample(n int, rng *nn.RNG) []float32 {
-	if r.Count == 0 || n == 0 {
-		return nil
-	}
-	out := make([]float32, 0, n*r.F)
-	for range n {
-		k := rng.IntN(r.Count)
-		out = append(out, r.X[k*r.F:(k+1)*r.F]...)
-	}
-	return out
-}
-
-func (r *featureReplay) validate() error {
-	if r.Count < 0 || r.Count > r.Cap || len(r.X) != r.Count*r.F || r.Head < 0 || (r.Head != 0 && r.Head >= r.Count) {
-		return fmt.Errorf("replay buffer: %d values, count %d, head %d, capacity %d, %d features do not fit together", len(r.X), r.Count, r.Head, r.Cap, r.F)
-	}
-	for i, v := range r.X {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("replay buffer: value %d is %v", i, v)
-		}
-	}
-	return nil
 }

@@ -119,7 +119,7 @@ type Trainer struct {
 	seedRNG    *nn.RNG    // the seeds of target requests
 	real       *batches   // batches of Data.Train
 	prior      *batches   // batches of prompts for MLE: Data.Prior, or real with the identity target; nil = none
-	replay     *Replay
+	replay     *Replay[int32]
 	mleWeights map[string]nn.Array // G at the end of MLE pre-training; nil before
 
 	step         int
@@ -263,7 +263,7 @@ func newTrainer(cfg Config, tg targets.Model, d Data) (*Trainer, error) {
 	case cfg.IsIdentity():
 		tr.prior = tr.real // the real sequences are the prompts
 	}
-	tr.replay = NewReplay(cfg.ReplaySize, cfg.GenLen)
+	tr.replay = NewReplay[int32](cfg.ReplaySize, cfg.GenLen)
 	tr.baseline = make([]float64, tr.baselineLen())
 	return tr, nil
 }
