@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"promptgan/internal/cache"
 )
 
 // EnvLibrary names the environment variable that points at an ONNX Runtime
@@ -22,7 +24,7 @@ const EnvLibrary = "PROMPTGAN_ORT_LIB"
 // directory and its parents, and under the executable's parent directory.
 var cacheDir string
 
-// cacheRel is the cache directory relative to the repository root.
+// cacheRel is the library's directory relative to the repository root.
 const cacheRel = ".cache/ort/lib"
 
 // libNames are the file names looked for inside a directory, in order.
@@ -68,37 +70,26 @@ func FindLibrary(explicit string) (Library, error) {
 		ErrNotFound, EnvLibrary, strings.Join(dirs, ", "), EnvLibrary)
 }
 
-// cacheCandidates lists the directories where the setup cache may be, most
-// specific first, without duplicates.
+// cacheCandidates lists the directories where the setup cache may hold
+// the library, most specific first, without duplicates: the build-time
+// cacheDir, then ort/lib in each of internal/cache's candidate caches
+// ($PROMPTGAN_CACHE, .cache above the working directory, next to the binary).
 func cacheCandidates() []string {
 	var dirs []string
 	seen := map[string]bool{}
 	add := func(d string) {
-		if d == "" {
-			return
-		}
-		if a, err := filepath.Abs(d); err == nil {
-			d = a
-		}
-		if !seen[d] {
+		if d != "" && !seen[d] {
 			seen[d] = true
 			dirs = append(dirs, d)
 		}
 	}
-	add(cacheDir)
-	if wd, err := os.Getwd(); err == nil {
-		for d := wd; ; d = filepath.Dir(d) {
-			add(filepath.Join(d, cacheRel))
-			if filepath.Dir(d) == d {
-				break
-			}
+	if cacheDir != "" {
+		if a, err := filepath.Abs(cacheDir); err == nil {
+			add(a)
 		}
 	}
-	if exe, err := os.Executable(); err == nil {
-		if real, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = real
-		}
-		add(filepath.Join(filepath.Dir(filepath.Dir(exe)), cacheRel)) // bin/promptgan → repo root
+	for _, d := range cache.Dirs() {
+		add(filepath.Join(d, "ort", "lib"))
 	}
 	return dirs
 }
