@@ -97,6 +97,31 @@ func textVocab(cfg Config, tk *task.Text, sp task.Splits, tt *targets.TextTarget
 	return nil, fmt.Errorf("prompt_vocab = %q: choose words, target or phrases:FILE", cfg.PromptVocab)
 }
 
+// loadTextTask reads cfg's task, splits it and parses its template.
+func loadTextTask(cfg Config) (*task.Text, task.Splits, task.Template, error) {
+	path, err := task.Resolve(cfg.Task)
+	if err != nil {
+		return nil, task.Splits{}, task.Template{}, err
+	}
+	tk, err := task.LoadText(path)
+	if err != nil {
+		return nil, task.Splits{}, task.Template{}, err
+	}
+	sp, err := tk.Split(cfg.SplitSeed, cfg.ValidationShare, cfg.TestShare)
+	if err != nil {
+		return nil, task.Splits{}, task.Template{}, fmt.Errorf("split %s: %w", path, err)
+	}
+	tmplText := cfg.Template
+	if tmplText == "" {
+		tmplText = task.DefaultTemplate(tk.InputFree)
+	}
+	tmpl, err := task.ParseTemplate(tmplText)
+	if err == nil {
+		err = tmpl.Check(tk)
+	}
+	return tk, sp, tmpl, err
+}
+
 // CheckText reads what a text run reads before it starts — the task, its
 // split, the template, a phrase bank, the encoder's name — so that bad data
 // is reported before the target model is loaded. New checks it all again.
@@ -104,26 +129,7 @@ func CheckText(cfg Config) error {
 	if !cfg.IsText() {
 		return nil
 	}
-	path, err := task.Resolve(cfg.Task)
-	if err != nil {
-		return err
-	}
-	tk, err := task.LoadText(path)
-	if err != nil {
-		return err
-	}
-	if _, err := tk.Split(cfg.SplitSeed, cfg.ValidationShare, cfg.TestShare); err != nil {
-		return fmt.Errorf("split %s: %w", path, err)
-	}
-	tmplText := cfg.Template
-	if tmplText == "" {
-		tmplText = task.DefaultTemplate(tk.InputFree)
-	}
-	tmpl, err := task.ParseTemplate(tmplText)
-	if err != nil {
-		return err
-	}
-	if err := tmpl.Check(tk); err != nil {
+	if _, _, _, err := loadTextTask(cfg); err != nil {
 		return err
 	}
 	if kind, file, _ := strings.Cut(cfg.PromptVocab, ":"); kind == generator.VocabPhrases {
@@ -147,27 +153,8 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 	if tg != nil && !ok {
 		return nil, fmt.Errorf("a text run needs a target that reads and writes text (a model with tokenizer.json), got %s", tg.Fingerprint())
 	}
-	path, err := task.Resolve(cfg.Task)
+	tk, sp, tmpl, err := loadTextTask(*cfg)
 	if err != nil {
-		return nil, err
-	}
-	tk, err := task.LoadText(path)
-	if err != nil {
-		return nil, err
-	}
-	sp, err := tk.Split(cfg.SplitSeed, cfg.ValidationShare, cfg.TestShare)
-	if err != nil {
-		return nil, fmt.Errorf("split %s: %w", path, err)
-	}
-	tmplText := cfg.Template
-	if tmplText == "" {
-		tmplText = task.DefaultTemplate(tk.InputFree)
-	}
-	tmpl, err := task.ParseTemplate(tmplText)
-	if err != nil {
-		return nil, err
-	}
-	if err := tmpl.Check(tk); err != nil {
 		return nil, err
 	}
 	targetPrint := ""
@@ -292,12 +279,12 @@ func (tr *Trainer) promptTexts(prompts []int32) ([]string, error) {
 // has the target continue it (through the ledger when the run uses one);
 // Calls counts the requests.
 func (tr *Trainer) generateText(ctx context.Context, promptTexts, inputs []string, seeds []uint64) ([]string, error) {
+	if tr.Target == nil || tr.text.vocab == nil {
+		return nil, errors.New("this run was loaded without its target: it can score pairs only")
+	}
 	contexts := make([]string, len(promptTexts))
 	for i, p := range promptTexts {
 		contexts[i] = tr.text.tmpl.Fill(p, inputs[i])
-	}
-	if tr.Target == nil || tr.text.vocab == nil {
-		return nil, errors.New("this run was loaded without its target: it can score pairs only")
 	}
 	tt := tr.text.target
 	tt.Model = tr.Target
