@@ -121,8 +121,8 @@ func readLines(r io.Reader) ([]line, error) {
 // for the reader to clip or report, rather than failing the whole file.
 func parseLine(b []byte) (Record, error) {
 	var raw struct {
-		Step   *int                   `json:"step"`
-		Phase  *string                `json:"phase"`
+		Step   *int                       `json:"step"`
+		Phase  *string                    `json:"phase"`
 		Values map[string]json.RawMessage `json:"values"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
