@@ -11,6 +11,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // Record is one line of metrics.jsonl. Step is the global step; Phase is e.g.
@@ -83,12 +85,20 @@ type line struct {
 	terminated bool   // ended with '\n'
 }
 
-// readLines reads every line of r, blank lines included.
+// utf8BOM is the byte-order mark some editors put at the start of a file.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// readLines reads every line of r, blank lines included. A byte-order mark
+// at the start is dropped (a log edited and saved on Windows); a CR before
+// the LF stays in text, where JSON reads it as white space.
 func readLines(r io.Reader) ([]line, error) {
 	br := bufio.NewReader(r)
 	var out []line
 	for no := 1; ; no++ {
 		b, err := br.ReadBytes('\n')
+		if no == 1 {
+			b = bytes.TrimPrefix(b, utf8BOM)
+		}
 		if len(b) > 0 {
 			term := b[len(b)-1] == '\n'
 			if term {
@@ -107,15 +117,16 @@ func readLines(r io.Reader) ([]line, error) {
 
 // parseLine decodes one non-blank line. It requires a JSON object with a
 // string "phase" and numeric "step"; "values" may be absent or null (read
-// as an empty map).
+// as an empty map). A value beyond float64's range (1e400) reads as ±Inf,
+// for the reader to clip or report, rather than failing the whole file.
 func parseLine(b []byte) (Record, error) {
 	var raw struct {
-		Step   *int               `json:"step"`
-		Phase  *string            `json:"phase"`
-		Values map[string]float64 `json:"values"`
+		Step   *int                       `json:"step"`
+		Phase  *string                    `json:"phase"`
+		Values map[string]json.RawMessage `json:"values"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return Record{}, err
+		return Record{}, jsonError(err)
 	}
 	if raw.Step == nil {
 		return Record{}, errors.New(`missing "step"`)
@@ -123,10 +134,52 @@ func parseLine(b []byte) (Record, error) {
 	if raw.Phase == nil {
 		return Record{}, errors.New(`missing "phase"`)
 	}
-	if raw.Values == nil {
-		raw.Values = map[string]float64{}
+	vals := make(map[string]float64, len(raw.Values))
+	for k, n := range raw.Values {
+		if string(n) == "null" {
+			continue // no value, as a non-finite one is written
+		}
+		v, err := strconv.ParseFloat(string(n), 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return Record{}, fmt.Errorf("values.%s: want a number, got %s", k, jsonKind(n))
+		}
+		vals[k] = v // ±Inf (or ±0) when out of range
 	}
-	return Record{Step: *raw.Step, Phase: *raw.Phase, Values: raw.Values}, nil
+	return Record{Step: *raw.Step, Phase: *raw.Phase, Values: vals}, nil
+}
+
+// jsonKind names the JSON type of a value that the decoder has checked.
+func jsonKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return string(raw)
+}
+
+// jsonError words a decoding error in the record's terms, not Go's.
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("not valid JSON at byte %d: %s; want one record {\"step\": N, \"phase\": \"...\", \"values\": {...}} a line", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Errorf("want a JSON object {\"step\": N, \"phase\": \"...\", \"values\": {...}}, got %s", typ.Value)
+	case errors.As(err, &typ):
+		want := map[string]string{"step": "an integer", "phase": "a string", "values": `an object of named numbers {"loss_g": 1.5, ...}`}[typ.Field]
+		if want == "" {
+			want = "a number" // values.KEY
+		}
+		return fmt.Errorf("%s: want %s, got %s", typ.Field, want, typ.Value)
+	}
+	return fmt.Errorf("not valid JSON: %w", err)
 }
 
 func isBlank(b []byte) bool { return len(bytes.TrimSpace(b)) == 0 }

@@ -68,13 +68,15 @@ func TestReadRecordsErrors(t *testing.T) {
 		third   string
 		wantSub string
 	}{
-		{"syntax", `{"step":3,"phase":`, "metrics.jsonl:3"},
-		{"not an object", `[1,2]`, "metrics.jsonl:3"},
+		{"syntax", `{"step":3,"phase":`, "metrics.jsonl:3: not valid JSON"},
+		{"not an object", `[1,2]`, "metrics.jsonl:3: want a JSON object {\"step\": N, \"phase\": \"...\", \"values\": {...}}, got array"},
 		{"missing step", `{"phase":"mle","values":{}}`, `metrics.jsonl:3: missing "step"`},
 		{"missing phase", `{"step":3,"values":{}}`, `metrics.jsonl:3: missing "phase"`},
-		{"fractional step", `{"step":3.5,"phase":"mle"}`, "metrics.jsonl:3"},
-		{"string value", `{"step":3,"phase":"mle","values":{"x":"NaN"}}`, "metrics.jsonl:3"},
-		{"trailing data", `{"step":3,"phase":"mle"} {}`, "metrics.jsonl:3"},
+		{"fractional step", `{"step":3.5,"phase":"mle"}`, "metrics.jsonl:3: step: want an integer, got number 3.5"},
+		{"string phase", `{"step":3,"phase":7}`, "metrics.jsonl:3: phase: want a string, got number"},
+		{"string value", `{"step":3,"phase":"mle","values":{"x":"NaN"}}`, "metrics.jsonl:3: values.x: want a number, got a string"},
+		{"object value", `{"step":3,"phase":"mle","values":{"x":{}}}`, "metrics.jsonl:3: values.x: want a number, got an object"},
+		{"trailing data", `{"step":3,"phase":"mle"} {}`, "metrics.jsonl:3: not valid JSON"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,6 +87,11 @@ func TestReadRecordsErrors(t *testing.T) {
 			_, err := ReadRecords(path)
 			if err == nil || !strings.Contains(err.Error(), tc.wantSub) {
 				t.Fatalf("err = %v, want containing %q", err, tc.wantSub)
+			}
+			for _, goTerm := range []string{"Go struct", "unmarshal", "of type", "float64"} {
+				if strings.Contains(err.Error(), goTerm) {
+					t.Errorf("err %q shows Go's terms (%s)", err, goTerm)
+				}
 			}
 		})
 	}
@@ -205,5 +212,28 @@ func TestTruncateAfterTornAndMalformed(t *testing.T) {
 	raw, _ = os.ReadFile(path)
 	if string(raw) != orig {
 		t.Errorf("file changed after failed truncate: %q", raw)
+	}
+}
+
+// A log saved by a Windows editor (BOM, CRLF) reads, and a number beyond
+// float64's range reads as ±Inf instead of failing the file, for plot to
+// clip.
+func TestReadRecordsForeignText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	data := "\ufeff" + `{"step":1,"phase":"mle","values":{"loss_g":2.5}}` + "\r\n" +
+		`{"step":2,"phase":"mle","values":{"loss_g":1e400,"loss_d":-1e400,"x":1e308,"y":null}}` + "\r\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadRecords(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Record{
+		{Step: 1, Phase: "mle", Values: map[string]float64{"loss_g": 2.5}},
+		{Step: 2, Phase: "mle", Values: map[string]float64{"loss_g": math.Inf(1), "loss_d": math.Inf(-1), "x": 1e308}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
 	}
 }

@@ -1,18 +1,14 @@
 package search
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"promptgan/discriminator"
 	"promptgan/generator"
@@ -262,18 +258,11 @@ func LoadYAML(path string, base Config) (Config, error) {
 	return c, nil
 }
 
-// DecodeYAML applies YAML b on top of base, rejecting unknown keys.
+// DecodeYAML applies YAML b on top of base, rejecting unknown keys. Errors
+// name the line and the key in the file's terms (config_yaml.go); a UTF-8
+// byte-order mark and CRLF line ends are accepted.
 func DecodeYAML(b []byte, base Config) (Config, error) {
-	c := base
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return base, nil // an empty file changes nothing
-		}
-		return Config{}, err
-	}
-	return c, nil
+	return decodeConfigYAML(b, base)
 }
 
 // IsIdentity reports whether the run's target is the identity target: a

@@ -83,8 +83,8 @@ func TestLoadYAML(t *testing.T) {
 		{"empty file", "", "", func(c Config) bool { return c.Steps == DefaultConfig().Steps }},
 		{"unknown key", "steps: 5\nstpes: 6\n", "field stpes not found", nil},
 		{"unknown nested key", "generator:\n  hiden: 3\n", "field hiden not found", nil},
-		{"wrong type", "steps: many\n", "cannot unmarshal", nil},
-		{"not yaml", "steps: [\n", "yaml", nil},
+		{"wrong type", "steps: many\n", `line 1: steps: want an integer, got "many"`, nil},
+		{"not yaml", "steps: [\n", "line 1: not valid YAML", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,5 +127,58 @@ func TestNewTrainerBadData(t *testing.T) {
 		if _, err := New(cfg, targets.Identity{}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want it to contain %q", err, tc.want)
 		}
+	}
+}
+
+// YAML as people write it: files saved on Windows load, and every mistake is
+// named by its line and key in the file's terms, never by a Go type.
+func TestDecodeYAMLInUsersTerms(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		wantErr    string            // "" = accepted
+		check      func(Config) bool // when accepted
+	}{
+		{"bom and crlf", "\ufeffsteps: 77\r\ngenerator:\r\n  hidden: 48\r\n", "", func(c Config) bool { return c.Steps == 77 && c.Generator.Hidden == 48 }},
+		{"only a comment", "# nothing yet\n", "", func(c Config) bool { return c.Steps == DefaultConfig().Steps }},
+		{"null document", "~\n", "", func(c Config) bool { return c.Steps == DefaultConfig().Steps }},
+		{"whole float into an integer", "steps: 1e3\n", "", func(c Config) bool { return c.Steps == 1000 }},
+		{"top-level list", "- steps: 1\n- batch_size: 2\n", "line 1: want a mapping of config keys", nil},
+		{"top-level scalar", "steps\n", `line 1: want a mapping of config keys (one "key: value" a line, e.g. "steps: 1000"), got the single value "steps"`, nil},
+		{"tab under a nested key", "steps: 10\nbatch_size: 4\ngenerator:\n  hidden: 8\n\temb: 3\n", "line 5: a tab in the indentation", nil},
+		{"tab at the top", "steps: 10\n\tbatch_size: 4\n", "line 2: a tab in the indentation", nil},
+		{"tab after blank lines", "generator:\n  emb: 1\n\n\n  hidden: 2\n\tvocab: 3\n", "line 6: a tab in the indentation", nil},
+		{"string for an integer", "steps: 10\nbatch_size: many\n", `line 2: batch_size: want an integer, got "many"`, nil},
+		{"fraction for an integer", "batch_size: 2.5\n", "line 1: batch_size: want an integer, got 2.5, not a whole number", nil},
+		{"integer overflow", "batch_size: 9223372036854775808\n", "batch_size: want an integer, got 9223372036854775808, too large for a 64-bit integer", nil},
+		{"huge integer", "steps: 99999999999999999999999\n", "too large for a 64-bit integer", nil},
+		{"negative seed", "seed: -1\n", "line 1: seed: want a non-negative integer, got -1, a negative number", nil},
+		{"word for a number", "g_adv_lr: fast\n", `line 1: g_adv_lr: want a number, got "fast"`, nil},
+		{"word for a bool", "ledger: maybe\n", `line 1: ledger: want true or false, got "maybe"`, nil},
+		{"list for a nested integer", "generator: {hidden: [1]}\n", "line 1: generator.hidden: want an integer, got a list", nil},
+		{"scalar for a section", "generator: 5\n", "line 1: generator: want a mapping of generator's keys (vocab, emb, hidden", nil},
+		{"two errors", "batch_size: x\ngenerator: {emb: y}\n", `line 1: batch_size: want an integer, got "x"; line 2: generator.emb: want an integer, got "y"`, nil},
+		{"typo nested", "generator:\n  hiden: 3\n", "line 2: field hiden not found among generator's keys; did you mean hidden?", nil},
+		{"typo top", "batchsize: 3\n", "line 1: field batchsize not found among the config's keys; did you mean batch_size?", nil},
+		{"second document", "steps: 10\n---\nsteps: 20\n", "line 3: a second YAML document", nil},
+		{"repeated key", "steps: 10\nsteps: 11\n", `line 2: mapping key "steps" already defined at line 1`, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := DecodeYAML([]byte(tc.yaml), DefaultConfig())
+			if tc.wantErr == "" {
+				if err != nil || !tc.check(c) {
+					t.Fatalf("err %v, config steps %d hidden %d", err, c.Steps, c.Generator.Hidden)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
+			}
+			for _, goName := range []string{"search.Config", "generator.Config", "!!", "unmarshal", "yaml: "} {
+				if strings.Contains(err.Error(), goName) {
+					t.Errorf("error %q shows Go's terms (%s)", err, goName)
+				}
+			}
+		})
 	}
 }

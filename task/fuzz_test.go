@@ -17,6 +17,7 @@ func FuzzLoadSequences(f *testing.F) {
 	for _, seed := range []string{
 		"1 2 3\n4 5 6\n", "1 2 3\n4 5\n", "\n\n", "1 x\n", "-1 1\n", "99999999999999999999 1\n",
 		`{"ids":[1,2]}` + "\n" + `{"ids":[3,4]}` + "\n", `{"ids":[1,` + "\n", `{"ids":"a"}`, `{"ids":[1e3]}`, "\xff\xfe",
+		"\ufeff1 2\r\n3 4\r\n", "\ufeff{\"ids\":[1,2]}\r\n", `{"ids":[1,2]} x`, `{"ids":[1],"ids":[2]}`, `[1,2]`,
 	} {
 		f.Add([]byte(seed), uint8(0))
 		f.Add([]byte(seed), uint8(3))

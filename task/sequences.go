@@ -2,7 +2,9 @@ package task
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -37,8 +39,10 @@ func ToInts(tokens []int32, n, t int) [][]int {
 
 // LoadSequences reads path: JSONL objects {"ids": [...]} if it ends in
 // .jsonl, otherwise one sequence of space-separated ids per line. Blank lines
-// are skipped. Every id must be in [0, vocab) and every sequence must have
-// length ids (if length is 0, the first sequence's length is required of all).
+// are skipped; lines end in LF or CRLF, and a UTF-8 byte-order mark at the
+// start of the file is skipped (editors on Windows write both). Every id must
+// be in [0, vocab) and every sequence must have length ids (if length is 0,
+// the first sequence's length is required of all).
 func LoadSequences(path string, vocab, length int) (*Sequences, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -52,7 +56,11 @@ func LoadSequences(path string, vocab, length int) (*Sequences, error) {
 	line := 0
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(sc.Text())
+		raw := sc.Bytes() // ScanLines has dropped the LF and a CR before it
+		if line == 1 {
+			raw = bytes.TrimPrefix(raw, utf8BOM)
+		}
+		text := strings.TrimSpace(string(raw))
 		if text == "" {
 			continue
 		}
@@ -88,25 +96,61 @@ func LoadSequences(path string, vocab, length int) (*Sequences, error) {
 
 func parseLine(text string, jsonl bool) ([]int64, error) {
 	if jsonl {
-		var rec struct {
-			IDs *[]int64 `json:"ids"`
-		}
-		dec := json.NewDecoder(strings.NewReader(text))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec); err != nil {
-			return nil, fmt.Errorf("not a JSON object {\"ids\": [...]}: %v", err)
-		}
-		if rec.IDs == nil {
-			return nil, fmt.Errorf(`missing field "ids"`)
-		}
-		return *rec.IDs, nil
+		return parseIDsObject([]byte(text))
 	}
 	fields := strings.Fields(text)
 	ids := make([]int64, len(fields))
 	for k, f := range fields {
 		v, err := strconv.ParseInt(f, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Errorf("token %d is %s, far outside any vocabulary", k+1, clip(f, 24))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("token %d is %q, not an integer id", k+1, f)
+		}
+		ids[k] = v
+	}
+	return ids, nil
+}
+
+// idsLine shows the expected form of a JSONL line in error messages.
+const idsLine = `a line is {"ids": [1, 2, ...]}`
+
+// parseIDsObject decodes one JSONL line {"ids": [...]}. It walks the object
+// with the text task's splitObject (one object a line, nothing after it, no
+// repeated key) so that every error is worded in the file's terms rather than
+// in Go's ("cannot unmarshal … of type int64").
+func parseIDsObject(line []byte) ([]int64, error) {
+	fields, err := splitObject(line)
+	if err != nil {
+		return nil, err
+	}
+	var raw json.RawMessage
+	for _, f := range fields {
+		if f.key != "ids" {
+			return nil, fmt.Errorf("unknown field %q; %s", f.key, idsLine)
+		}
+		raw = f.value
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("missing field \"ids\"; %s", idsLine)
+	}
+	var items []json.RawMessage
+	if kindOf(raw) != "a list" || json.Unmarshal(raw, &items) != nil {
+		return nil, fmt.Errorf("field \"ids\": want a list of token ids (integers), got %s", kindOf(raw))
+	}
+	ids := make([]int64, len(items))
+	for k, item := range items {
+		if kind := kindOf(item); kind != "a number" {
+			return nil, fmt.Errorf("field \"ids\": token %d is %s, not an integer id", k+1, kind)
+		}
+		num := string(bytes.TrimSpace(item))
+		v, err := strconv.ParseInt(num, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Errorf("field \"ids\": token %d is %s, far outside any vocabulary", k+1, clip(num, 24))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("field \"ids\": token %d is %s, not an integer id", k+1, clip(num, 24))
 		}
 		ids[k] = v
 	}
