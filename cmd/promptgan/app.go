@@ -6,8 +6,10 @@ import (
 	"promptgan/search"
 )
 
+// newApp builds the CLI with every way of failing routed to an error
+// (routeExits), so that tests and main see the same exit statuses.
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "promptgan",
 		Usage: "GAN-style adversarial prompt search: train a generator against a discriminator",
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -120,6 +122,8 @@ func newApp() *cli.App {
 			doctorCommand(),
 		},
 	}
+	routeExits(app)
+	return app
 }
 
 func onUsage(_ *cli.Context, err error, _ bool) error { return usageError{err} }

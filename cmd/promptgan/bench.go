@@ -21,7 +21,7 @@ func benchSeqGANAction(c *cli.Context) error {
 	}
 	if path := c.String("config"); path != "" {
 		if cfg, err = search.LoadYAML(path, cfg); err != nil {
-			return usageError{err}
+			return err // as train: a missing or malformed file is a failure (1)
 		}
 	}
 	cfg.Seed = c.Uint64("seed")

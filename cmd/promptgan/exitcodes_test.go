@@ -91,11 +91,11 @@ func TestExitCodes(t *testing.T) {
 
 		{"search bad flag", []string{"search", "--bogus", runDir}, 2, "-bogus", ""},
 		{"search no argument", []string{"search"}, 2, "exactly one", ""},
-		{"search missing dir", []string{"search", missing}, 1, "missing", "score.go's loadTextRun wraps resolveCheckpoint's error as a usage error (exit 2)"},
+		{"search missing dir", []string{"search", missing}, 1, "missing", ""},
 
 		{"export bad flag", []string{"export", "--bogus", runDir}, 2, "-bogus", ""},
 		{"export no argument", []string{"export"}, 2, "exactly one", ""},
-		{"export missing dir", []string{"export", missing}, 1, "missing", "score.go's loadTextRun wraps resolveCheckpoint's error as a usage error (exit 2)"},
+		{"export missing dir", []string{"export", missing}, 1, "missing", ""},
 
 		{"doctor bad flag", []string{"doctor", "--bogus"}, 2, "-bogus", ""},
 		{"doctor stray argument", []string{"doctor", "extra"}, 2, "doctor takes no arguments", ""},
@@ -106,7 +106,7 @@ func TestExitCodes(t *testing.T) {
 		{"bench bad flag", []string{"bench", "--bogus"}, 2, "-bogus", ""},
 		{"bench seqgan-oracle bad flag", []string{"bench", "seqgan-oracle", "--bogus"}, 2, "-bogus", ""},
 		{"bench seqgan-oracle stray argument", []string{"bench", "seqgan-oracle", "extra"}, 2, "takes no arguments", ""},
-		{"bench seqgan-oracle missing config", []string{"bench", "seqgan-oracle", "--config", missing + ".yaml"}, 1, "missing.yaml", "bench.go wraps LoadYAML's error as a usage error (exit 2); train exits 1"},
+		{"bench seqgan-oracle missing config", []string{"bench", "seqgan-oracle", "--config", missing + ".yaml"}, 1, "missing.yaml", ""},
 		{"bench steer-oracle bad flag", []string{"bench", "steer-oracle", "--bogus"}, 2, "-bogus", ""},
 		{"bench steer-oracle stray argument", []string{"bench", "steer-oracle", "extra"}, 2, "takes no arguments", ""},
 		{"bench decode bad flag", []string{"bench", "decode", "--bogus"}, 2, "-bogus", ""},

@@ -23,7 +23,6 @@ func main() {
 func runMain(args []string, stdout, stderr io.Writer) int {
 	app := newApp()
 	app.Writer, app.ErrWriter = stdout, stderr
-	routeExits(app)
 	return report(stderr, app.Run(args))
 }
 

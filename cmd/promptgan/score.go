@@ -79,7 +79,7 @@ func searchCommand() *cli.Command {
 func loadTextRun(c *cli.Context, path string, withTarget bool) (tr *search.Trainer, close func(), err error) {
 	ckDir, runDir, err := resolveCheckpoint(path)
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, nil, err // a missing or damaged run is a failure (1), as for eval, inspect and resume
 	}
 	ck, err := checkpoints.Load(ckDir)
 	if err != nil {

@@ -438,7 +438,7 @@ func TestTextBadInput(t *testing.T) {
 		{"score a token run", []string{"score", tokenRun, "the soup"}, "", 2, []string{"not a text run"}},
 		{"score --pairs on a token run", []string{"score", "--pairs", goodPairs, tokenRun}, "", 2, []string{"not a text run"}},
 		{"search a token run", []string{"search", tokenRun}, "", 2, []string{"not a text run"}},
-		{"score a directory without a run", []string{"score", dir, "the soup"}, "", 2, []string{dir}},
+		{"score a directory without a run", []string{"score", dir, "the soup"}, "", 1, []string{dir}},
 		{"score without a run", []string{"score"}, "", 2, []string{"needs a run directory"}},
 		{"flag after the run directory", []string{"score", runDir, "--samples", "4", "the soup"}, "", 2, []string{`"--samples" after the run directory`, "flags go first"}},
 		{"no prompts on stdin", []string{"score", runDir}, "\n  \n", 2, []string{"no prompts"}},
