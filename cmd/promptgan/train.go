@@ -128,6 +128,12 @@ func openTarget(c *cli.Context, cfg *search.Config) (targets.Opened, error) {
 		op.Close()
 		return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
 	}
+	// Before any network is built: a run that cannot fit is refused with
+	// the fields that size it, not killed by the kernel hours later.
+	if err := search.CheckMemory(*cfg); err != nil {
+		op.Close()
+		return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
+	}
 	return op, nil
 }
 
