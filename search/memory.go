@@ -38,9 +38,10 @@ type MemoryEstimate struct {
 // Memory figures of the estimate.
 const (
 	float32Bytes = 4
-	// processBase is the resident size of a promptgan process before a
-	// run allocates (Go runtime, binary, OpenBLAS buffers), measured.
-	processBase = 40 << 20
+	// processBase is what a promptgan process holds besides the run:
+	// 21–27 MiB measured before a run allocates (Go runtime, binary,
+	// OpenBLAS), plus the plots drawn at the end (about 10 MiB).
+	processBase = 64 << 20
 	// gcFactor covers the Go collector: a step's activations become garbage
 	// that stays resident until the next collection, which runs when the
 	// heap has grown by GOGC (100%) over the live heap.
@@ -103,12 +104,22 @@ func EstimateMemory(c Config) MemoryEstimate {
 
 	// Evaluation scores in chunks of EvalChunk sequences through the same
 	// logits buffer; the oracle has its own.
-	evalRows := f(min(c.EvalSamples, generator.EvalChunk), max(k, m))
+	evalTest := c.EvalTest
+	if evalTest == 0 {
+		evalTest = generator.EvalChunk
+	}
+	chunk := min(max(c.EvalSamples, evalTest), generator.EvalChunk)
+	evalRows := f(chunk, max(k, m))
 	if evalRows > rows {
-		add("generator evaluation batches", (evalRows-rows)*f(V)+evalRows*f(E+7*H), fmt.Sprintf("%d sequences × prompt_len %d × generator.vocab %d values", generator.EvalChunk, k, V), "generator.vocab", "prompt_len")
+		add("generator evaluation batches", (evalRows-rows)*f(V)+evalRows*f(E+7*H), fmt.Sprintf("%d sequences × prompt_len %d × generator.vocab %d values", chunk, k, V), "generator.vocab", "prompt_len", "eval_samples", "eval_test")
 	}
 	if c.Oracle != "" {
-		add("oracle and its evaluation batches", fileSize(c.Oracle)/float32Bytes+evalRows*f(V+E+7*H), fmt.Sprintf("%d sequences × prompt_len %d × vocabulary %d values", generator.EvalChunk, k, V), "oracle", "prompt_len")
+		add("oracle and its evaluation batches", fileSize(c.Oracle)/float32Bytes+evalRows*f(V+E+7*H), fmt.Sprintf("%d sequences × prompt_len %d × vocabulary %d values", chunk, k, V), "oracle", "prompt_len", "eval_samples", "eval_test")
+		if c.MLESteps > 0 && c.IsIdentity() {
+			// the end-of-run MLE-vs-GAN table rebuilds both generators from
+			// the checkpoint, each with its own evaluation buffer
+			add("MLE-vs-GAN comparison at the end", 2*(pG+evalRows*f(V+E+7*H)), fmt.Sprintf("2 generators × %d sequences × prompt_len %d × generator.vocab %d values", chunk, k, V), "generator.vocab", "prompt_len", "eval_samples", "eval_test")
+		}
 	}
 	if c.Credit == "rollout" {
 		R := f(B, c.Rollouts)
@@ -143,9 +154,9 @@ func EstimateMemory(c Config) MemoryEstimate {
 		// member runs forward and backward at once.
 		nD := f(B*C)*2 + f(B/2)
 		add("discriminator training step", f(K)*nD*f(m)*dPerToken(d), fmt.Sprintf("members %d × (2 × batch_size %d × continuations %d + batch_size/2) × gen_len %d × hidden %d", K, B, C, m, d.Hidden), "batch_size", "gen_len", "discriminator.hidden", "discriminator.members")
-		// An evaluation scores eval_samples generations and as many real
-		// sequences in one batch.
-		add("discriminator evaluation", 2*f(K, c.EvalSamples, m)*dForward(d)+f(c.EvalSamples, k+m), fmt.Sprintf("members %d × eval_samples %d × gen_len %d × hidden %d", K, c.EvalSamples, m, d.Hidden), "eval_samples", "gen_len", "discriminator.hidden")
+		// An evaluation scores eval_samples generations in one batch, every
+		// member at once (then as many real sequences, in the same room).
+		add("discriminator evaluation", f(K, c.EvalSamples, m)*dForward(d)+f(c.EvalSamples, k+m), fmt.Sprintf("members %d × eval_samples %d × gen_len %d × hidden %d", K, c.EvalSamples, m, d.Hidden), "eval_samples", "gen_len", "discriminator.hidden")
 		add("replay buffer", f(c.ReplaySize, m), fmt.Sprintf("replay_size %d × gen_len %d tokens", c.ReplaySize, m), "replay_size", "gen_len")
 		// token files: read whole, then one int32 per id (ids take >= 2 bytes of text)
 		var data float64
@@ -313,13 +324,13 @@ func checkFits(est MemoryEstimate, avail, total uint64) error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "the configuration needs about %s of memory but this machine has %s available (of %s):", bytesHuman(est.Total), bytesHuman(float64(avail)), bytesHuman(float64(total)))
+	fmt.Fprintf(&b, "the configuration needs about %s of memory but this machine has %s available (of %s):", BytesHuman(est.Total), BytesHuman(float64(avail)), BytesHuman(float64(total)))
 	var fields []string
 	for i, p := range est.Parts {
 		if i == 3 || p.Bytes < est.Total/20 {
 			break
 		}
-		fmt.Fprintf(&b, "\n  %s: %s (%s)", p.What, bytesHuman(p.Bytes), p.Sizes)
+		fmt.Fprintf(&b, "\n  %s: %s (%s)", p.What, BytesHuman(p.Bytes), p.Sizes)
 		for _, f := range p.Fields {
 			if !slices.Contains(fields, f) {
 				fields = append(fields, f)
@@ -343,7 +354,7 @@ type MemoryError struct {
 func (e *MemoryError) Error() string { return e.msg }
 
 // bytesHuman writes n bytes as "1.5 GiB".
-func bytesHuman(n float64) string {
+func BytesHuman(n float64) string {
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 	i := 0
 	for n >= 1024 && i < len(units)-1 {
