@@ -286,7 +286,7 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s%s\n", res.Step, res.Stopped, took.Round(time.Second), nn.BLAS, calls)
 	printResult(w, res, out, tr.Cfg)
 	if tr.Data.HeldOut != nil {
-		warnMemorising(c, out, res.Eval)
+		warnMemorising(w, out, res.Eval)
 	}
 	if adv := tr.Cfg.MLESteps + tr.Cfg.DPretrainSteps + 1; tr.Oracle != nil && tr.MLEWeights() != nil && res.Step < adv {
 		fmt.Fprintf(w, "\nno MLE-vs-GAN table: the run stopped at step %d, before the adversarial phase (from step %d), so its generator is still the MLE one\n", res.Step, adv)
@@ -448,7 +448,7 @@ const memorisingGap = 0.25
 // warnMemorising flags a discriminator that memorises its training
 // sequences: its verdict on held-out real sequences (the last evaluation)
 // far below its verdict on the training batches (the last logged steps).
-func warnMemorising(c *cli.Context, out string, eval map[string]float64) {
+func warnMemorising(w io.Writer, out string, eval map[string]float64) {
 	held, ok := eval["d_real"]
 	if !ok {
 		return
@@ -469,7 +469,7 @@ func warnMemorising(c *cli.Context, out string, eval map[string]float64) {
 		return
 	}
 	if train := sum / float64(n); train-held >= memorisingGap {
-		fmt.Fprintf(c.App.Writer, "warning: the discriminator memorises: D(real) is %.2f on held-out real sequences but %.2f on its training batches, so it recognises the training set rather than what makes a sequence real, and its rewards are less informative; more training data, a smaller discriminator, fewer d_steps_per_g or more replay help\n", held, train)
+		fmt.Fprintf(w, "warning: the discriminator memorises: D(real) is %.2f on held-out real sequences but %.2f on its training batches, so it recognises the training set rather than what makes a sequence real, and its rewards are less informative; more training data, a smaller discriminator, fewer d_steps_per_g or more replay help\n", held, train)
 	}
 }
 
