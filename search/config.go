@@ -346,6 +346,12 @@ func (c Config) Validate() error {
 	if field := nonFinite(reflect.ValueOf(c), ""); field != "" {
 		return fmt.Errorf("%s is not a finite number", field)
 	}
+	for _, r := range c.sizeRanges() {
+		if r.v > r.hi { // values below lo meet a more specific rule below
+
+			return fmt.Errorf("%s = %d is out of range: must be %s to %s (%s)", r.name, r.v, groupDigits(r.lo), groupDigits(r.hi), r.note)
+		}
+	}
 	if c.IsText() {
 		if err := c.validateText(); err != nil {
 			return err
@@ -428,6 +434,70 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// sizeRange is the documented range of one size field.
+type sizeRange struct {
+	name      string
+	v, lo, hi int
+	note      string
+}
+
+// Size limits. Inside them every product a run allocates stays far from
+// int overflow; whether it fits in memory is EstimateMemory's question.
+const (
+	MaxVocab     = 1_000_000 // generator.vocab, discriminator.vocab
+	MaxWidth     = 16_384    // emb and hidden of both networks
+	MaxLen       = 10_000    // prompt_len, gen_len, discriminator.positions
+	MaxBatch     = 1_000_000 // batch_size
+	MaxSamples   = 10_000_000
+	MaxReplay    = 10_000_000
+	MaxPerPrompt = 1_000 // continuations_per_prompt, rollouts
+)
+
+// sizeRanges lists every field that sizes an allocation with its range.
+// Validate checks the upper bounds here and the lower bounds with a more
+// specific message in the rules that follow (a vocabulary is 0 until a
+// model target or a text run sets it).
+func (c Config) sizeRanges() []sizeRange {
+	d := c.Discriminator
+	positions := d.Positions
+	if !d.IsLinear() {
+		positions = 0 // unused by LSTM members
+	}
+	return []sizeRange{
+		{"generator.vocab", c.Generator.Vocab, 2, MaxVocab, "tokens of the networks; a model target's own"},
+		{"generator.emb", c.Generator.Emb, 1, MaxWidth, "SeqGAN uses 32"},
+		{"generator.hidden", c.Generator.Hidden, 1, MaxWidth, "SeqGAN uses 32"},
+		{"discriminator.vocab", d.Vocab, 2, MaxVocab, "equal to generator.vocab"},
+		{"discriminator.emb", d.Emb, 1, MaxWidth, "default 64"},
+		{"discriminator.hidden", d.Hidden, 1, MaxWidth, "default 64"},
+		{"discriminator.positions", positions, 1, MaxLen, "position rows of a linear discriminator"},
+		{"prompt_len", c.PromptLen, 1, MaxLen, "SeqGAN's sequences are 20"},
+		{"gen_len", c.GenLen, 0, MaxLen, "0 = prompt_len"},
+		{"max_new_tokens", c.MaxNewTokens, 0, 10 * MaxLen, "0 = gen_len"},
+		{"batch_size", c.BatchSize, 2, MaxBatch, "default 64"},
+		{"continuations_per_prompt", c.ContinuationsPerPrompt, 1, MaxPerPrompt, "default 1"},
+		{"rollouts", c.Rollouts, 1, MaxPerPrompt, "SeqGAN uses 16"},
+		{"replay_size", c.ReplaySize, 0, MaxReplay, "0 = no replay"},
+		{"eval_samples", c.EvalSamples, 2, MaxSamples, "default 1000"},
+		{"hall_of_fame", c.HallOfFame, 0, 100_000, "default 20"},
+		{"prompt_words", c.PromptWords, 2, MaxVocab, "default 2000"},
+	}
+}
+
+// groupDigits writes n with thousands separators: 1,000,000.
+func groupDigits(n int) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 // validateText checks the fields of a text run (Validate checks the rest).

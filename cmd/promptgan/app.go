@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/urfave/cli/v2"
 
 	"promptgan/search"
@@ -24,8 +27,8 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "preset", Value: "quick", Usage: "built-in config to start from: " + joinNames(search.PresetNames())},
 					&cli.StringFlag{Name: "config", Usage: "YAML file applied on top of the preset (unknown keys are errors)"},
 					&cli.StringFlag{Name: "out", Value: "runs/train", Usage: "run directory (metrics.jsonl, checkpoints/, plots/)"},
-					&cli.IntFlag{Name: "steps", Usage: "total training steps of the run (MLE + D pre-training + adversarial)"},
-					&cli.Uint64Flag{Name: "seed", Usage: "seed of every random stream"},
+					&cli.IntFlag{Name: "steps", Usage: "total training steps of the run (MLE + D pre-training + adversarial)", DefaultText: "the preset's: " + presetValues(func(c search.Config) int { return c.Steps })},
+					&cli.Uint64Flag{Name: "seed", Usage: "seed of every random stream", DefaultText: "the config's seed, 1 in every preset"},
 					&cli.StringFlag{Name: "train", Usage: "file of real sequences (overrides the config's train)"},
 					&cli.StringFlag{Name: "test", Usage: "held-out sequences (overrides the config's test)"},
 					&cli.StringFlag{Name: "oracle", Usage: "SeqGAN oracle safetensors (overrides the config's oracle)"},
@@ -35,9 +38,9 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "ort-lib", Usage: "model target: " + ortLibUsage},
 					&cli.StringFlag{Name: "device", Value: "cpu", Usage: "model target: execution provider cpu, cuda or auto"},
 					&cli.StringFlag{Name: "prior", Usage: "prompts (prompt_len token ids a line) to pre-train the generator on (the identity target uses --train)"},
-					&cli.IntFlag{Name: "prompt-len", Usage: "tokens per prompt (overrides the config's prompt_len)"},
-					&cli.IntFlag{Name: "gen-len", Usage: "tokens of each generation the discriminator reads, the references' length (overrides gen_len)"},
-					&cli.IntFlag{Name: "max-new-tokens", Usage: "model target: tokens decoded per prompt, >= gen-len (overrides max_new_tokens; 0 = gen-len)"},
+					&cli.IntFlag{Name: "prompt-len", Usage: "tokens per prompt (overrides the config's prompt_len)", DefaultText: "the preset's: " + presetValues(func(c search.Config) int { return c.PromptLen })},
+					&cli.IntFlag{Name: "gen-len", Usage: "tokens of each generation the discriminator reads, the references' length (overrides gen_len; 0 = prompt-len, the identity target's)", DefaultText: "the preset's: " + presetValues(func(c search.Config) int { return c.GenLen })},
+					&cli.IntFlag{Name: "max-new-tokens", Usage: "model target: tokens decoded per prompt, >= gen-len (overrides max_new_tokens)", DefaultText: "0 = gen-len"},
 					&cli.StringFlag{Name: "task", Usage: "text run: a text task (JSONL {\"input\",\"good\",\"bad\"} or {\"text\",\"label\"}) or a built-in name (sentiment); needs --target DIR with tokenizer.json; starts from the text preset"},
 					&cli.StringFlag{Name: "template", Usage: "text run: how prompt and input are joined for the target, with {prompt} and {input} (overrides template)"},
 					&cli.StringFlag{Name: "encoder", Usage: "text run: sentence encoder glove-sif, hashing[:DIM] or onnx:DIR (overrides encoder)"},
@@ -51,13 +54,13 @@ func newApp() *cli.App {
 				Usage:     "continue a run from its latest checkpoint, bit-exactly",
 				ArgsUsage: "RUN_DIR",
 				Flags: []cli.Flag{
-					&cli.IntFlag{Name: "steps", Usage: "continue until this many total steps (default: the run's own budget)"},
+					&cli.IntFlag{Name: "steps", Usage: "continue until this many total steps", DefaultText: "the run's own budget"},
 					&cli.StringFlag{Name: "config", Usage: "YAML applied on top of the run's config (e.g. a new learning rate); shape changes are refused, others are recorded in the manifest"},
 					&cli.BoolFlag{Name: "fallback", Usage: "if the latest checkpoint is damaged, resume from the newest one that loads"},
 					&cli.BoolFlag{Name: "no-cache", Usage: "with ledger: true, send every call to the target (new results are still recorded)"},
 					&cli.StringFlag{Name: "ort-lib", Usage: "model target: " + ortLibUsage},
-					&cli.StringFlag{Name: "device", Usage: "model target: execution provider cpu, cuda or auto (default: the run's)"},
-					&cli.BoolFlag{Name: "quiet"},
+					&cli.StringFlag{Name: "device", Usage: "model target: execution provider cpu, cuda or auto", DefaultText: "the run's"},
+					&cli.BoolFlag{Name: "quiet", Usage: "no progress bar or log lines, only the result"},
 				},
 				OnUsageError: onUsage,
 				Action:       resumeAction,
@@ -105,7 +108,7 @@ func newApp() *cli.App {
 							&cli.StringFlag{Name: "config", Usage: "YAML file applied on top of the preset (e.g. another credit scheme)"},
 							&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 							&cli.StringFlag{Name: "out", Value: "runs/bench-seqgan-oracle", Usage: "run directory"},
-							&cli.Uint64Flag{Name: "seed", Value: 1},
+							&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the run"},
 							&cli.IntFlag{Name: "samples", Value: 10000, Usage: "samples per NLL-oracle figure"},
 						},
 						OnUsageError: onUsage,
@@ -127,6 +130,18 @@ func newApp() *cli.App {
 }
 
 func onUsage(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+
+// presetValues lists a field's value in each preset ("quick 3200,
+// seqgan-oracle 10200, …"), the defaults a flag that overrides it has.
+func presetValues(field func(search.Config) int) string {
+	var parts []string
+	for _, name := range search.PresetNames() {
+		if c, err := search.Preset(name); err == nil {
+			parts = append(parts, fmt.Sprintf("%s %d", name, field(c)))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
 
 func joinNames(names []string) string {
 	s := ""

@@ -90,7 +90,11 @@ func format(v any) any {
 func inspectAction(c *cli.Context) error {
 	ck, dir, err := loadCheckpoint(c)
 	if err != nil {
-		return err
+		path, argErr := oneArg(c, "run or checkpoint directory")
+		if argErr != nil {
+			return err
+		}
+		return inspectDamaged(c.App.Writer, path, err)
 	}
 	w := c.App.Writer
 	if c.Bool("json") {
@@ -116,13 +120,13 @@ func inspectAction(c *cli.Context) error {
 		fmt.Fprintf(w, "discrim.    %d members, emb %d, hidden %d\n", cfg.Discriminator.Members, cfg.Discriminator.Emb, cfg.Discriminator.Hidden)
 		fmt.Fprintf(w, "data        train %s, test %s, prior %s, oracle %s\n", cfg.Train, orNone(cfg.Test), orNone(cfg.Prior), orNone(cfg.Oracle))
 	}
-	printManifestTail(w, ck)
+	printManifestTail(w, ck, cfg)
 	return nil
 }
 
 // printManifestTail prints a checkpoint's metrics, warnings and files.
-func printManifestTail(w io.Writer, ck *checkpoints.Checkpoint) {
-	printEval(w, ck.Manifest.Metrics)
+func printManifestTail(w io.Writer, ck *checkpoints.Checkpoint, cfg search.Config) {
+	printEvalLegend(w, ck.Manifest.Metrics, cfg)
 	if len(ck.Manifest.Warnings) > 0 {
 		fmt.Fprintln(w, "warnings:")
 		for _, x := range ck.Manifest.Warnings {
@@ -138,6 +142,58 @@ func printManifestTail(w io.Writer, ck *checkpoints.Checkpoint) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-28s sha256 %s\n", n, ck.Manifest.Files[n])
 	}
+}
+
+// inspectDamaged shows what it can of a checkpoint that does not load: its
+// files with the faulty ones marked or, when the run's latest pointer is
+// lost, every checkpoint of the run and whether it loads. It returns the
+// load error with what to do (exit status 1).
+func inspectDamaged(w io.Writer, path string, loadErr error) error {
+	root := filepath.Join(path, search.CheckpointsDir)
+	dir, _, rerr := resolveCheckpoint(path)
+	if rerr != nil {
+		names, err := checkpoints.List(root)
+		if err != nil {
+			return loadErr // neither a checkpoint nor a run with checkpoints
+		}
+		fmt.Fprintf(w, "run         %s: %s/latest is missing or unreadable\ncheckpoints:\n", path, root)
+		for _, n := range names {
+			state := "loads"
+			if _, err := checkpoints.Load(filepath.Join(root, n)); err != nil {
+				state = "DAMAGED: " + err.Error()
+				if _, files, verr := checkpoints.Verify(filepath.Join(root, n)); verr == nil && faulty(files) != "" {
+					state = "DAMAGED: " + faulty(files)
+				}
+			}
+			fmt.Fprintf(w, "  %-16s %s\n", n, state)
+		}
+		return fmt.Errorf("%w\n`promptgan resume %s --fallback` continues from the newest checkpoint that loads", loadErr, path)
+	}
+	m, files, err := checkpoints.Verify(dir)
+	fmt.Fprintf(w, "checkpoint  %s: DAMAGED\n", dir)
+	if err != nil {
+		fmt.Fprintf(w, "files:\n  %-28s ✗ %v\n", "manifest.json", err)
+	} else {
+		fmt.Fprintf(w, "step        %d\nfiles:\n", m.Step)
+		for _, f := range files {
+			mark := "ok"
+			if f.Fault != "" {
+				mark = "✗ " + f.Fault
+			}
+			fmt.Fprintf(w, "  %-28s %s\n", f.Name, mark)
+		}
+	}
+	return fmt.Errorf("%w\nthe files marked ✗ are damaged; `promptgan resume %s --fallback` continues from the newest checkpoint that loads", loadErr, path)
+}
+
+// faulty names the first faulty file of files and its fault, or "".
+func faulty(files []checkpoints.FileStatus) string {
+	for _, f := range files {
+		if f.Fault != "" {
+			return f.Name + ": " + f.Fault
+		}
+	}
+	return ""
 }
 
 func orNone(s string) string {
@@ -199,6 +255,67 @@ func printEval(w io.Writer, vals map[string]float64) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "  %-12s %.4f\n", k, vals[k])
 	}
+}
+
+// evalMeaning says what an evaluation figure is and which way is better
+// ("" = neither: a diagnostic).
+var evalMeaning = map[string]struct{ better, what string }{
+	"nll_oracle":        {"lower", "per-token NLL of the generator's samples under the oracle: how real they are"},
+	"nll_test":          {"lower", "the generator's per-token NLL of held-out real sequences: how well it covers them"},
+	"d_real":            {"", "D's mean P(real) on held-out real data; far below its training batches' = D memorises"},
+	"d_fake":            {"higher", "D's mean P(real) on the generations: how well they fool D"},
+	"d_std":             {"", "spread of the D ensemble's verdicts on the generations (its uncertainty)"},
+	"d_oracle_corr":     {"higher", "correlation of D's verdict with the oracle's (is D's reward the true one?)"},
+	"reward":            {"higher", "mean log D of the generations, the generator's reward"},
+	"distinct_2":        {"higher", "share of distinct bigrams in the generations (diversity)"},
+	"distinct_3":        {"higher", "share of distinct trigrams in the generations (diversity)"},
+	"self_bleu_3":       {"lower", "how much the generations repeat each other (0 = all different)"},
+	"prompt_distinct_1": {"higher", "share of distinct tokens in the prompts"},
+	"auc":               {"higher", "D's AUC of good vs bad held-out task items (0.5 = chance)"},
+	"accuracy":          {"higher", "D's accuracy on held-out task items at P = 0.5"},
+	"ece":               {"lower", "D's calibration error on held-out task items"},
+	"brier":             {"lower", "D's Brier score on held-out task items"},
+	"temperature":       {"", "D's calibration temperature, fitted on the validation split"},
+	"calibration_bias":  {"", "D's calibration bias, fitted on the validation split"},
+	"calls":             {"", "target calls so far"},
+	"stabilised":        {"", "1: the threshold was passed and G's learning rate lowered"},
+}
+
+// printEvalLegend prints an evaluation with what each figure means and
+// which direction is better; "best" names the metric it is the best of.
+func printEvalLegend(w io.Writer, vals map[string]float64, cfg search.Config) {
+	if len(vals) == 0 {
+		return
+	}
+	rc, err := cfg.Resolved()
+	if err == nil {
+		cfg = rc
+	}
+	fmt.Fprintln(w, "last evaluation:")
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, k := range keys {
+		m, ok := evalMeaning[k]
+		note := m.what
+		switch {
+		case k == "best":
+			better := "lower"
+			if cfg.Metric == "d_fake" {
+				better = "higher"
+			}
+			note = fmt.Sprintf("the run's best %s at an evaluation (%s is better): its checkpoint is checkpoints/best", cfg.Metric, better)
+		case ok && m.better != "":
+			note = m.better + " is better: " + note
+		case !ok:
+			note = ""
+		}
+		fmt.Fprintf(tw, "  %s\t%.4f\t%s\n", k, vals[k], note)
+	}
+	tw.Flush()
 }
 
 func writeJSON(w io.Writer, v any) error {

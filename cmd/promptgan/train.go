@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
 	"promptgan/internal/ort"
+	"promptgan/metrics"
 	"promptgan/search"
 	"promptgan/targets"
 )
@@ -128,6 +131,20 @@ func openTarget(c *cli.Context, cfg *search.Config) (targets.Opened, error) {
 		op.Close()
 		return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
 	}
+	// Before any network is built: a run that cannot fit is refused with
+	// the fields that size it, not killed by the kernel hours later.
+	if err := search.CheckMemory(*cfg); err != nil {
+		op.Close()
+		return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
+	}
+	if !c.Bool("quiet") {
+		est := search.EstimateMemory(*cfg)
+		avail := ""
+		if a, _, ok := search.MachineMemory(); ok {
+			avail = fmt.Sprintf("; %s available", search.BytesHuman(float64(a)))
+		}
+		fmt.Fprintf(c.App.ErrWriter, "memory: about %s at the peak (estimated%s)\n", search.BytesHuman(est.Total), avail)
+	}
 	return op, nil
 }
 
@@ -153,6 +170,7 @@ func trainAction(c *cli.Context) error {
 		return err
 	}
 	defer op.Close()
+	warnPhases(c, cfg)
 	tr, err := search.New(cfg, op.Model)
 	if err != nil {
 		return err
@@ -184,6 +202,15 @@ func resumeAction(c *cli.Context) error {
 			return usagef("--steps %d is below the checkpoint's step %d", cfg.Steps, ck.Manifest.Step)
 		}
 	}
+	if ck.Manifest.Step >= cfg.Steps {
+		// Nothing to train: the checkpoint stays as it is (a resume used
+		// to save it again).
+		w := c.App.Writer
+		fmt.Fprintf(w, "%s is finished: step %d of %d, nothing to do (continue it with --steps N above %d)\n", dir, ck.Manifest.Step, cfg.Steps, ck.Manifest.Step)
+		printEvalLegend(w, ck.Manifest.Metrics, cfg)
+		fmt.Fprintf(w, "checkpoint: %s\n", ckDir)
+		return nil
+	}
 	if c.IsSet("device") {
 		cfg.Device = c.String("device")
 	}
@@ -203,6 +230,7 @@ func resumeAction(c *cli.Context) error {
 	if !c.Bool("quiet") {
 		fmt.Fprintf(c.App.ErrWriter, "resuming %s at step %d of %d\n", ckDir, tr.StepCount(), cfg.Steps)
 	}
+	warnPhases(c, cfg)
 	return runAndReport(c, tr, dir)
 }
 
@@ -222,14 +250,18 @@ func loadForResume(c *cli.Context, path string) (*checkpoints.Checkpoint, string
 	if _, statErr := os.Stat(root); statErr != nil {
 		return nil, "", "", fmt.Errorf("resume %w", err)
 	}
-	good, _, gerr := checkpoints.NewestGood(root)
+	good, skipped, gerr := checkpoints.NewestGood(root)
 	if gerr != nil {
 		return nil, "", "", fmt.Errorf("resume %s: the latest checkpoint is damaged (%w) and no other checkpoint loads", path, err)
 	}
-	if !c.Bool("fallback") {
-		return nil, "", "", fmt.Errorf("resume %s: the latest checkpoint is damaged: %w\nthe newest good checkpoint is %s: rerun with --fallback to resume from it (the steps after it are trained again)", path, err, good)
+	what := "the latest checkpoint is damaged"
+	if _, lerr := os.Lstat(filepath.Join(root, "latest")); errors.Is(lerr, fs.ErrNotExist) {
+		what = fmt.Sprintf("%s, which names the newest checkpoint, is missing", filepath.Join(root, "latest"))
 	}
-	fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: the latest checkpoint is damaged (%v); falling back to %s\n", err, good)
+	if !c.Bool("fallback") {
+		return nil, "", "", fmt.Errorf("resume %s: %s: %w\nthe newest good checkpoint is %s: rerun with --fallback to resume from it (%s)", path, what, err, good, lostSteps(good, skipped))
+	}
+	fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: %s (%v); falling back to %s (%s)\n", what, err, good, lostSteps(good, skipped))
 	ck, err = checkpoints.Load(good)
 	if err != nil {
 		return nil, "", "", fmt.Errorf("resume %w", err)
@@ -252,8 +284,13 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 		calls = fmt.Sprintf("; %d target calls", tr.Calls)
 	}
 	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s%s\n", res.Step, res.Stopped, took.Round(time.Second), nn.BLAS, calls)
-	printResult(w, res, out)
-	if tr.Oracle != nil && tr.MLEWeights() != nil {
+	printResult(w, res, out, tr.Cfg)
+	if tr.Data.HeldOut != nil {
+		warnMemorising(w, out, res.Eval)
+	}
+	if adv := tr.Cfg.MLESteps + tr.Cfg.DPretrainSteps + 1; tr.Oracle != nil && tr.MLEWeights() != nil && res.Step < adv {
+		fmt.Fprintf(w, "\nno MLE-vs-GAN table: the run stopped at step %d, before the adversarial phase (from step %d), so its generator is still the MLE one\n", res.Step, adv)
+	} else if tr.Oracle != nil && tr.MLEWeights() != nil {
 		ck, err := checkpoints.Load(res.Checkpoint)
 		if err != nil {
 			return err
@@ -262,8 +299,11 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "\nMLE (end of pre-training) vs GAN (now): NLL-oracle of %d samples, NLL-test of %s test sequences\n", tr.Cfg.EvalSamples, countOrAll(tr.Cfg.EvalTest))
+		fmt.Fprintf(w, "\nMLE (end of pre-training) vs GAN (now): NLL-oracle of %d samples, NLL-test of %s test sequences (per token, lower is better)\n", tr.Cfg.EvalSamples, countOrAll(tr.Cfg.EvalTest))
 		printCompare(w, rows)
+		if s := compareSentence(rows, 1.0); s != "" {
+			fmt.Fprintln(w, s)
+		}
 	}
 	printPlots(c, out)
 	return nil
@@ -302,8 +342,8 @@ func runInterruptibly(c *cli.Context, out string, run func(context.Context, sear
 }
 
 // printResult prints a finished run's last evaluation, checkpoint and ledger counts.
-func printResult(w io.Writer, res search.Result, out string) {
-	printEval(w, res.Eval)
+func printResult(w io.Writer, res search.Result, out string, cfg search.Config) {
+	printEvalLegend(w, res.Eval, cfg)
 	fmt.Fprintf(w, "checkpoint: %s\n", res.Checkpoint)
 	if l := res.Ledger; l != nil {
 		fmt.Fprintf(w, "call ledger: %d calls answered from it, %d sent to the target, %d records in %s\n", l.Hits, l.Misses, l.Records, filepath.Join(out, search.LedgerDir))
@@ -362,4 +402,114 @@ func restoreError(ckDir string, err error) error {
 		return usageError{err}
 	}
 	return err
+}
+
+// warnPhases warns when the run's budget ends before the adversarial phase:
+// such a run only pre-trains, whatever its report looks like.
+func warnPhases(c *cli.Context, cfg search.Config) {
+	adv := cfg.MLESteps + cfg.DPretrainSteps + 1
+	switch {
+	case cfg.Steps < cfg.MLESteps:
+		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: steps = %d ends inside the generator's MLE pre-training (mle_steps = %d): no discriminator training and no adversarial phase (from step %d); give --steps %d or more for a GAN\n", cfg.Steps, cfg.MLESteps, adv, adv)
+	case cfg.Steps < adv:
+		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: steps = %d ends before the adversarial phase, which starts at step %d (after mle_steps = %d and d_pretrain_steps = %d): the generator is only pre-trained; give --steps %d or more for a GAN\n", cfg.Steps, adv, cfg.MLESteps, cfg.DPretrainSteps, adv)
+	}
+}
+
+// lostSteps says which steps a fallback to checkpoint good trains again:
+// those of the damaged checkpoints newer than it, or none when only the
+// latest pointer was lost.
+func lostSteps(good string, skipped []checkpoints.Damaged) string {
+	goodStep := stepOf(filepath.Base(good))
+	newest := goodStep
+	for _, d := range skipped {
+		newest = max(newest, stepOf(d.Name))
+	}
+	if newest <= goodStep {
+		return fmt.Sprintf("it is the newest checkpoint, step %d: no step is trained again", goodStep)
+	}
+	return fmt.Sprintf("steps %d to %d are trained again", goodStep+1, newest)
+}
+
+// stepOf reads the step of a checkpoint directory named step-NNNNNNN (-1 otherwise).
+func stepOf(name string) int {
+	var n int
+	if _, err := fmt.Sscanf(name, "step-%d", &n); err != nil {
+		return -1
+	}
+	return n
+}
+
+// memorisingGap is how far held-out D(real) may fall below D(real) on
+// training batches before the report says D memorises: 0.13 against 0.79
+// (make demo) clearly is; a few hundredths are noise.
+const memorisingGap = 0.25
+
+// warnMemorising flags a discriminator that memorises its training
+// sequences: its verdict on held-out real sequences (the last evaluation)
+// far below its verdict on the training batches (the last logged steps).
+func warnMemorising(w io.Writer, out string, eval map[string]float64) {
+	held, ok := eval["d_real"]
+	if !ok {
+		return
+	}
+	recs, err := metrics.ReadRecords(filepath.Join(out, search.MetricsFile))
+	if err != nil {
+		return
+	}
+	var sum float64
+	n := 0
+	for i := len(recs) - 1; i >= 0 && n < 5; i-- {
+		if v, ok := recs[i].Values["d_real"]; ok && recs[i].Phase != "eval" {
+			sum += v
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	if train := sum / float64(n); train-held >= memorisingGap {
+		fmt.Fprintf(w, "warning: the discriminator memorises: D(real) is %.2f on held-out real sequences but %.2f on its training batches, so it recognises the training set rather than what makes a sequence real, and its rewards are less informative; more training data, a smaller discriminator, fewer d_steps_per_g or more replay help\n", held, train)
+	}
+}
+
+// compareSentence says in one sentence what the GAN changed against MLE at
+// temperature temp: NLL-oracle (are its samples more like the oracle's?)
+// and NLL-test (does it still cover held-out data?).
+func compareSentence(rows []search.CompareRow, temp float64) string {
+	var mle, gan *search.CompareRow
+	for i := range rows {
+		if rows[i].Temperature == temp {
+			switch rows[i].Model {
+			case "MLE":
+				mle = &rows[i]
+			case "GAN":
+				gan = &rows[i]
+			}
+		}
+	}
+	if mle == nil || gan == nil || math.IsNaN(mle.NLLOracle) || math.IsNaN(gan.NLLOracle) {
+		return ""
+	}
+	d := gan.NLLOracle - mle.NLLOracle
+	verdict := "the oracle finds its samples more like its own sequences than MLE's"
+	switch {
+	case math.Abs(d) < 0.005:
+		verdict = "no change in how the oracle judges its samples"
+	case d > 0:
+		verdict = "the oracle finds its samples less like its own sequences than MLE's"
+	}
+	s := fmt.Sprintf("At temperature %.1f the GAN's samples score NLL-oracle %.3f against MLE's %.3f (%+.3f): %s", temp, gan.NLLOracle, mle.NLLOracle, d, verdict)
+	if !math.IsNaN(gan.NLLTest) && !math.IsNaN(mle.NLLTest) {
+		dt := gan.NLLTest - mle.NLLTest
+		cover := "covers the held-out sequences about as well"
+		switch {
+		case dt <= -0.005:
+			cover = "covers the held-out sequences better"
+		case dt >= 0.005:
+			cover = "covers the held-out sequences less well (it gave up some diversity)"
+		}
+		s += fmt.Sprintf("; with NLL-test %.3f against %.3f (%+.3f) it %s", gan.NLLTest, mle.NLLTest, dt, cover)
+	}
+	return s + "."
 }
