@@ -18,6 +18,8 @@ func FuzzDecodeYAML(f *testing.F) {
 		"stepz: 1\n", "steps: -1\n", "steps: [1]\n", "g_adv_lr: .nan\n", "label_smoothing: .inf\n",
 		"generator:\n  vocab: 0\n", "metric: nll_test\ntest: \"\"\n", "&a [*a]", "{", "- 1\n- 2\n", "",
 		"steps: 99999999999999999999999\n", "credit: rollout\nrollouts: 0\n",
+		"steps: 10\n\tbatch_size: 4\n", "batch_size: 2.5\n", "a: 1\n---\nb: 2\n", "\ufeffsteps: 1\r\n",
+		"task: sentiment\ntarget: model-dir\nprompt_vocab: phrases\n", "text_discriminator: {hidden: -1}\n",
 	} {
 		f.Add([]byte(seed))
 	}
