@@ -36,7 +36,12 @@ type DivergedError struct {
 	// has recorded them yet: resuming again from that checkpoint needs them
 	// in the new --config file too.
 	Keep []string
+	// Err is the error that found it, when it was not a check of Step or
+	// Run (a checkpoint save refusing a non-finite tensor); nil otherwise.
+	Err error
 }
+
+func (e *DivergedError) Unwrap() error { return e.Err }
 
 func (e *DivergedError) Error() string {
 	var b strings.Builder
@@ -201,7 +206,9 @@ func (tr *Trainer) saveDiverged(s int, err error) *DivergedError {
 	if strings.Contains(msg, fileDisc) || strings.Contains(msg, fileOptD) {
 		net = netD
 	}
-	return tr.diverged(s, tr.Cfg.PhaseOf(max(s, 1)), net, "the state to checkpoint is not finite: "+msg)
+	e := tr.diverged(s, tr.Cfg.PhaseOf(max(s, 1)), net, "the state to checkpoint is not finite: "+msg)
+	e.Err = err
+	return e
 }
 
 // lastCheckpoint is the checkpoint root/latest names, "" when there is none.

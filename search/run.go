@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -152,6 +153,9 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 			}
 		}
 		ck, err := tr.Checkpoint()
+		if _, ok := errors.AsType[*json.UnsupportedValueError](err); ok {
+			return tr.saveDiverged(step, err) // a NaN in the trainer's scalars (the baseline, say)
+		}
 		if err != nil {
 			return err
 		}

@@ -327,6 +327,11 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	var err error
 	if tr.text != nil && s == tr.Cfg.MLESteps+1 {
 		if fit, err = tr.fitLabelled(); err != nil {
+			// A fit that diverged from its first epoch has no good weights
+			// to go back to and fails; its NaN weights say why.
+			if derr := tr.checkWeights(s, PhaseDPretrain); derr != nil {
+				return Stats{}, derr
+			}
 			return Stats{}, fmt.Errorf("step %d (%s): %w", s, phase, err)
 		}
 	}
