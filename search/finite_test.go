@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"promptgan/checkpoints"
 	"promptgan/metrics"
@@ -280,4 +281,41 @@ func TestDivergedSuggestion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkCheckWeights times the scan of G's and D's weights that follows
+// every adversarial step (Trainer.checkWeights), at the seqgan-oracle
+// preset's sizes, against the step itself, interleaved so that a busy
+// machine slows both alike: it reports the scan's time and its share of a
+// step's (-benchtime 10x is plenty).
+func BenchmarkCheckWeights(b *testing.B) {
+	cfg, err := Preset("seqgan-oracle")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range []*string{&cfg.Train, &cfg.Test, &cfg.Oracle} {
+		*p = "../" + *p
+	}
+	cfg.MLESteps, cfg.DPretrainSteps, cfg.Steps = 0, 0, 1<<30
+	tr, err := New(cfg, targets.Identity{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var step, scan time.Duration
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if _, err := tr.Step(ctx); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := tr.checkWeights(tr.StepCount(), PhaseAdversarial); err != nil {
+			b.Fatal(err)
+		}
+		step, scan = step+t1.Sub(t0), scan+time.Since(t1)
+	}
+	b.ReportMetric(float64(tr.Gen.Params().Count()+tr.dParams().Count()), "weights")
+	b.ReportMetric(float64(scan.Microseconds())/float64(b.N), "µs/scan")
+	b.ReportMetric(100*scan.Seconds()/(step-scan).Seconds(), "%scan/step")
 }
