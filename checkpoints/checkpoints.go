@@ -128,7 +128,9 @@ func checkCheckpointName(name string) error {
 // Save fills ck.Manifest.Files and FormatVersion. Returns the final directory path.
 //
 // Everything is validated and encoded before anything is written, so an
-// invalid checkpoint leaves no trace on disk. On error the previous state of
+// invalid checkpoint leaves no trace on disk; a float tensor holding a NaN
+// or an infinity is refused (ErrNonFinite), so a diverged state never
+// replaces the last good checkpoint. On error the previous state of
 // root/name and root/latest is left in place.
 func Save(root, name string, ck *Checkpoint) (string, error) {
 	final := filepath.Join(root, name)
@@ -152,6 +154,9 @@ func save(root, name, final string, ck *Checkpoint) (string, error) {
 	for fname, tensors := range ck.Tensors {
 		if err := checkFileName(fname, tensorsExt); err != nil {
 			return "", err
+		}
+		if msg := checkFinite(tensors); msg != "" {
+			return "", fmt.Errorf("%s: %s: a diverged state is not saved: %w", fname, msg, ErrNonFinite)
 		}
 		b, err := EncodeSafetensors(tensors, nil)
 		if err != nil {
@@ -321,6 +326,10 @@ func syncDir(dir string) error {
 // Load reads dir, checks format version, verifies the SHA-256 of every file listed in the manifest (and that
 // every listed file exists, and reports unlisted .safetensors/.json files as an error), parses every safetensors file strictly.
 //
+// A float tensor holding a NaN or an infinity is refused (ErrNonFinite and
+// ErrCorrupt), naming the file and tensor: it is the state of a run that
+// diverged.
+//
 // It returns either the complete checkpoint or an error, never a partial result.
 func Load(dir string) (*Checkpoint, error) {
 	ck, err := load(dir)
@@ -383,6 +392,9 @@ func load(dir string) (*Checkpoint, error) {
 			tensors, _, err := DecodeSafetensors(b)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", fname, err)
+			}
+			if msg := checkFinite(tensors); msg != "" {
+				return nil, &corruptError{msg: fname + ": " + msg, cause: ErrNonFinite}
 			}
 			ck.Tensors[fname] = tensors
 		} else {

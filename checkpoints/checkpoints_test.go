@@ -19,7 +19,8 @@ import (
 )
 
 // sampleCheckpoint returns a checkpoint exercising F32, I32, scalar and empty
-// tensors, special float values, two safetensors files and two JSON files.
+// tensors, extreme finite float values (checkpoints refuse NaN and ±Inf:
+// TestNonFiniteRefused), two safetensors files and two JSON files.
 func sampleCheckpoint(step int) *Checkpoint {
 	return &Checkpoint{
 		Manifest: Manifest{
@@ -32,7 +33,7 @@ func sampleCheckpoint(step int) *Checkpoint {
 		},
 		Tensors: map[string]map[string]Tensor{
 			"generator.safetensors": {
-				"emb":    F32Tensor([]int{3, 2}, []float32{1, -2, 3.5, float32(math.Inf(1)), float32(math.NaN()), -0}),
+				"emb":    F32Tensor([]int{3, 2}, []float32{1, -2, 3.5, math.MaxFloat32, -math.SmallestNonzeroFloat32, float32(math.Copysign(0, -1))}),
 				"ids":    I32Tensor([]int{4}, []int32{0, -1, math.MaxInt32, math.MinInt32}),
 				"scalar": F32Tensor([]int{}, []float32{42}),
 				"empty":  I32Tensor([]int{0, 5}, nil),
@@ -139,6 +140,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 func TestSafetensorsMetadataRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "oracle.safetensors")
 	tensors := sampleCheckpoint(0).Tensors["generator.safetensors"]
+	// The safetensors codec itself carries every float32, special values too.
+	tensors["special"] = F32Tensor([]int{3}, []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())})
 	meta := map[string]string{"format": "pt", "note": "quotes \" and <html> & unicode é"}
 	if err := WriteSafetensors(path, tensors, meta); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,10 @@ import (
 // BenchmarkAdversarialStep times one GAN step (sample, D step, rewards, G
 // step) at the seqgan-oracle preset's sizes.
 func BenchmarkAdversarialStep(b *testing.B) {
-	cfg := DefaultConfig()
+	cfg, err := Preset("seqgan-oracle")
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, p := range []*string{&cfg.Train, &cfg.Test, &cfg.Oracle} {
 		*p = "../" + *p
 	}

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -152,10 +153,16 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 			}
 		}
 		ck, err := tr.Checkpoint()
+		if _, ok := errors.AsType[*json.UnsupportedValueError](err); ok {
+			return tr.saveDiverged(step, err) // a NaN in the trainer's scalars (the baseline, say)
+		}
 		if err != nil {
 			return err
 		}
 		dir, err := checkpoints.Save(ckRoot, checkpointName(step), ck)
+		if errors.Is(err, checkpoints.ErrNonFinite) {
+			return tr.saveDiverged(step, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -173,6 +180,9 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 	evaluate := func() error {
 		st, err := tr.Evaluate(context.WithoutCancel(ctx))
 		if err != nil {
+			return err
+		}
+		if err := tr.checkValues(st.Step, st.Phase, st.Values); err != nil {
 			return err
 		}
 		pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: st.Values})
@@ -196,6 +206,23 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		}
 		return nil
 	}
+	// stepFailed ends the run on err. A divergence keeps the records logged
+	// before it (all finite: they show the way there) and says which
+	// checkpoint to resume from; nothing after that checkpoint was saved.
+	stepFailed := func(err error) error {
+		var de *DivergedError
+		if !errors.As(err, &de) || !onDisk {
+			return err
+		}
+		if ferr := flush(); ferr != nil {
+			log.Warn("could not write the metrics logged before the divergence", "err", ferr)
+		}
+		de.RunDir, de.Checkpoint = opt.Dir, lastCheckpoint(ckRoot)
+		if savedAt < 0 { // the checkpoint is the one this process resumed from
+			de.Keep = tr.ResumeWarnings()
+		}
+		return err
+	}
 	// A run resumed from its final checkpoint (killed while plotting, say)
 	// must not evaluate that step a second time.
 	evaluatedAt := tr.lastEvalStep
@@ -208,14 +235,14 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		// step: sample → target → D step → G step (or a pre-training step)
 		st, err := tr.Step(context.WithoutCancel(ctx))
 		if err != nil {
-			return res, err
+			return res, stepFailed(err)
 		}
 		if opt.Progress != nil {
 			opt.Progress.Update(st, cfg.Steps)
 		}
 		// log
 		if st.Step%cfg.LogEvery == 0 {
-			pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: finite(st.Values)})
+			pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: st.Values}) // finite: Step checks
 			if len(pending) >= 64 {
 				if err := flush(); err != nil {
 					return res, err
@@ -230,14 +257,14 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		}
 		if !opt.NoEvaluation && cfg.EvalEvery > 0 && st.Step%cfg.EvalEvery == 0 {
 			if err := evaluate(); err != nil {
-				return res, err
+				return res, stepFailed(err)
 			}
 			evaluatedAt = st.Step
 		}
 		// checkpoint
 		if cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 && st.Step < cfg.Steps {
 			if err := save(); err != nil {
-				return res, err
+				return res, stepFailed(err)
 			}
 		}
 		// stop check
@@ -250,11 +277,11 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 	}
 	if !opt.NoEvaluation && res.Stopped != "interrupted" && evaluatedAt != tr.StepCount() {
 		if err := evaluate(); err != nil {
-			return res, err
+			return res, stepFailed(err)
 		}
 	}
 	if err := save(); err != nil {
-		return res, err
+		return res, stepFailed(err)
 	}
 	res.Step = tr.StepCount()
 	if l := tr.ledger; l != nil {

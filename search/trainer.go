@@ -317,7 +317,8 @@ func (tr *Trainer) SetTarget(tg targets.Model) { tr.baseTarget, tr.Target = tg, 
 func (tr *Trainer) StepCount() int { return tr.step }
 
 // Step runs the next global step: an MLE step of G, a pre-training step of
-// D or an adversarial step.
+// D or an adversarial step. A step whose losses, gradient norms or updated
+// weights are not finite fails with a *DivergedError and is not counted.
 func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	s := tr.step + 1
 	phase := tr.Cfg.PhaseOf(s)
@@ -326,6 +327,11 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	var err error
 	if tr.text != nil && s == tr.Cfg.MLESteps+1 {
 		if fit, err = tr.fitLabelled(); err != nil {
+			// A fit that diverged from its first epoch has no good weights
+			// to go back to and fails; its NaN weights say why.
+			if derr := tr.checkWeights(s, PhaseDPretrain); derr != nil {
+				return Stats{}, derr
+			}
 			return Stats{}, fmt.Errorf("step %d (%s): %w", s, phase, err)
 		}
 	}
@@ -352,6 +358,14 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 		vals[k] = v
 	}
 	vals["calls"] = float64(tr.Calls)
+	// A NaN or an infinity ends the run at the step it appears, before the
+	// step counts: nothing of the diverged state is logged or saved.
+	if err := tr.checkValues(s, phase, vals); err != nil {
+		return Stats{}, err
+	}
+	if err := tr.checkWeights(s, phase); err != nil {
+		return Stats{}, err
+	}
 	tr.step = s
 	if s == tr.Cfg.MLESteps {
 		tr.mleWeights = tr.Gen.Params().Weights()
