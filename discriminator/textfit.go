@@ -75,6 +75,9 @@ func FitText(e *TextEnsemble, opts []*nn.Adam, x []float32, n int, good []bool, 
 			break
 		}
 	}
+	if bestW == nil { // no epoch had a finite validation loss
+		return 0, 0, fmt.Errorf("fit: the validation loss is not finite from epoch 1 on: the fit diverged; lower d_adam.lr")
+	}
 	if err := e.Params().SetWeights(bestW); err != nil {
 		return 0, 0, err
 	}
