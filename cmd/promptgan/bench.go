@@ -32,6 +32,9 @@ func benchSeqGANAction(c *cli.Context) error {
 	if err := opt.Validate(); err != nil {
 		return usageError{err}
 	}
+	if err := search.CheckMemory(cfg); err != nil {
+		return usageError{err}
+	}
 	ctx, stop, _ := signalContext(c.Context)
 	defer stop()
 	br, err := seqganoracle.Run(ctx, opt)
