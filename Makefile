@@ -30,7 +30,8 @@ test: setup lint
 # on these 2 cores, which would make CI flaky.
 FUZZTIME ?= 20000x
 FUZZ_TARGETS = checkpoints:FuzzLoad checkpoints:FuzzDecodeSafetensors search:FuzzDecodeYAML \
-	task:FuzzLoadSequences task:FuzzLoadText metrics:FuzzTruncateAfter targets/ledger:FuzzOpen embeddings/glove:FuzzLoad
+	task:FuzzLoadSequences task:FuzzLoadText metrics:FuzzTruncateAfter targets/ledger:FuzzOpen embeddings/glove:FuzzLoad \
+	search:FuzzConfigToRun
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
