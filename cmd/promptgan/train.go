@@ -137,15 +137,21 @@ func openTarget(c *cli.Context, cfg *search.Config) (targets.Opened, error) {
 		op.Close()
 		return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
 	}
-	if !c.Bool("quiet") {
-		est := search.EstimateMemory(*cfg)
-		avail := ""
-		if a, _, ok := search.MachineMemory(); ok {
-			avail = fmt.Sprintf("; %s available", search.BytesHuman(float64(a)))
-		}
-		fmt.Fprintf(c.App.ErrWriter, "memory: about %s at the peak (estimated%s)\n", search.BytesHuman(est.Total), avail)
-	}
 	return op, nil
+}
+
+// printMemory says, on a run that is about to start, how much memory it is
+// estimated to need (the check itself ran in openTarget).
+func printMemory(c *cli.Context, cfg search.Config) {
+	if c.Bool("quiet") {
+		return
+	}
+	est := search.EstimateMemory(cfg)
+	avail := ""
+	if a, _, ok := search.MachineMemory(); ok {
+		avail = fmt.Sprintf("; %s available", search.BytesHuman(float64(a)))
+	}
+	fmt.Fprintf(c.App.ErrWriter, "memory: about %s at the peak (estimated%s)\n", search.BytesHuman(est.Total), avail)
 }
 
 func trainAction(c *cli.Context) error {
@@ -175,6 +181,7 @@ func trainAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	printMemory(c, tr.Cfg)
 	return runAndReport(c, tr, out)
 }
 
@@ -227,6 +234,7 @@ func resumeAction(c *cli.Context) error {
 	if err != nil {
 		return restoreError(ckDir, err)
 	}
+	printMemory(c, tr.Cfg)
 	if !c.Bool("quiet") {
 		fmt.Fprintf(c.App.ErrWriter, "resuming %s at step %d of %d\n", ckDir, tr.StepCount(), cfg.Steps)
 	}
