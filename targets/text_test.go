@@ -9,7 +9,7 @@ import (
 	"promptgan/internal/ort/orttest"
 )
 
-// runeTokenizer maps each byte to its value: enough to check the plumbing.
+// byteTokenizer maps each byte to its value: enough to check the plumbing.
 type byteTokenizer struct{}
 
 func (byteTokenizer) Encode(s string) ([]int32, error) {
