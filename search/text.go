@@ -60,6 +60,7 @@ type textRun struct {
 	good, bad        *batches         // cursors over the train split's good and bad items (T = 1 index tables)
 	inputs           *batches         // over the train split's examples, for tasks with inputs; nil for input-free
 	replay           *Replay[float32] // old fakes' feature rows
+	prior            *task.Sequences  // prompt_len windows of the good train texts in G's vocabulary, for MLE (mle_steps, mle_weight); nil = none
 }
 
 // labelled is a split's items with their features.
@@ -231,7 +232,60 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 		r.inputs = newBatches(&task.Sequences{N: len(idx), T: 1, Tokens: idx}, cfg.BatchSize*cfg.continuations(), cfg.Seed, streamTextInputs)
 	}
 	r.replay = NewReplay[float32](cfg.ReplaySize, cfg.TextDiscriminator.Features())
+	if vocab != nil && (cfg.MLESteps > 0 || cfg.MLEWeight > 0) {
+		if r.prior, err = textPrior(*cfg, r.train, vocab, tt); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// textPrior cuts the train split's good texts into prompt_len windows of
+// G's vocabulary — the prompts G pre-trains on by MLE, so that it starts
+// from text that reads like the task's good examples. With the words
+// vocabulary a text is split at words outside it (a window never spans a
+// gap); with the target's tokens it is the tokenizer's encoding.
+func textPrior(cfg Config, train labelled, vocab *generator.Vocab, tt *targets.TextTarget) (*task.Sequences, error) {
+	k := cfg.PromptLen
+	index := map[string]int32{}
+	for i, w := range vocab.Pieces {
+		index[w] = int32(i)
+	}
+	var windows []int32
+	addWindows := func(seg []int32) {
+		for j := 0; j+k <= len(seg); j++ {
+			windows = append(windows, seg[j:j+k]...)
+		}
+	}
+	for i, it := range train.items {
+		if !train.good[i] {
+			continue
+		}
+		if vocab.Kind == generator.VocabTarget {
+			ids, err := tt.Tokenizer.Encode(it.Text)
+			if err != nil {
+				return nil, fmt.Errorf("prior for G's MLE: %w", err)
+			}
+			addWindows(ids)
+			continue
+		}
+		var seg []int32
+		for _, w := range generator.Words(it.Text) {
+			id, ok := index[w]
+			if !ok {
+				addWindows(seg)
+				seg = seg[:0]
+				continue
+			}
+			seg = append(seg, id)
+		}
+		addWindows(seg)
+	}
+	n := len(windows) / k
+	if n == 0 {
+		return nil, fmt.Errorf("mle_steps = %d, mle_weight = %v: the good train texts hold no run of %d tokens of the prompt vocabulary to pre-train G on; lower prompt_len or set both to 0", cfg.MLESteps, cfg.MLEWeight, k)
+	}
+	return &task.Sequences{N: n, T: k, Tokens: windows}, nil
 }
 
 // features encodes inputs (unless the task is input-free) and texts and

@@ -41,7 +41,7 @@ func tinyTextConfig(taskFile string) Config {
 	c.TextDiscriminator.Hidden, c.TextDiscriminator.Members = 8, 2
 	c.PromptLen, c.GenLen = 3, 6
 	c.BatchSize = 4
-	c.Steps, c.DPretrainSteps = 8, 3
+	c.Steps, c.MLESteps, c.DPretrainSteps = 10, 2, 3 // G's MLE on windows of the good texts, then D
 	c.ValidationShare, c.TestShare = 0.25, 0.25
 	c.ReplaySize = 16
 	c.EvalEvery, c.EvalSamples = 4, 6
@@ -78,6 +78,9 @@ func TestTextRunResumeIsBitExact(t *testing.T) {
 			}
 			if tr.Gen.Cfg.Vocab < 2 || tr.Gen.Cfg.Vocab > cfg.PromptWords {
 				t.Fatalf("generator vocabulary %d, want the task's words", tr.Gen.Cfg.Vocab)
+			}
+			if p := tr.Data.Prior; p == nil || p.N < 1 || p.T != cfg.PromptLen || tr.MLEWeights() == nil {
+				t.Fatalf("G's MLE prior %+v (MLE weights kept: %v): want prompt_len windows of the good texts", p, tr.MLEWeights() != nil)
 			}
 
 			dir := t.TempDir()
@@ -149,7 +152,7 @@ func TestTextConfigRefusals(t *testing.T) {
 	}{
 		{func(c *Config) { c.Target = "identity" }, "a text run needs a model that reads and writes text"},
 		{func(c *Config) { c.Train = "refs.txt" }, "remove the token files"},
-		{func(c *Config) { c.MLESteps = 5 }, "do not pre-train G on prompts yet"},
+		{func(c *Config) { c.MLESteps, c.PromptVocab = 5, "phrases:bank.txt" }, "a phrase bank cannot segment"},
 		{func(c *Config) { c.PromptVocab = "phrases" }, "phrases:FILE"},
 		{func(c *Config) { c.PromptVocab = "letters" }, `prompt_vocab = "letters"`},
 		{func(c *Config) { c.ValidationShare, c.TestShare = 0.5, 0.5 }, "together < 1"},

@@ -240,6 +240,8 @@ func newTrainer(cfg Config, tg targets.Model, d Data) (*Trainer, error) {
 			return nil, err
 		}
 		cfg = tr.Cfg // generator.vocab and text_discriminator.dim are known now
+		d.Prior = tr.text.prior
+		tr.Data.Prior = d.Prior
 	}
 	tr.Gen = generator.New(cfg.Generator, nn.NewRNG(cfg.Seed, streamInitG))
 	tr.gMLE = nn.NewAdam(cfg.GAdam, tr.Gen.Params())
