@@ -347,10 +347,10 @@ func scoresFromLogits(logits []float32, n, K int, T, b float64) TextScores {
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
 
-// Calibration bounds: T is searched in [1/20, 20], on log T.
+// Calibration bounds: T is kept in [1/20, 20].
 const (
 	minTemperature = 0.05
-	maxTemperature = 20
+	maxTemperature = 20.0 // a float constant: 1/maxTemperature must not be integer division
 )
 
 // Calibrate fits the temperature T and bias b that minimise the negative

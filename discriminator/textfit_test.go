@@ -52,3 +52,14 @@ func TestFitText(t *testing.T) {
 		})
 	}
 }
+
+// Calibration stays within its bounds when the scores say nothing about
+// the labels (the best slope is 0, i.e. T = ∞): T is at most 20 and finite.
+func TestCalibrateUninformativeScores(t *testing.T) {
+	z := []float64{-0.06, -0.05, -0.07, -0.055, -0.11, -0.06, -0.05, -0.07}
+	good := []bool{true, false, false, true, true, false, true, false}
+	a, b := fitPlatt(z, good)
+	if T := 1 / a; !(T > 0 && T <= 20) || b < -maxBias || b > maxBias {
+		t.Fatalf("T = %v, b = %v: want T in (0, 20] and |b| <= %d", T, b, maxBias)
+	}
+}
