@@ -111,12 +111,18 @@ func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
 func (tr *Trainer) feedback(vals map[string]float64) {
 	cfg := tr.Cfg
 	metric, ok := vals[cfg.Metric]
+	adversarial := cfg.PhaseOf(tr.step) == PhaseAdversarial
+	// D's verdict means nothing before D has trained: d_fake counts from
+	// the adversarial phase on (an evaluation during G's MLE pre-training
+	// would otherwise be "best" with an untrained D's 0.5).
+	if cfg.Metric == "d_fake" && !adversarial {
+		ok = false
+	}
 	if ok && !math.IsNaN(metric) {
 		score := metric // lower is better
 		if cfg.Metric == "d_fake" {
 			score = -metric
 		}
-		adversarial := cfg.PhaseOf(tr.step) == PhaseAdversarial
 		if score < tr.best {
 			tr.best, tr.bestStep, tr.sinceBest = score, tr.step, 0
 		} else if adversarial {
