@@ -292,18 +292,7 @@ func TestDivergedSuggestion(t *testing.T) {
 // machine slows both alike: it reports the scan's time and its share of a
 // step's (-benchtime 10x is plenty).
 func BenchmarkCheckWeights(b *testing.B) {
-	cfg, err := Preset("seqgan-oracle")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, p := range []*string{&cfg.Train, &cfg.Test, &cfg.Oracle} {
-		*p = "../" + *p
-	}
-	cfg.MLESteps, cfg.DPretrainSteps, cfg.Steps = 0, 0, 1<<30
-	tr, err := New(cfg, targets.Identity{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	tr := adversarialBenchTrainer(b)
 	ctx := context.Background()
 	var step, scan time.Duration
 	b.ResetTimer()

@@ -1,12 +1,14 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"promptgan/discriminator"
@@ -293,7 +295,7 @@ func (tr *Trainer) SearchPrompts(ctx context.Context, opt SearchOptions) (Search
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("screen: %w", err)
 	}
-	sortStableBy(screened, func(p PromptScore) float64 { return -p.Score })
+	slices.SortStableFunc(screened, func(a, b PromptScore) int { return cmp.Compare(b.Score, a.Score) }) // best first
 	top := make([]string, 0, opt.Top)
 	for _, p := range screened[:min(opt.Top, len(screened))] {
 		top = append(top, p.Prompt)
@@ -302,7 +304,7 @@ func (tr *Trainer) SearchPrompts(ctx context.Context, opt SearchOptions) (Search
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("verify: %w", err)
 	}
-	sortStableBy(verified, func(p PromptScore) float64 { return -p.Score })
+	slices.SortStableFunc(verified, func(a, b PromptScore) int { return cmp.Compare(b.Score, a.Score) })
 	return SearchResult{Drawn: opt.Draws, Distinct: len(distinct), Screened: screened, Verified: verified, Calls: tr.Calls - calls}, nil
 }
 

@@ -1,13 +1,14 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"promptgan/discriminator"
@@ -558,11 +559,6 @@ func (tr *Trainer) textEvaluate(ctx context.Context) (Stats, error) {
 // ECEBins is the number of equal-width bins of the ECE a text run reports.
 const ECEBins = 15
 
-// sortStableBy sorts s by key, ascending, keeping the order of equal keys.
-func sortStableBy[T any](s []T, key func(T) float64) {
-	sort.SliceStable(s, func(i, j int) bool { return key(s[i]) < key(s[j]) })
-}
-
 func hasBoth(good []bool) bool {
 	var g, b bool
 	for _, v := range good {
@@ -604,7 +600,7 @@ func (tr *Trainer) updateTextHall(prompts []int32, texts, inputs, gens []string,
 	for i := range order {
 		order[i] = i
 	}
-	sortStableBy(order, func(i int) float64 { return -s.P[i] })
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(s.P[b], s.P[a]) }) // best first
 	for _, i := range order[:min(len(order), tr.Cfg.HallOfFame)] {
 		if seen[texts[i]] {
 			continue
@@ -615,7 +611,7 @@ func (tr *Trainer) updateTextHall(prompts []int32, texts, inputs, gens []string,
 			DScore: s.P[i], DStd: s.Std[i], Step: tr.step,
 		})
 	}
-	sortStableBy(tr.hall, func(h HallEntry) float64 { return -h.DScore })
+	slices.SortStableFunc(tr.hall, func(a, b HallEntry) int { return cmp.Compare(b.DScore, a.DScore) })
 	if len(tr.hall) > tr.Cfg.HallOfFame {
 		tr.hall = tr.hall[:tr.Cfg.HallOfFame]
 	}

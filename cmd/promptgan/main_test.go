@@ -13,20 +13,7 @@ import (
 // presets' data paths point) and returns stdout, stderr and the exit status.
 func run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	app := newApp()
-	var out, errOut bytes.Buffer
-	app.Writer, app.ErrWriter = &out, &errOut
-	wd, _ := os.Getwd()
-	if err := os.Chdir("../.."); err != nil {
-		t.Fatal(err)
-	}
-	defer os.Chdir(wd)
-	err := app.Run(append([]string{"promptgan"}, args...))
-	code := exitCode(err)
-	if err != nil {
-		errOut.WriteString(err.Error())
-	}
-	return out.String(), errOut.String(), code
+	return runStdin(t, "", args...)
 }
 
 func TestTrainResumeEvalInspectPlot(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"promptgan/internal/atomicfile"
+
 	"github.com/urfave/cli/v2"
 
 	"promptgan/checkpoints"
@@ -416,33 +418,10 @@ func exportAction(c *cli.Context) error {
 		name string
 		data []byte
 	}{{name, model}, {"discriminator.json", append(descJSON, '\n')}} {
-		if err := writeFileAtomic(filepath.Join(out, f.name), f.data); err != nil {
+		if err := atomicfile.Write(filepath.Join(out, f.name), f.data); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
 	}
 	fmt.Fprintf(c.App.Writer, "wrote %s (%d bytes; input \"features\" [N, %d], outputs \"score\", \"spread\", \"logits\") and discriminator.json to %s\n", name, len(model), desc.Features, out)
-	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it, so an interrupted export never leaves a half-written model.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
 	return nil
 }

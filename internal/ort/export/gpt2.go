@@ -2,11 +2,12 @@ package export
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+
+	"promptgan/internal/atomicfile"
 
 	"promptgan/internal/nn"
 	"promptgan/internal/ort"
@@ -668,20 +669,17 @@ func WriteGPT2(dir string, m *GPT2, opt GPT2Options) error {
 		if err != nil {
 			return fmt.Errorf("export gpt2: %s: %w", f.name, err)
 		}
-		if err := writeFileAtomic(filepath.Join(dir, f.name), append(b, '\n')); err != nil {
+		if err := atomicWrite(filepath.Join(dir, f.name), append(b, '\n')); err != nil {
 			return err
 		}
 	}
-	return writeFileAtomic(filepath.Join(dir, TokenizerFile), tj)
+	return atomicWrite(filepath.Join(dir, TokenizerFile), tj)
 }
 
-// writeFileAtomic writes data to path+".tmp" and renames it to path.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.WriteFile(path+".tmp", data, 0o644); err != nil {
+// atomicWrite is atomicfile.Write with the package's error prefix.
+func atomicWrite(path string, data []byte) error {
+	if err := atomicfile.Write(path, data); err != nil {
 		return fmt.Errorf("export: %w", err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		return errors.Join(fmt.Errorf("export: %w", err), os.Remove(path+".tmp"))
 	}
 	return nil
 }
