@@ -233,10 +233,8 @@ func (e *Ensemble) Params() nn.Params {
 // memberLogits runs every member on tokens, in parallel.
 func (e *Ensemble) memberLogits(tokens []int32, B, T int) [][]float32 {
 	out := make([][]float32, len(e.Members))
-	nn.ParallelFor(len(e.Members), func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			out[k], _ = e.Members[k].Forward(tokens, B, T)
-		}
+	nn.ForEach(len(e.Members), func(k int) {
+		out[k], _ = e.Members[k].Forward(tokens, B, T)
 	})
 	return out
 }

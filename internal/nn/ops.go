@@ -81,3 +81,27 @@ func ParallelFor(n int, fn func(lo, hi int)) {
 	}
 	wg.Wait()
 }
+
+// ForEach calls fn(i) for every i in [0, n), each on its own goroutine (or
+// in turn when GOMAXPROCS is 1), and waits for all. It is for a few large,
+// independent pieces of work, such as the members of an ensemble: with
+// three members on two cores, ParallelFor's contiguous split gives one core
+// two members and the other one, and the second core idles for a third of
+// the time; one goroutine each lets the scheduler share both cores.
+func ForEach(n int, fn func(i int)) {
+	if n <= 1 || runtime.GOMAXPROCS(0) <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
