@@ -115,6 +115,56 @@ KERNEL static void adam_step(float *w, const float *g, float *m, float *v, long 
 		w[i] = wi - step_size * m[i] / (sqrtf(v[i]) / sqrt_c2 + eps);
 	}
 }
+
+// The kernels below are the Go loops of lstmGatesGo, AddBias, SumRows and
+// ScatterAdd, vectorised across the columns: every value sees the same
+// float32 operations in the same order as in Go, so the same bits
+// (TestKernelsBitExact checks), with IEEE arithmetic as for adam_step.
+#define EXACT __attribute__((optimize("no-fast-math", "fp-contract=off"))) KERNEL
+
+EXACT static void lstm_gates(const float *act, const float *c_prev, const float *tanh_c, const float *dht,
+                             const float *dh_next, float *dc_next, float *dgt, int B, int H) {
+	int G = 4 * H;
+	for (int b = 0; b < B; b++) {
+		const float *a = act + (long)b * G;
+		float *d = dgt + (long)b * G;
+		const float *cp = c_prev + (long)b * H, *tc = tanh_c + (long)b * H, *dh = dht + (long)b * H, *dn = dh_next + (long)b * H;
+		float *dcn = dc_next + (long)b * H;
+		for (int j = 0; j < H; j++) {
+			float i = a[j], f = a[H + j], o = a[2 * H + j], g = a[3 * H + j];
+			float t = tc[j];
+			float dhv = dh[j] + dn[j];
+			float dc = dcn[j] + dhv * o * (1 - t * t);
+			d[j] = dc * g * i * (1 - i);
+			d[H + j] = dc * cp[j] * f * (1 - f);
+			d[2 * H + j] = dhv * t * o * (1 - o);
+			d[3 * H + j] = dc * i * (1 - g * g);
+			dcn[j] = dc * f;
+		}
+	}
+}
+
+EXACT static void add_bias_rows(float *x, int m, int n, const float *bias) {
+	for (int i = 0; i < m; i++) {
+		float *row = x + (long)i * n;
+		for (int j = 0; j < n; j++) row[j] += bias[j];
+	}
+}
+
+EXACT static void sum_rows(float *dst, const float *x, int m, int n) {
+	for (int i = 0; i < m; i++) {
+		const float *row = x + (long)i * n;
+		for (int j = 0; j < n; j++) dst[j] += row[j];
+	}
+}
+
+EXACT static void scatter_add(float *grad, int dim, const int *ids, int n, const float *d) {
+	for (int i = 0; i < n; i++) {
+		float *g = grad + (long)ids[i] * dim;
+		const float *r = d + (long)i * dim;
+		for (int j = 0; j < dim; j++) g[j] += r[j];
+	}
+}
 */
 import "C"
 
@@ -158,4 +208,42 @@ func adamStep(w, g, m, v []float32, k adamConsts) {
 	}
 	C.adam_step((*C.float)(&w[0]), (*C.float)(&g[0]), (*C.float)(&m[0]), (*C.float)(&v[0]), C.long(len(g)), C.float(k.scale),
 		C.float(k.b1), C.float(k.b2), C.float(k.stepSize), C.float(k.sqrtC2), C.float(k.eps), C.float(k.decay), decay)
+}
+
+func lstmGates(act, cPrev, tanhC, dht, dhNext, dcNext, dgt []float32, B, H int) {
+	if B == 0 || H == 0 {
+		return
+	}
+	C.lstm_gates((*C.float)(&act[0]), (*C.float)(&cPrev[0]), (*C.float)(&tanhC[0]), (*C.float)(&dht[0]),
+		(*C.float)(&dhNext[0]), (*C.float)(&dcNext[0]), (*C.float)(&dgt[0]), C.int(B), C.int(H))
+}
+
+func addBiasRows(x []float32, m, n int, bias []float32) {
+	if m == 0 || n == 0 {
+		return
+	}
+	_ = x[m*n-1] // C reads and writes m·n values; check here
+	C.add_bias_rows((*C.float)(&x[0]), C.int(m), C.int(n), (*C.float)(&bias[:n][0]))
+}
+
+func sumRows(dst, x []float32, m, n int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	_ = x[m*n-1]
+	C.sum_rows((*C.float)(&dst[:n][0]), (*C.float)(&x[0]), C.int(m), C.int(n))
+}
+
+func scatterAdd(grad []float32, dim int, ids []int32, d []float32) {
+	if len(ids) == 0 || dim == 0 {
+		return
+	}
+	_ = d[len(ids)*dim-1]
+	rows := len(grad) / dim
+	for _, id := range ids { // C would write out of range silently
+		if id < 0 || int(id) >= rows {
+			panic("nn: ScatterAdd: id out of range")
+		}
+	}
+	C.scatter_add((*C.float)(&grad[0]), C.int(dim), (*C.int)(unsafe.Pointer(&ids[0])), C.int(len(ids)), (*C.float)(&d[0]))
 }

@@ -113,3 +113,13 @@ func cellStep(gates, cPrev, cNext, tanhC, hNext []float32, B, H int) {
 }
 
 func adamStep(w, g, m, v []float32, k adamConsts) { adamStepGo(w, g, m, v, k) }
+
+func lstmGates(act, cPrev, tanhC, dht, dhNext, dcNext, dgt []float32, B, H int) {
+	lstmGatesGo(act, cPrev, tanhC, dht, dhNext, dcNext, dgt, B, H)
+}
+
+func addBiasRows(x []float32, m, n int, bias []float32) { addBiasGo(x, m, n, bias) }
+
+func sumRows(dst, x []float32, m, n int) { sumRowsGo(dst, x, m, n) }
+
+func scatterAdd(grad []float32, dim int, ids []int32, d []float32) { scatterAddGo(grad, dim, ids, d) }

@@ -24,7 +24,10 @@ func LogSigmoid(x float64) float64 {
 }
 
 // AddBias adds bias (length n) to every row of the m×n matrix x.
-func AddBias(x []float32, m, n int, bias []float32) {
+func AddBias(x []float32, m, n int, bias []float32) { addBiasRows(x, m, n, bias) }
+
+// addBiasGo is AddBias in Go (the OpenBLAS build has a vectorised C copy).
+func addBiasGo(x []float32, m, n int, bias []float32) {
 	for i := 0; i < m; i++ {
 		row := x[i*n : i*n+n]
 		for j, b := range bias {
@@ -33,8 +36,12 @@ func AddBias(x []float32, m, n int, bias []float32) {
 	}
 }
 
-// SumRows adds the column sums of the m×n matrix x into dst (length n).
-func SumRows(dst, x []float32, m, n int) {
+// SumRows adds the column sums of the m×n matrix x into dst (length n),
+// row after row.
+func SumRows(dst, x []float32, m, n int) { sumRows(dst, x, m, n) }
+
+// sumRowsGo is SumRows in Go (the OpenBLAS build has a vectorised C copy).
+func sumRowsGo(dst, x []float32, m, n int) {
 	for i := 0; i < m; i++ {
 		row := x[i*n : i*n+n]
 		for j, v := range row {
