@@ -112,3 +112,51 @@ func fillUniform(rng *RNG, n int) []float32 {
 	}
 	return out
 }
+
+// TestCDFWalkMatchesInvertCDF checks that sampling's CDF walk (in the
+// OpenBLAS build, several rows at once in C) picks what invertCDF picks
+// row by row: targets anywhere in the mass, at its very end (where
+// rounding can leave no index above the target), past it and exactly on a
+// running sum, rows ending
+// in zeros, row counts that do not fill a group and widths that do not
+// fill a block.
+func TestCDFWalkMatchesInvertCDF(t *testing.T) {
+	for _, sh := range []struct{ rows, V int }{{1, 1}, {3, 7}, {8, 16}, {13, 100}, {64, 5000}} {
+		rng := NewRNG(17, uint64(sh.rows*10000+sh.V))
+		p := make([]float32, sh.rows*sh.V)
+		target := make([]float64, sh.rows)
+		for r := range sh.rows {
+			row := p[r*sh.V : (r+1)*sh.V]
+			var s float64
+			for j := range row {
+				row[j] = float32(math.Exp(-20 * rng.Float64()))
+				if r%3 == 1 && j > sh.V/2 {
+					row[j] = 0 // trailing zeros
+				}
+				s += float64(row[j])
+			}
+			switch r % 4 {
+			case 0:
+				target[r] = rng.Float64() * s
+			case 1:
+				target[r] = s // the walk may end without passing it
+			case 2:
+				target[r] = 2 * s
+			default: // exactly a running sum: the pick is the index after it
+				var acc float64
+				for _, v := range row[:rng.IntN(sh.V)+1] {
+					acc += float64(v)
+				}
+				target[r] = acc
+			}
+		}
+		got, want := make([]int32, sh.rows), make([]int32, sh.rows)
+		cdfWalk(p, sh.rows, sh.V, target, got)
+		for r := range sh.rows {
+			want[r] = int32(invertCDF(p[r*sh.V:(r+1)*sh.V], target[r]))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%d rows of %d: picks %v, invertCDF picks %v", sh.rows, sh.V, got[:min(8, sh.rows)], want[:min(8, sh.rows)])
+		}
+	}
+}
