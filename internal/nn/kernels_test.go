@@ -160,3 +160,36 @@ func TestCDFWalkMatchesInvertCDF(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitUpdatesBitExact checks that ColSums and Adam.Update, which split
+// large arrays across goroutines, give the bits of one sequential pass.
+func TestSplitUpdatesBitExact(t *testing.T) {
+	rng := NewRNG(23, 1)
+	const m, n = 70, 4001 // over colSumsSplit, columns not a multiple of any vector width
+	x := fillUniform(rng, m*n)
+	dst, want := fillUniform(rng, n), make([]float32, n)
+	copy(want, dst)
+	ColSums(dst, x, m, n)
+	sumRowsGo(want, x, m, n)
+	if !bitsEqual(dst, want) {
+		t.Error("ColSums differs from a sequential sum over the rows")
+	}
+
+	p := NewParam("p", adamSplit+77)
+	InitUniform(p, 1, rng)
+	for i := range p.G {
+		p.G[i] = float32(rng.NormFloat64())
+	}
+	cfg := DefaultAdam(0.01)
+	cfg.ClipNorm = 0
+	a := NewAdam(cfg, Params{p})
+	w, mm, vv := slices.Clone(p.W), make([]float32, len(p.W)), make([]float32, len(p.W))
+	for step := 1; step <= 2; step++ {
+		a.Update(Params{p})
+		c1, c2 := 1-math.Pow(0.9, float64(step)), 1-math.Pow(0.999, float64(step))
+		adamStepGo(w, p.G, mm, vv, adamConsts{scale: 1, b1: 0.9, b2: 0.999, stepSize: float32(0.01 / c1), sqrtC2: float32(math.Sqrt(c2)), eps: 1e-8, decay: 1})
+	}
+	if !bitsEqual(p.W, w) {
+		t.Error("Adam.Update of a large parameter differs from one sequential adamStepGo")
+	}
+}

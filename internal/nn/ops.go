@@ -61,8 +61,20 @@ func ColSums(dst, x []float32, m, n int) {
 	for i := range ones {
 		ones[i] = 1
 	}
-	gonum.Implementation{}.Sgemv(blas.Trans, m, n, 1, x, n, ones, 1, 1, dst, 1)
+	if m*n < colSumsSplit {
+		gonum.Implementation{}.Sgemv(blas.Trans, m, n, 1, x, n, ones, 1, 1, dst, 1)
+		return
+	}
+	// Each column's sum runs over the rows in the same order whichever
+	// columns a call gets, so splitting the columns changes no bit.
+	ParallelFor(n, func(lo, hi int) {
+		gonum.Implementation{}.Sgemv(blas.Trans, m, hi-lo, 1, x[lo:], n, ones, 1, 1, dst[lo:hi], 1)
+	})
 }
+
+// colSumsSplit is the matrix size from which ColSums splits its columns
+// across goroutines.
+const colSumsSplit = 1 << 18
 
 // ParallelFor calls fn on disjoint ranges [lo, hi) covering [0, n), on up to
 // GOMAXPROCS goroutines. fn must write only to per-index outputs so that the
