@@ -193,3 +193,17 @@ func TestSplitUpdatesBitExact(t *testing.T) {
 		t.Error("Adam.Update of a large parameter differs from one sequential adamStepGo")
 	}
 }
+
+// TestForEachRunsEveryIndexOnce checks ForEach's contract for the sizes the
+// ensembles use.
+func TestForEachRunsEveryIndexOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 7} {
+		hits := make([]int32, n)
+		ForEach(n, func(i int) { hits[i]++ })
+		for i, h := range hits {
+			if h != 1 {
+				t.Errorf("n = %d: index %d ran %d times", n, i, h)
+			}
+		}
+	}
+}
