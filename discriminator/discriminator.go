@@ -3,6 +3,7 @@ package discriminator
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"promptgan/internal/nn"
 )
@@ -77,6 +78,11 @@ type Member struct {
 	Bhead *nn.Param // (1)
 	Lin   *nn.Param // (Positions, V): linear members only
 	cfg   Config
+
+	// caches holds the buffers of finished passes (Backward hands its cache
+	// back), so that an update of the usual shape allocates nothing; a pool
+	// keeps a Member safe for concurrent use.
+	caches sync.Pool
 }
 
 func newMember(prefix string, cfg Config, rng *nn.RNG) *Member {
@@ -112,11 +118,30 @@ func (m *Member) Params() nn.Params {
 	return append(append(nn.Params{m.Emb}, m.LSTM.Params()...), m.Whead, m.Bhead)
 }
 
-// Cache holds what Backward needs from Forward.
+// Cache holds what Backward needs from Forward, and the buffers both use.
+// Backward consumes it: a cache is not used again after its Backward.
 type Cache struct {
 	lstm *nn.LSTMCache
 	ids  []int32 // (T, B)
 	B, T int
+
+	x, tm, dh []float32 // embedded inputs, time-major logits and their gradient, dh
+}
+
+// cache returns a cache from the pool, or a new one.
+func (m *Member) cache() *Cache {
+	if c, ok := m.caches.Get().(*Cache); ok {
+		return c
+	}
+	return &Cache{}
+}
+
+// grow returns buf resliced to n values, reallocated only when too small.
+func grow[E any](buf []E, n int) []E {
+	if cap(buf) < n {
+		return make([]E, n)
+	}
+	return buf[:n]
 }
 
 // Forward returns the (B, T) logits judging every prefix of the (B, T)
@@ -128,35 +153,47 @@ func (m *Member) Forward(tokens []int32, B, T int) ([]float32, *Cache) {
 	if m.Lin != nil {
 		return m.forwardLinear(tokens, B, T)
 	}
-	ids := make([]int32, T*B)
+	c := m.cache()
+	c.B, c.T = B, T
+	c.ids = grow(c.ids, T*B)
+	ids := c.ids
 	for b := 0; b < B; b++ {
 		for t := 0; t < T; t++ {
 			ids[t*B+b] = tokens[b*T+t]
 		}
 	}
-	x := nn.Lookup(m.Emb.W, m.cfg.Emb, ids)
-	lc := m.LSTM.Forward(x, T, B, nil)
+	c.x = nn.LookupInto(c.x, m.Emb.W, m.cfg.Emb, ids)
+	c.lstm = m.LSTM.ForwardInto(c.lstm, c.x, T, B, nil)
 	H := m.cfg.Hidden
-	tm := make([]float32, T*B) // time-major logits
-	nn.Gemm(false, false, T*B, 1, H, 1, lc.Outputs(H), H, m.Whead.W, 1, 0, tm, 1)
+	c.tm = grow(c.tm, T*B) // time-major logits
+	tm := c.tm
+	nn.Gemm(false, false, T*B, 1, H, 1, c.lstm.Outputs(H), H, m.Whead.W, 1, 0, tm, 1)
 	logits := make([]float32, B*T)
 	for t := 0; t < T; t++ {
 		for b := 0; b < B; b++ {
 			logits[b*T+t] = tm[t*B+b] + m.Bhead.W[0]
 		}
 	}
-	return logits, &Cache{lstm: lc, ids: ids, B: B, T: T}
+	return logits, c
+}
+
+// release hands a cache that no Backward will use back to the pool.
+func (m *Member) release(c *Cache) {
+	if c != nil && c.lstm != nil {
+		m.caches.Put(c)
+	}
 }
 
 // Backward adds into the member's gradients the gradient given dlogits, the
-// (B, T) gradient of the loss with respect to Forward's logits.
+// (B, T) gradient of the loss with respect to Forward's logits. It consumes
+// c.
 func (m *Member) Backward(c *Cache, dlogits []float32) {
 	if m.Lin != nil {
 		m.backwardLinear(c, dlogits)
 		return
 	}
 	B, T, H := c.B, c.T, m.cfg.Hidden
-	tm := make([]float32, T*B)
+	tm := c.tm // Forward's logits are not needed any more
 	for b := 0; b < B; b++ {
 		for t := 0; t < T; t++ {
 			d := dlogits[b*T+t]
@@ -165,10 +202,12 @@ func (m *Member) Backward(c *Cache, dlogits []float32) {
 		}
 	}
 	nn.Gemm(true, false, H, 1, T*B, 1, c.lstm.Outputs(H), H, tm, 1, 1, m.Whead.G, 1)
-	dh := make([]float32, T*B*H)
+	c.dh = grow(c.dh, T*B*H)
+	dh := c.dh
 	nn.Gemm(false, true, T*B, H, 1, 1, tm, 1, m.Whead.W, 1, 0, dh, H)
 	dx, _ := m.LSTM.Backward(c.lstm, dh, true)
 	nn.ScatterAdd(m.Emb.G, m.cfg.Emb, c.ids, dx)
+	m.release(c)
 }
 
 // row returns the offset in Lin of position t's weight for token id.
@@ -233,10 +272,10 @@ func (e *Ensemble) Params() nn.Params {
 // memberLogits runs every member on tokens, in parallel.
 func (e *Ensemble) memberLogits(tokens []int32, B, T int) [][]float32 {
 	out := make([][]float32, len(e.Members))
-	nn.ParallelFor(len(e.Members), func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			out[k], _ = e.Members[k].Forward(tokens, B, T)
-		}
+	nn.ForEach(len(e.Members), func(k int) {
+		var c *Cache
+		out[k], c = e.Members[k].Forward(tokens, B, T)
+		e.Members[k].release(c)
 	})
 	return out
 }

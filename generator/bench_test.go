@@ -27,6 +27,13 @@ func BenchmarkMLEStep(b *testing.B) {
 		opt.Update(ps)
 	}
 	b.ReportMetric(float64(b.N*B*T)/b.Elapsed().Seconds(), "tokens/s")
+	// The products only, as seqganoracle.MLEStepFLOPs counts them: the
+	// output layer's three and the LSTM's input and recurrent ones, forward
+	// and backward (2 FLOPs per multiply-add).
+	c := m.Cfg
+	rows := float64(B * T)
+	flops := 2 * (3*rows*float64(c.Hidden*c.Vocab) + 3*rows*float64((c.Emb+c.Hidden)*4*c.Hidden))
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
 // BenchmarkSample measures drawing 64 sequences of 20 tokens.

@@ -1,12 +1,14 @@
 package search
 
 import (
+	"context"
 	"math"
 	"slices"
 	"testing"
 
 	"promptgan/discriminator"
 	"promptgan/internal/nn"
+	"promptgan/targets"
 )
 
 // TestSplitDStepMatchesFused checks that the D update a model-target run splits in two
@@ -69,5 +71,64 @@ func TestSplitDStepMatchesFused(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPipelinedDStepsMatchSequential checks that the identity target's
+// pipelined D updates (the next prompts sampled while D takes the current
+// update) are the sequential fakesAndDStep calls bit for bit: the same
+// statistics, D weights and optimiser state, replay buffer, RNG states
+// and data cursor.
+func TestPipelinedDStepsMatchSequential(t *testing.T) {
+	cfg := tinyConfig(t)
+	cfg.MLESteps, cfg.DPretrainSteps = 0, 0
+	build := func() *Trainer {
+		tr, err := New(cfg, targets.Identity{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	seq, pip := build(), build()
+	ctx := context.Background()
+	for round := range 3 { // the replay buffer fills from the second update on
+		var want, got map[string]float64
+		var wantP, wantG []int32
+		for range 3 {
+			var err error
+			if wantP, wantG, want, err = seq.fakesAndDStep(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gotP, gotG, got, err := pip.pipelinedDSteps(ctx, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(gotP, wantP) || !slices.Equal(gotG, wantG) {
+			t.Fatalf("round %d: the last update's prompts or generations differ", round)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("round %d: %s = %v pipelined, %v sequential", round, k, got[k], v)
+			}
+		}
+		for name, w := range seq.Disc.Params().Weights() {
+			if !slices.Equal(pip.Disc.Params().Weights()[name].Data, w.Data) {
+				t.Fatalf("round %d: D weight %s differs", round, name)
+			}
+		}
+		for k := range seq.dOpts {
+			ps := seq.dMembers()[k]
+			for name, a := range seq.dOpts[k].State(ps) {
+				if !slices.Equal(pip.dOpts[k].State(pip.dMembers()[k])[name].Data, a.Data) {
+					t.Fatalf("round %d: D optimiser state %s differs", round, name)
+				}
+			}
+		}
+		if pip.sampleRNG.State() != seq.sampleRNG.State() || pip.seedRNG.State() != seq.seedRNG.State() ||
+			pip.real.cursor != seq.real.cursor || pip.Calls != seq.Calls ||
+			pip.replay.Count != seq.replay.Count || pip.replay.Head != seq.replay.Head || !slices.Equal(pip.replay.Data, seq.replay.Data) {
+			t.Fatalf("round %d: RNG states, data cursor, call count or replay buffer differ", round)
+		}
 	}
 }

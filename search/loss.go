@@ -296,27 +296,25 @@ type lossSet struct {
 func (d *dStep) pass(seqs []int32, sets []lossSet, zero, update bool) [][]float64 {
 	T, K := d.T, len(d.disc.Members)
 	final := make([][]float64, K)
-	nn.ParallelFor(K, func(lo, hi int) {
-		for k := lo; k < hi; k++ {
-			m := d.disc.Members[k]
-			if zero {
-				m.Params().ZeroGrad()
-			}
-			z, cache := m.Forward(seqs, len(seqs)/T, T)
-			g := make([]float32, len(z))
-			l, at := 0.0, 0
-			for _, s := range sets {
-				zs := z[at*T : (at+s.n)*T]
-				l += BCE(zs, s.y, s.w, g[at*T:(at+s.n)*T])
-				final[k] = append(final[k], meanFinalProb(zs, s.n, T))
-				at += s.n
-			}
-			m.Backward(cache, g)
-			if update {
-				d.opts[k].Update(m.Params())
-			}
-			d.loss[k] += l
+	nn.ForEach(K, func(k int) {
+		m := d.disc.Members[k]
+		if zero {
+			m.Params().ZeroGrad()
 		}
+		z, cache := m.Forward(seqs, len(seqs)/T, T)
+		g := make([]float32, len(z))
+		l, at := 0.0, 0
+		for _, s := range sets {
+			zs := z[at*T : (at+s.n)*T]
+			l += BCE(zs, s.y, s.w, g[at*T:(at+s.n)*T])
+			final[k] = append(final[k], meanFinalProb(zs, s.n, T))
+			at += s.n
+		}
+		m.Backward(cache, g)
+		if update {
+			d.opts[k].Update(m.Params())
+		}
+		d.loss[k] += l
 	})
 	return final
 }

@@ -387,11 +387,18 @@ func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, err
 	// sample prompts → target → D update, d_steps_per_g times on fresh calls
 	var prompts, gens []int32
 	var vals map[string]float64
-	for range tr.Cfg.DStepsPerG {
-		var err error
-		if prompts, gens, vals, err = tr.fakesAndDStep(ctx, tr.Cfg.continuations()); err != nil {
-			return nil, err
+	var err error
+	if tr.Cfg.IsIdentity() {
+		prompts, gens, vals, err = tr.pipelinedDSteps(ctx, tr.Cfg.DStepsPerG)
+	} else {
+		for range tr.Cfg.DStepsPerG {
+			if prompts, gens, vals, err = tr.fakesAndDStep(ctx, tr.Cfg.continuations()); err != nil {
+				break
+			}
 		}
+	}
+	if err != nil {
+		return nil, err
 	}
 	// rewards from the updated D (or Reward) → per-token advantages
 	A, reward, err := tr.advantages(prompts, gens)
@@ -423,6 +430,41 @@ func (tr *Trainer) mleStep() (map[string]float64, error) {
 	return map[string]float64{"loss_g": st.Loss, "entropy": st.Entropy, "g_grad_norm": norm, "lr_g": tr.gMLE.LR()}, nil
 }
 
+// fakes is one D update's draw: batch_size prompts from G, the target
+// requests (each prompt C times, prompt-major) with their seeds, and as many
+// real sequences.
+type fakes struct {
+	prompts, requests, real []int32
+	seeds                   []uint64
+}
+
+// drawFakes samples the prompts of one D update from G and draws its seeds
+// and real sequences. It touches G, the sample and seed streams and the
+// data cursor, and nothing of D or the replay buffer.
+func (tr *Trainer) drawFakes(C int) fakes {
+	B, k := tr.Cfg.BatchSize, tr.Cfg.PromptLen
+	f := fakes{prompts: tr.Gen.Sample(B, k, generator.SampleOptions{Temperature: tr.Cfg.Temperature}, nil, tr.sampleRNG)}
+	f.requests = f.prompts
+	if C > 1 {
+		f.requests = make([]int32, 0, len(f.prompts)*C)
+		for b := range B {
+			for range C {
+				f.requests = append(f.requests, f.prompts[b*k:(b+1)*k]...)
+			}
+		}
+	}
+	f.seeds = tr.requestSeeds(B * C)
+	for range C {
+		f.real = append(f.real, tr.real.next()...)
+	}
+	return f
+}
+
+// newDStepFor starts the D update of f: it draws the replayed fakes.
+func (tr *Trainer) newDStepFor(f fakes) *dStep {
+	return newDStep(tr.Disc, tr.dOpts, tr.replay, tr.sampleRNG, f.real, tr.Cfg.GenLen, tr.Cfg.BatchSize/2, tr.Cfg.LabelSmoothing, tr.Cfg.ReplayWeight)
+}
+
 // fakesAndDStep draws batch_size prompts from G, asks the target for C
 // continuations of each (C target calls, distinct seeds; gens is
 // (batch_size·C, gen_len), prompt-major) and updates D on as many real
@@ -431,28 +473,13 @@ func (tr *Trainer) mleStep() (map[string]float64, error) {
 // replayed fakes) runs while the target generates; the identity target
 // answers at once, so its D update is a single pass.
 func (tr *Trainer) fakesAndDStep(ctx context.Context, C int) (prompts, gens []int32, vals map[string]float64, err error) {
-	B, k, m := tr.Cfg.BatchSize, tr.Cfg.PromptLen, tr.Cfg.GenLen
-	prompts = tr.Gen.Sample(B, k, generator.SampleOptions{Temperature: tr.Cfg.Temperature}, nil, tr.sampleRNG)
-	requests := prompts
-	if C > 1 {
-		requests = make([]int32, 0, len(prompts)*C)
-		for b := range B {
-			for range C {
-				requests = append(requests, prompts[b*k:(b+1)*k]...)
-			}
-		}
-	}
-	seeds := tr.requestSeeds(B * C)
-	var real []int32
-	for range C {
-		real = append(real, tr.real.next()...)
-	}
-	d := newDStep(tr.Disc, tr.dOpts, tr.replay, tr.sampleRNG, real, m, B/2, tr.Cfg.LabelSmoothing, tr.Cfg.ReplayWeight)
+	f := tr.drawFakes(C)
+	d := tr.newDStepFor(f)
 	if tr.Cfg.IsIdentity() {
-		if gens, err = tr.generate(ctx, requests, seeds); err != nil {
+		if gens, err = tr.generate(ctx, f.requests, f.seeds); err != nil {
 			return nil, nil, nil, err
 		}
-		return prompts, gens, d.finish(gens), nil
+		return f.prompts, gens, d.finish(gens), nil
 	}
 	type answer struct {
 		gens []int32
@@ -460,7 +487,7 @@ func (tr *Trainer) fakesAndDStep(ctx context.Context, C int) (prompts, gens []in
 	}
 	answered := make(chan answer, 1)
 	go func() {
-		g, err := tr.generate(ctx, requests, seeds)
+		g, err := tr.generate(ctx, f.requests, f.seeds)
 		answered <- answer{g, err}
 	}()
 	d.prepare()
@@ -468,7 +495,40 @@ func (tr *Trainer) fakesAndDStep(ctx context.Context, C int) (prompts, gens []in
 	if a.err != nil {
 		return nil, nil, nil, a.err
 	}
-	return prompts, a.gens, d.finish(a.gens), nil
+	return f.prompts, a.gens, d.finish(a.gens), nil
+}
+
+// pipelinedDSteps is n calls of fakesAndDStep with the identity target,
+// returning the last one's prompts, generations and statistics. G does not
+// change between them, so the next update's prompts are sampled while D
+// takes the current update: the same draws from the same streams in the
+// same order (the replayed fakes of update i are drawn before the prompts
+// of update i+1), and so the same bits, with the 2 + 1 split of three D
+// members over two cores no longer leaving a core idle.
+func (tr *Trainer) pipelinedDSteps(ctx context.Context, n int) (prompts, gens []int32, vals map[string]float64, err error) {
+	C := tr.Cfg.continuations()
+	f := tr.drawFakes(C)
+	for i := range n {
+		d := tr.newDStepFor(f)
+		if gens, err = tr.generate(ctx, f.requests, f.seeds); err != nil {
+			return nil, nil, nil, err
+		}
+		var next fakes
+		drawn := make(chan struct{})
+		if i+1 < n {
+			go func() {
+				defer close(drawn)
+				next = tr.drawFakes(C)
+			}()
+		} else {
+			close(drawn)
+		}
+		vals = d.finish(gens)
+		<-drawn
+		prompts = f.prompts
+		f = next
+	}
+	return prompts, gens, vals, nil
 }
 
 // generate asks the target for one generation of each of the (n,

@@ -97,10 +97,23 @@ func (a *Adam) Update(ps Params) float64 {
 		if m == nil {
 			panic("nn: Adam.Update: parameter " + p.Name + " was not registered")
 		}
-		adamStep(p.W, p.G, m, v, k)
+		if len(p.W) < adamSplit {
+			adamStep(p.W, p.G, m, v, k)
+			continue
+		}
+		// Element by element, so any split gives the same bits; a large
+		// parameter (G's 5,000-wide embedding and output layer) is memory
+		// bound, and two cores move it in about half the time.
+		ParallelFor(len(p.W), func(lo, hi int) {
+			adamStep(p.W[lo:hi], p.G[lo:hi], m[lo:hi], v[lo:hi], k)
+		})
 	}
 	return norm
 }
+
+// adamSplit is the parameter size from which Update splits a parameter's
+// update across goroutines.
+const adamSplit = 1 << 16
 
 // adamConsts are the per-update constants of adamStep.
 type adamConsts struct {

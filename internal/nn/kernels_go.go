@@ -71,24 +71,6 @@ func sampleRows(z, bias []float32, rows, V int, inv float32, u []float64, out []
 	}
 }
 
-// invertCDF returns the first index where the running sum of p exceeds
-// target, or the last index with mass if rounding left target at the end.
-func invertCDF(p []float32, target float64) int {
-	var acc float64
-	for j, v := range p {
-		acc += float64(v)
-		if acc > target {
-			return j
-		}
-	}
-	for j := len(p) - 1; j >= 0; j-- {
-		if p[j] > 0 {
-			return j
-		}
-	}
-	return len(p) - 1
-}
-
 // cellStep activates the LSTM pre-activations in gates (B, 4H) in place and
 // computes the new cell state, tanh of it, and the new hidden state.
 func cellStep(gates, cPrev, cNext, tanhC, hNext []float32, B, H int) {
@@ -113,3 +95,21 @@ func cellStep(gates, cPrev, cNext, tanhC, hNext []float32, B, H int) {
 }
 
 func adamStep(w, g, m, v []float32, k adamConsts) { adamStepGo(w, g, m, v, k) }
+
+func lstmGates(act, cPrev, tanhC, dht, dhNext, dcNext, dgt []float32, B, H int) {
+	lstmGatesGo(act, cPrev, tanhC, dht, dhNext, dcNext, dgt, B, H)
+}
+
+func addBiasRows(x []float32, m, n int, bias []float32) { addBiasGo(x, m, n, bias) }
+
+func sumRows(dst, x []float32, m, n int) { sumRowsGo(dst, x, m, n) }
+
+func scatterAdd(grad []float32, dim int, ids []int32, d []float32) { scatterAddGo(grad, dim, ids, d) }
+
+// cdfWalk inverts the CDFs of the rows of p (rows × V) at target, as
+// sampleRows does; for tests.
+func cdfWalk(p []float32, rows, V int, target []float64, out []int32) {
+	for r := range rows {
+		out[r] = int32(invertCDF(p[r*V:(r+1)*V], target[r]))
+	}
+}

@@ -24,7 +24,10 @@ func LogSigmoid(x float64) float64 {
 }
 
 // AddBias adds bias (length n) to every row of the m×n matrix x.
-func AddBias(x []float32, m, n int, bias []float32) {
+func AddBias(x []float32, m, n int, bias []float32) { addBiasRows(x, m, n, bias) }
+
+// addBiasGo is AddBias in Go (the OpenBLAS build has a vectorised C copy).
+func addBiasGo(x []float32, m, n int, bias []float32) {
 	for i := 0; i < m; i++ {
 		row := x[i*n : i*n+n]
 		for j, b := range bias {
@@ -33,8 +36,12 @@ func AddBias(x []float32, m, n int, bias []float32) {
 	}
 }
 
-// SumRows adds the column sums of the m×n matrix x into dst (length n).
-func SumRows(dst, x []float32, m, n int) {
+// SumRows adds the column sums of the m×n matrix x into dst (length n),
+// row after row.
+func SumRows(dst, x []float32, m, n int) { sumRows(dst, x, m, n) }
+
+// sumRowsGo is SumRows in Go (the OpenBLAS build has a vectorised C copy).
+func sumRowsGo(dst, x []float32, m, n int) {
 	for i := 0; i < m; i++ {
 		row := x[i*n : i*n+n]
 		for j, v := range row {
@@ -54,8 +61,20 @@ func ColSums(dst, x []float32, m, n int) {
 	for i := range ones {
 		ones[i] = 1
 	}
-	gonum.Implementation{}.Sgemv(blas.Trans, m, n, 1, x, n, ones, 1, 1, dst, 1)
+	if m*n < colSumsSplit {
+		gonum.Implementation{}.Sgemv(blas.Trans, m, n, 1, x, n, ones, 1, 1, dst, 1)
+		return
+	}
+	// Each column's sum runs over the rows in the same order whichever
+	// columns a call gets, so splitting the columns changes no bit.
+	ParallelFor(n, func(lo, hi int) {
+		gonum.Implementation{}.Sgemv(blas.Trans, m, hi-lo, 1, x[lo:], n, ones, 1, 1, dst[lo:hi], 1)
+	})
 }
+
+// colSumsSplit is the matrix size from which ColSums splits its columns
+// across goroutines.
+const colSumsSplit = 1 << 18
 
 // ParallelFor calls fn on disjoint ranges [lo, hi) covering [0, n), on up to
 // GOMAXPROCS goroutines. fn must write only to per-index outputs so that the
@@ -77,6 +96,30 @@ func ParallelFor(n int, fn func(lo, hi int)) {
 		go func() {
 			defer wg.Done()
 			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// ForEach calls fn(i) for every i in [0, n), each on its own goroutine (or
+// in turn when GOMAXPROCS is 1), and waits for all. It is for a few large,
+// independent pieces of work, such as the members of an ensemble: with
+// three members on two cores, ParallelFor's contiguous split gives one core
+// two members and the other one, and the second core idles for a third of
+// the time; one goroutine each lets the scheduler share both cores.
+func ForEach(n int, fn func(i int)) {
+	if n <= 1 || runtime.GOMAXPROCS(0) <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i)
 		}()
 	}
 	wg.Wait()

@@ -47,3 +47,21 @@ func SampleRows(z, bias []float32, rows, V int, inv float32, u []float64, out []
 		sampleRows(z[lo*V:hi*V], bias, hi-lo, V, inv, u[lo:hi], out[lo:hi])
 	})
 }
+
+// invertCDF returns the first index where the running sum of p exceeds
+// target, or the last index with mass if rounding left target at the end.
+func invertCDF(p []float32, target float64) int {
+	var acc float64
+	for j, v := range p {
+		acc += float64(v)
+		if acc > target {
+			return j
+		}
+	}
+	for j := len(p) - 1; j >= 0; j-- {
+		if p[j] > 0 {
+			return j
+		}
+	}
+	return len(p) - 1
+}
