@@ -91,11 +91,17 @@ func BuildDir(ctx context.Context, opt BuildOptions) (err error) {
 	if err := atomicfile.Write(filepath.Join(tmp, VersionFile), []byte(opt.Stamp+"\n")); err != nil {
 		return fmt.Errorf("english build: %w", err)
 	}
-	if err := os.RemoveAll(opt.Out); err != nil {
+	// Swap by two renames, so readers of the old build lose it only between them.
+	old := tmp + ".old"
+	if err := os.Rename(opt.Out, old); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("english build: replace %s: %w", opt.Out, err)
 	}
 	if err := os.Rename(tmp, opt.Out); err != nil {
+		os.Rename(old, opt.Out) // put the previous build back
 		return fmt.Errorf("english build: %w", err)
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("english build: remove the previous build: %w", err)
 	}
 	return nil
 }
