@@ -13,4 +13,15 @@
 //	disc   (20%)  the tasks' discriminator data
 //	audit  (15%)  trains the audit classifier (and, with disc, the reference LM)
 //	test   (15%)  real held-out text, never trained on
+//
+// The target LM (BuildDir's lm/) is instruction-following: it is trained on
+// documents "<instruction> => <text> <eos>" whose instructions are many
+// natural descriptions of the text's class (Instructions), some vague
+// (Vague), some another class's, some empty, so that what a prompt says
+// moves what it writes. A run prompts it through PromptTemplate. The
+// reference LM (ref/) is a plain LM of the disc and audit parts. Both are a
+// generator.Model trained by MLE with promptgan's Adam, exported in the
+// Optimum layout (model.onnx, config.json, tokenizer.json: a lower-case
+// word-level Hugging Face tokenizer) for targets/onnx, with the Go weights
+// beside it (weights.safetensors) for LoadLM, Perplexity and LogProbs.
 package english

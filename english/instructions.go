@@ -147,3 +147,12 @@ func Instructions(class string) (train, heldOut []string) {
 	}
 	return train, heldOut
 }
+
+// Names returns the plain names of a class ("science", "the science
+// quotes", "positive reviews", …), the hand-written seed prompts a task
+// starts from; nil for an unknown class. Each is also the core of training
+// instructions ("write like the science quotes"), so all their words are
+// in the LMs' vocabulary.
+func Names(class string) []string {
+	return slices.Clone(words[class].names)
+}

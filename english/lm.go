@@ -26,7 +26,12 @@ type LMOptions struct {
 	LR                float64 // Adam's learning rate (halved after an epoch that does not improve validation)
 	MaxTokens         int     // a document's tokens at most (instruction, separator, text, <eos>); longer texts are cut
 	MinCount          int     // a word needs this many occurrences outside the test part to be in the vocabulary
-	Seed              uint64
+	// WordDropout is the share of the target LM's text tokens replaced by
+	// <unk> (and not predicted) in each epoch's documents: the text it
+	// reads is noisier, so it leans on the instruction (Bowman et al.
+	// 2016's word dropout) and memorises the texts more slowly.
+	WordDropout float64
+	Seed        uint64
 	// Shares of the target LM's documents whose instruction is empty,
 	// vague (Vague) or misleading (another class's); the rest get one of
 	// their own class's training instructions.
@@ -56,6 +61,8 @@ func (o LMOptions) Validate() error {
 		return fmt.Errorf("LM learning rate %v: must be > 0", o.LR)
 	case o.MaxTokens < 8:
 		return fmt.Errorf("LM max tokens %d: must be ≥ 8", o.MaxTokens)
+	case o.WordDropout < 0 || o.WordDropout >= 1:
+		return fmt.Errorf("LM word dropout %v: must be in [0, 1)", o.WordDropout)
 	case o.MinCount < 1:
 		return fmt.Errorf("LM min count %d: must be ≥ 1", o.MinCount)
 	case o.EmptyShare < 0 || o.VagueShare < 0 || o.MisleadShare < 0 || o.EmptyShare+o.VagueShare+o.MisleadShare > 1:
@@ -89,6 +96,20 @@ func document(v *Vocab, instruction *string, text string, maxTokens int) seq {
 		s.weights = append(s.weights, 1)
 	}
 	return s
+}
+
+// dropWords replaces each text token of s (weight > 0, not <eos>) by
+// <unk> with probability p and stops predicting it; the next token then
+// reads <unk>. s is changed in place.
+func dropWords(s seq, p float64, rng *nn.RNG) {
+	if p == 0 {
+		return
+	}
+	for i, w := range s.weights {
+		if w > 0 && s.tokens[i] != EOSID && rng.Float64() < p {
+			s.tokens[i], s.weights[i] = UnkID, 0
+		}
+	}
 }
 
 // validation reports whether a training text is kept out of training to
@@ -221,7 +242,7 @@ type trainConfig struct {
 	epochSeqs   func(epoch int, rng *nn.RNG) []seq // the documents of an epoch (instructions drawn anew)
 	val         []seq
 	log         *slog.Logger
-	epochReport func(epoch int, valNLL float64)
+	epochReport func(m *generator.Model) []any // extra key/values logged after each epoch; nil = none
 }
 
 // TrainStats summarises an LM's training.
@@ -242,6 +263,13 @@ type TrainStats struct {
 func train(ctx context.Context, tc trainConfig) (*generator.Model, TrainStats, error) {
 	start := time.Now()
 	m := generator.New(tc.cfg, nn.NewRNG(tc.seed, 1))
+	// Forget gates start open (bias 1, Jozefowicz et al. 2015): at 0 each
+	// step halves what the state keeps, and the instruction must survive
+	// the whole text for the target LM to be steerable.
+	H := tc.cfg.Hidden
+	for j := H; j < 2*H; j++ {
+		m.LSTM.B.W[j] = 1
+	}
 	ps := m.Params()
 	adam := nn.NewAdam(nn.DefaultAdam(tc.lr), ps)
 	dataRNG := nn.NewRNG(tc.seed, 2)
@@ -272,7 +300,11 @@ func train(ctx context.Context, tc trainConfig) (*generator.Model, TrainStats, e
 			return nil, st, fmt.Errorf("%s LM: validation NLL is %v after epoch %d: training diverged; lower the learning rate", tc.name, v, ep)
 		}
 		st.ValNLL = append(st.ValNLL, v)
-		tc.log.Info("english LM epoch", "lm", tc.name, "epoch", ep, "train_nll", loss/float64(len(bs)), "val_nll", v, "val_ppl", math.Exp(v), "lr", adam.LR(), "elapsed", time.Since(start).Round(time.Second))
+		kv := []any{"lm", tc.name, "epoch", ep, "train_nll", loss / float64(len(bs)), "val_nll", v, "val_ppl", math.Exp(v), "lr", adam.LR(), "elapsed", time.Since(start).Round(time.Second)}
+		if tc.epochReport != nil {
+			kv = append(kv, tc.epochReport(m)...)
+		}
+		tc.log.Info("english LM epoch", kv...)
 		if v < best {
 			best, bestW, st.BestEpoch = v, ps.Weights(), ep
 		} else {

@@ -41,7 +41,7 @@ func TestInstructions(t *testing.T) {
 			}
 		}
 	}
-	if tr, ho := english.Instructions("cats"); tr != nil || ho != nil {
+	if tr, ho := english.Instructions("cats"); tr != nil || ho != nil || english.Names("cats") != nil {
 		t.Error("an unknown class has instructions")
 	}
 	for _, s := range english.Vague {
@@ -290,5 +290,20 @@ func TestLMOptionsValidate(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Error("a failed LM build left the output directory")
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, c := range english.Classes() {
+		names := english.Names(c)
+		train, held := english.Instructions(c)
+		if len(names) == 0 {
+			t.Errorf("class %s has no names", c)
+		}
+		for _, n := range names {
+			if !slices.Contains(train, n) && !slices.Contains(held, n) {
+				t.Errorf("class %s: name %q is not itself an instruction", c, n)
+			}
+		}
 	}
 }

@@ -75,10 +75,13 @@ func buildLMs(ctx context.Context, dir string, docs []Doc, o LMOptions, log *slo
 			tdocs = append(tdocs, d)
 		}
 	}
+	// The epoch is chosen by how well the model predicts unseen text given
+	// an unseen instruction of its class: language and steering at once.
 	valRNG := nn.NewRNG(o.Seed, 3)
 	var tvalSeqs []seq
 	for _, d := range tval {
-		ins := instructionFor(d.Class, o, valRNG, instr, classes)
+		_, held := Instructions(d.Class)
+		ins := held[valRNG.IntN(len(held))]
 		tvalSeqs = append(tvalSeqs, document(v, &ins, d.Text, o.MaxTokens))
 	}
 	target, tstats, err := train(ctx, trainConfig{
@@ -88,10 +91,20 @@ func buildLMs(ctx context.Context, dir string, docs []Doc, o LMOptions, log *slo
 			for i, d := range tdocs {
 				ins := instructionFor(d.Class, o, rng, instr, classes)
 				out[i] = document(v, &ins, d.Text, o.MaxTokens)
+				dropWords(out[i], o.WordDropout, rng)
 			}
 			return out
 		},
 		val: tvalSeqs, log: log,
+		epochReport: func(m *generator.Model) []any {
+			r := Measure(&LM{Model: m, Vocab: v}, nil, tval, o.Seed)
+			var gain, hit float64
+			for _, s := range r.Steer {
+				gain += s.Gain * float64(s.Texts)
+				hit += s.Accuracy * float64(s.Texts)
+			}
+			return []any{"val_steer_gain", gain / float64(max(len(tval), 1)), "val_steer_accuracy", hit / float64(max(len(tval), 1))}
+		},
 	})
 	if err != nil {
 		return err
@@ -137,8 +150,8 @@ func lmConfig(v *Vocab, emb, hidden int) generator.Config {
 	return generator.Config{Vocab: v.Size(), Emb: emb, Hidden: hidden, StartToken: int(BOSID), InitScale: 0.1}
 }
 
-// Measure scores the test texts: perplexities of both LMs and the
-// steerability proxy per class. Each text gets, per class, one held-out
+// Measure scores the test texts: perplexities of both LMs (ref may be nil)
+// and the steerability proxy per class. Each text gets, per class, one held-out
 // instruction drawn with the seed.
 func Measure(target, ref *LM, test []Doc, seed uint64) Report {
 	classes := Classes()
@@ -162,7 +175,10 @@ func Measure(target, ref *LM, test []Doc, seed uint64) Report {
 		texts[i] = d.Text
 	}
 	plainLP, plainN := target.LogProbs(Separator, texts)
-	refLP, refN := ref.LogProbs("", texts)
+	refLP, refN := make([]float64, len(texts)), make([]int, len(texts))
+	if ref != nil {
+		refLP, refN = ref.LogProbs("", texts)
+	}
 	var insNLL, plainNLL, refNLL float64
 	var toks, rtoks, ptoks int
 	type acc struct{ gain, perTok, hit float64 }

@@ -33,6 +33,7 @@ func main() {
 	fs.IntVar(&opt.LM.Batch, "batch", opt.LM.Batch, "sequences per training step")
 	fs.Float64Var(&opt.LM.LR, "lr", opt.LM.LR, "Adam's learning rate")
 	fs.Uint64Var(&opt.LM.Seed, "seed", opt.LM.Seed, "seed of the LMs' weights and data order")
+	fs.Float64Var(&opt.LM.WordDropout, "word-dropout", opt.LM.WordDropout, "share of the target LM's text tokens read as <unk>")
 	fs.BoolVar(&opt.CorpusOnly, "corpus-only", false, "build the corpus only, no LMs")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
