@@ -42,8 +42,8 @@ type LMOptions struct {
 // measurement: docs/BENCHMARKS.md).
 func DefaultLMOptions() LMOptions {
 	return LMOptions{
-		Emb: 64, Hidden: 256, Epochs: 8, RefEmb: 64, RefHidden: 128, RefEpochs: 8,
-		Batch: 32, LR: 0.005, MaxTokens: 64, MinCount: 2, Seed: 1,
+		Emb: 64, Hidden: 256, Epochs: 8, RefEmb: 64, RefHidden: 128, RefEpochs: 6,
+		Batch: 16, LR: 0.005, MaxTokens: 64, MinCount: 2, WordDropout: 0.4, Seed: 1,
 		EmptyShare: 0.1, VagueShare: 0.1, MisleadShare: 0.1,
 	}
 }

@@ -4,7 +4,8 @@
 # sentences of .cache/data/sentiment.jsonl, so setup-sentiment.sh runs
 # first) and the language models trained on it, by
 # `go run ./english/cmd/build-english`. The package is fetched with
-# `apt-get download` (no system install) and checked against its SHA-256.
+# `apt-get download` (no system install), or taken from the file
+# $PROMPTGAN_FORTUNES_DEB, and checked against its SHA-256.
 # The builder writes into a temporary directory renamed into place when
 # complete, so an interrupted setup never leaves a half-built model; the
 # VERSION stamp, written last, makes a finished build instant to skip.
@@ -14,7 +15,7 @@ pkg=fortunes
 version=1:1.99.1-7.3
 sha=41d0551dc0ff52f875a2ecef7c39da2f672ab468c37e170119f7e0245a9d63c5
 # Bump the trailing number when the builder's output changes.
-stamp="promptgan-english $pkg=$version 1"
+stamp="promptgan-english $pkg=$version 2"
 out=.cache/english
 if [ -f "$out/VERSION" ] && [ "$(cat "$out/VERSION")" = "$stamp" ]; then
   echo "setup: English corpus and LMs already in $out"
@@ -27,7 +28,10 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fetch() { (cd "$tmp" && apt-get download "$pkg=$version" >"$tmp/apt.log" 2>&1); }
-if ! fetch; then
+if [ -n "${PROMPTGAN_FORTUNES_DEB:-}" ]; then
+  # A copy of the package fetched elsewhere (offline machines); still checked below.
+  cp "$PROMPTGAN_FORTUNES_DEB" "$tmp/" || { echo "setup: cannot read PROMPTGAN_FORTUNES_DEB=$PROMPTGAN_FORTUNES_DEB" >&2; exit 1; }
+elif ! fetch; then
   # A fresh machine may not have package lists yet.
   if [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null 2>&1; fi
   if ! fetch; then
