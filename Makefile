@@ -12,6 +12,7 @@ setup:
 	@./scripts/setup-openblas.sh
 	@./scripts/setup-ort.sh
 	@./scripts/setup-sentiment.sh
+	@./scripts/setup-english.sh
 	@./scripts/setup-glove.sh
 
 build: setup

@@ -1,0 +1,43 @@
+// Command build-english builds promptgan's English steering benchmark into a
+// cache directory: the corpus from Debian's fortunes files and the UCI review
+// sentences, and the language models trained on it. scripts/setup-english.sh
+// runs it; see package english.
+//
+//	go run ./english/cmd/build-english --fortunes DIR --sentiment FILE --out DIR --stamp S
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"promptgan/english"
+)
+
+func main() {
+	fs := flag.NewFlagSet("build-english", flag.ContinueOnError)
+	var opt english.BuildOptions
+	fs.StringVar(&opt.Fortunes, "fortunes", "", "directory of the fortunes package's files (usr/share/games/fortunes); required")
+	fs.StringVar(&opt.Sentiment, "sentiment", ".cache/data/sentiment.jsonl", "the sentiment task file")
+	fs.StringVar(&opt.Out, "out", ".cache/english", "output directory (replaced when the build completes)")
+	fs.StringVar(&opt.Stamp, "stamp", "", "version stamp written to VERSION; required")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if opt.Fortunes == "" || opt.Stamp == "" || fs.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "build-english: --fortunes DIR and --stamp S are required, and no arguments are taken")
+		fs.Usage()
+		os.Exit(2)
+	}
+	opt.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := english.BuildDir(ctx, opt); err != nil {
+		fmt.Fprintln(os.Stderr, "build-english:", err)
+		os.Exit(1)
+	}
+}
