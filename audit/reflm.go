@@ -134,40 +134,71 @@ func (m *NGramLM) Perplexity(ctx context.Context, texts []string) ([]float64, er
 	return out, nil
 }
 
-// Range is the band of perplexities real sentences have: a text is fluent
-// when Lo ≤ ppl ≤ Hi.
-type Range struct {
-	Lo, Hi float64
+// Band is what real sentences look like to the fluency filter: their
+// perplexities under the reference LM lie in [Lo, Hi], and at most MaxRepeat
+// of their word bigrams repeat an earlier one in the same text. A text is
+// fluent when both hold. The repeat share is checked beside perplexity
+// because a bigram LM scores a repeated fluent phrase ("the food was great
+// the food was great") as fluent: each of its bigrams is common.
+type Band struct {
+	Lo        float64 `json:"ppl_lo"`
+	Hi        float64 `json:"ppl_hi"`
+	MaxRepeat float64 `json:"max_repeat"`
 	// Quantiles the band was taken at, and the number of texts behind it.
-	LoQ, HiQ float64
-	N        int
+	LoQ float64 `json:"lo_q"`
+	HiQ float64 `json:"hi_q"`
+	N   int     `json:"n"`
 }
 
-// Fluent reports whether ppl lies in the band.
-func (r Range) Fluent(ppl float64) bool { return ppl >= r.Lo && ppl <= r.Hi }
+// Fluent reports whether a text with perplexity ppl and repeat share rep
+// lies in the band.
+func (b Band) Fluent(ppl, rep float64) bool { return ppl >= b.Lo && ppl <= b.Hi && rep <= b.MaxRepeat }
 
-// FitRange returns the band between the loQ and hiQ quantiles (e.g. 0.05
-// and 0.95) of texts' perplexities under ref: computed once, on real
-// held-out text (the corpus's "test" part).
-func FitRange(ctx context.Context, ref PerplexityModel, texts []string, loQ, hiQ float64) (Range, error) {
+// RepeatShare is the share of a text's word bigrams that repeat an earlier
+// bigram of the same text: 0 for a text without repeats (or under two
+// words), 2/3 for "the the the the".
+func RepeatShare(text string) float64 {
+	ws := generator.Words(text)
+	if len(ws) < 2 {
+		return 0
+	}
+	seen := map[[2]string]bool{}
+	rep := 0
+	for i := 1; i < len(ws); i++ {
+		k := [2]string{ws[i-1], ws[i]}
+		if seen[k] {
+			rep++
+		}
+		seen[k] = true
+	}
+	return float64(rep) / float64(len(ws)-1)
+}
+
+// FitBand returns the band of texts (real held-out sentences: the corpus's
+// "test" part), computed once: perplexities between their loQ and hiQ
+// quantiles (e.g. 0.05 and 0.95) under ref, repeat shares up to their hiQ
+// quantile.
+func FitBand(ctx context.Context, ref PerplexityModel, texts []string, loQ, hiQ float64) (Band, error) {
 	if !(0 <= loQ && loQ < hiQ && hiQ <= 1) {
-		return Range{}, fmt.Errorf("perplexity band: quantiles %g..%g: need 0 ≤ lo < hi ≤ 1", loQ, hiQ)
+		return Band{}, fmt.Errorf("fluency band: quantiles %g..%g: need 0 ≤ lo < hi ≤ 1", loQ, hiQ)
 	}
 	ppl, err := ref.Perplexity(ctx, texts)
 	if err != nil {
-		return Range{}, fmt.Errorf("perplexity band: %w", err)
+		return Band{}, fmt.Errorf("fluency band: %w", err)
 	}
-	var finite []float64
-	for _, p := range ppl {
+	var finite, reps []float64
+	for i, p := range ppl {
 		if !math.IsInf(p, 0) && !math.IsNaN(p) {
 			finite = append(finite, p)
+			reps = append(reps, RepeatShare(texts[i]))
 		}
 	}
 	if len(finite) < 2 {
-		return Range{}, fmt.Errorf("perplexity band: %d of %d real texts have a perplexity; it needs real sentences", len(finite), len(texts))
+		return Band{}, fmt.Errorf("fluency band: %d of %d real texts have a perplexity; it needs real sentences", len(finite), len(texts))
 	}
 	slices.Sort(finite)
-	return Range{Lo: quantile(finite, loQ), Hi: quantile(finite, hiQ), LoQ: loQ, HiQ: hiQ, N: len(finite)}, nil
+	slices.Sort(reps)
+	return Band{Lo: quantile(finite, loQ), Hi: quantile(finite, hiQ), MaxRepeat: quantile(reps, hiQ), LoQ: loQ, HiQ: hiQ, N: len(finite)}, nil
 }
 
 // quantile of sorted values, linear between order statistics.

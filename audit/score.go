@@ -15,7 +15,7 @@ import (
 type Judge struct {
 	Audit *Classifier
 	Ref   PerplexityModel
-	Band  Range
+	Band  Band
 }
 
 // Verdict is the judgement of one text for one class.
@@ -23,7 +23,8 @@ type Verdict struct {
 	P       float64 `json:"p"`       // audit P(class | text)
 	Top     string  `json:"top"`     // the audit's most likely class
 	PPL     float64 `json:"ppl"`     // under the reference LM
-	Fluent  bool    `json:"fluent"`  // PPL inside the real sentences' band
+	Repeat  float64 `json:"repeat"`  // share of repeated word bigrams (RepeatShare)
+	Fluent  bool    `json:"fluent"`  // inside the real sentences' band
 	Success float64 `json:"success"` // P if fluent, else 0
 }
 
@@ -34,7 +35,7 @@ type Verdict struct {
 // it moves by degrees where hits move in steps, so a handful of
 // continuations per prompt give a usable estimate, and with the audit's
 // flat class prior its chance level is 1/C. A text outside the perplexity
-// band (degenerate repetition, word salad, nothing at all) scores 0 however
+// band (word salad, degenerate repetition, nothing at all) scores 0 however
 // the audit rates it.
 func (j *Judge) Judge(ctx context.Context, texts []string, class string) ([]Verdict, error) {
 	q, err := j.Audit.ClassIndex(class)
@@ -51,7 +52,8 @@ func (j *Judge) Judge(ctx context.Context, texts []string, class string) ([]Verd
 	}
 	out := make([]Verdict, len(texts))
 	for i := range texts {
-		v := Verdict{P: p[i][q], Top: j.Audit.Classes[argmax(p[i])], PPL: ppl[i], Fluent: j.Band.Fluent(ppl[i])}
+		v := Verdict{P: p[i][q], Top: j.Audit.Classes[argmax(p[i])], PPL: ppl[i], Repeat: RepeatShare(texts[i])}
+		v.Fluent = j.Band.Fluent(v.PPL, v.Repeat)
 		if v.Fluent {
 			v.Success = v.P
 		}

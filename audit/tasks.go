@@ -8,20 +8,20 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"promptgan/english"
 )
 
 // Corpus parts (english's partition of every class).
 const (
-	PartTarget = "target" // trains the target LM
-	PartDisc   = "disc"   // the tasks' data: what D trains on
-	PartAudit  = "audit"  // trains the audit classifier (and the reference LM)
-	PartTest   = "test"   // real held-out text: the real-text score, the perplexity range
+	PartTarget = english.PartTarget // trains the target LM
+	PartDisc   = english.PartDisc   // the tasks' data: what D trains on
+	PartAudit  = english.PartAudit  // trains the audit classifier
+	PartTest   = english.PartTest   // real held-out text: the real-text score, the perplexity band
 )
 
-// Doc is one text of the English corpus (english.Doc's fields).
-type Doc struct {
-	Text, Class, Part, Source string
-}
+// Doc is one text of the English corpus.
+type Doc = english.Doc
 
 // Task is a built-in English steering task: steer the target towards texts
 // of Class.
