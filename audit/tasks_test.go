@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -188,5 +189,66 @@ func TestScoreTinyGPT2(t *testing.T) {
 	}
 	if _, err := Score(ctx, j, *tt, tmpl, "positive", nil, seeds); err == nil {
 		t.Error("no prompts: no error")
+	}
+}
+
+// TestSteerabilityTinyGPT2 runs the steerability table end to end at a toy
+// budget: every figure is in [0, 1], the ceiling spends its budget and no
+// more, and the table is the same twice (seeded).
+func TestSteerabilityTinyGPT2(t *testing.T) {
+	tt := openTinyGPT2(t, 6)
+	ctx := context.Background()
+	docs := fixtureCorpus(20, 7)
+	j := fixtureJudge(t, docs)
+	tmpl, _ := task.ParseTemplate("{prompt} :")
+	vocab := []string{"great", "phone", "atom", "quantum", "vote", "bug", "the", "i", "loved", "awful"}
+	opt := SteerOptions{
+		Target: *tt, Template: tmpl, Judge: j, Docs: docs, Vocab: vocab,
+		Tasks:         []Task{{Name: "positive-reviews", Class: "positive", Seeds: []string{"great"}}},
+		Continuations: 2, RandomPrompts: 3, Seeds: []uint64{1, 2}, CeilingBudget: 20, CeilingPopulation: 4, CeilingSeed: 1,
+	}
+	rows, err := Steerability(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rows[0]
+	for name, v := range map[string]float64{"real": r.Real.Score, "random": r.Random.Mean, "seed": r.SeedBest, "ceiling": r.Ceiling.Score} {
+		if v < 0 || v > 1 || math.IsNaN(v) {
+			t.Errorf("%s score %g", name, v)
+		}
+	}
+	if r.Real.Score < 0.5 {
+		t.Errorf("real positive text scores %.3f", r.Real.Score)
+	}
+	// 4 prompts × 2, then generations of 2 × 2 while they fit in 20: 8+4+4+4 = 20.
+	if r.Ceiling.Calls != 20 || r.Ceiling.Generations != 4 || r.Ceiling.Prompts != 10 {
+		t.Errorf("ceiling: %d calls, %d generations, %d prompts; want 20, 4, 10", r.Ceiling.Calls, r.Ceiling.Generations, r.Ceiling.Prompts)
+	}
+	if n := len(strings.Fields(r.Ceiling.Prompt)); n < 3 || n > 6 {
+		t.Errorf("ceiling prompt %q has %d words", r.Ceiling.Prompt, n)
+	}
+	if r.Calls != 2*3*2+1*2+20+2 {
+		t.Errorf("row calls %d", r.Calls)
+	}
+	again, err := Steerability(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].Ceiling != r.Ceiling || !slices.Equal(again[0].Random.PerSeed, r.Random.PerSeed) {
+		t.Errorf("two runs differ: %+v vs %+v", again[0].Ceiling, r.Ceiling)
+	}
+	bad := opt
+	bad.Tasks = []Task{{Name: "love", Class: "love"}}
+	if _, err := Steerability(ctx, bad); err == nil || !strings.Contains(err.Error(), `no class "love"`) {
+		t.Errorf("a task whose class the audit lacks: %v", err)
+	}
+	words, err := TargetWords(tt.Tokenizer, 300)
+	if err != nil || len(words) == 0 {
+		t.Fatalf("TargetWords: %d, %v", len(words), err)
+	}
+	for _, w := range words {
+		if strings.TrimFunc(w, func(r rune) bool { return r >= 'a' && r <= 'z' }) != "" {
+			t.Errorf("word %q", w)
+		}
 	}
 }
