@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"promptgan/generator"
 	"promptgan/metrics"
@@ -16,6 +17,73 @@ type Judge struct {
 	Audit *Classifier
 	Ref   PerplexityModel
 	Band  Band
+}
+
+// JudgeOptions say how NewJudge builds a judge from the corpus.
+type JudgeOptions struct {
+	Audit ClassifierConfig
+	// Ref is the reference LM; nil = an NGramLM trained on the corpus's
+	// "disc" and "audit" parts (held out from the target LM, never "test").
+	Ref PerplexityModel
+	// LoQ, HiQ: the quantiles of the real "test" texts the fluency band is
+	// taken at (0, 0 = 0.05, 0.95).
+	LoQ, HiQ float64
+}
+
+// JudgeInfo is what NewJudge measured.
+type JudgeInfo struct {
+	Audit        Eval    `json:"audit"` // on the corpus's "test" part
+	AuditTexts   int     `json:"audit_texts"`
+	Band         Band    `json:"band"`
+	RefKind      string  `json:"reference_lm"`
+	TrainSeconds float64 `json:"train_seconds"` // audit + reference LM + band
+}
+
+// NewJudge trains the audit on docs' "audit" part, evaluates it on "test",
+// and fits the fluency band on "test" under the reference LM.
+func NewJudge(ctx context.Context, docs []Doc, o JudgeOptions) (*Judge, JudgeInfo, error) {
+	start := time.Now()
+	var info JudgeInfo
+	c, err := TrainClassifier(ctx, docs, o.Audit)
+	if err != nil {
+		return nil, info, err
+	}
+	for _, d := range docs {
+		if d.Part == PartAudit {
+			info.AuditTexts++
+		}
+	}
+	if info.Audit, err = c.Evaluate(ctx, docs); err != nil {
+		return nil, info, err
+	}
+	ref := o.Ref
+	info.RefKind = fmt.Sprintf("%T", ref)
+	if ref == nil {
+		var held []string
+		for _, d := range docs {
+			if d.Part == PartDisc || d.Part == PartAudit {
+				held = append(held, d.Text)
+			}
+		}
+		if ref, err = TrainNGram(held); err != nil {
+			return nil, info, err
+		}
+		info.RefKind = "word bigram, Kneser-Ney, on the disc+audit parts"
+	}
+	if o.LoQ == 0 && o.HiQ == 0 {
+		o.LoQ, o.HiQ = 0.05, 0.95
+	}
+	var test []string
+	for _, d := range docs {
+		if d.Part == PartTest {
+			test = append(test, d.Text)
+		}
+	}
+	if info.Band, err = FitBand(ctx, ref, test, o.LoQ, o.HiQ); err != nil {
+		return nil, info, err
+	}
+	info.TrainSeconds = time.Since(start).Seconds()
+	return &Judge{Audit: c, Ref: ref, Band: info.Band}, info, nil
 }
 
 // Verdict is the judgement of one text for one class.
@@ -53,7 +121,9 @@ func (j *Judge) Judge(ctx context.Context, texts []string, class string) ([]Verd
 	out := make([]Verdict, len(texts))
 	for i := range texts {
 		v := Verdict{P: p[i][q], Top: j.Audit.Classes[argmax(p[i])], PPL: ppl[i], Repeat: RepeatShare(texts[i])}
-		v.Fluent = j.Band.Fluent(v.PPL, v.Repeat)
+		// A text without words is never fluent, whatever a reference LM
+		// that scores the end-of-text token alone makes of it.
+		v.Fluent = len(generator.Words(texts[i])) > 0 && j.Band.Fluent(v.PPL, v.Repeat)
 		if v.Fluent {
 			v.Success = v.P
 		}

@@ -68,12 +68,11 @@ func (o *SteerOptions) defaults() {
 	}
 }
 
-// Validate checks the options (after defaults).
+// Validate checks the options' numbers (after filling defaults); the
+// judge, the vocabulary and the tasks' classes are checked by Steerability.
 func (o *SteerOptions) Validate() error {
 	o.defaults()
 	switch {
-	case o.Judge == nil:
-		return fmt.Errorf("steerability: no judge")
 	case o.Continuations < 1 || o.RandomPrompts < 1 || len(o.Seeds) < 1:
 		return fmt.Errorf("steerability: continuations %d, random prompts %d, seeds %d: each must be at least 1", o.Continuations, o.RandomPrompts, len(o.Seeds))
 	case o.MinWords < 1 || o.MaxWords < o.MinWords:
@@ -82,7 +81,15 @@ func (o *SteerOptions) Validate() error {
 		return fmt.Errorf("steerability: ceiling population %d: need at least 2", o.CeilingPopulation)
 	case o.CeilingBudget < o.CeilingPopulation*o.Continuations:
 		return fmt.Errorf("steerability: ceiling budget %d calls is under one generation (%d prompts × %d continuations)", o.CeilingBudget, o.CeilingPopulation, o.Continuations)
-	case len(o.Vocab) < 2:
+	}
+	return nil
+}
+
+func (o *SteerOptions) validateInputs() error {
+	if o.Judge == nil || o.Judge.Audit == nil || o.Judge.Ref == nil {
+		return fmt.Errorf("steerability: no judge")
+	}
+	if len(o.Vocab) < 2 {
 		return fmt.Errorf("steerability: %d prompt words: random prompts need the target's vocabulary", len(o.Vocab))
 	}
 	for _, t := range o.Tasks {
@@ -154,6 +161,9 @@ const (
 // its own seeds and its best prompt is re-scored on the evaluation seeds.
 func Steerability(ctx context.Context, o SteerOptions) ([]SteerRow, error) {
 	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := o.validateInputs(); err != nil {
 		return nil, err
 	}
 	eval := EvalSeeds(o.Continuations)
