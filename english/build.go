@@ -23,15 +23,18 @@ const (
 
 // BuildOptions say where the inputs are and what to build.
 type BuildOptions struct {
-	Fortunes    string       // directory of fortune files
-	Sentiment   string       // the sentiment task file (.cache/data/sentiment.jsonl)
-	Out         string       // the finished directory; built beside it and renamed into place
-	Stamp       string       // written to VERSION; setup compares it to skip a finished build
-	MinPerClass int          // 0 = MinPerClass
+	Fortunes    string // directory of fortune files
+	Sentiment   string // the sentiment task file (.cache/data/sentiment.jsonl)
+	Out         string // the finished directory; built beside it and renamed into place
+	Stamp       string // written to VERSION; setup compares it to skip a finished build
+	MinPerClass int    // 0 = MinPerClass
+	CorpusOnly  bool   // skip the language models
+	LM          LMOptions
 	Logger      *slog.Logger // nil = slog.Default()
 }
 
-// BuildDir builds the corpus into a temporary directory beside opt.Out and renames it
+// BuildDir builds the corpus (and, unless CorpusOnly, the target and
+// reference LMs) into a temporary directory beside opt.Out and renames it
 // to opt.Out when everything is written, so an interrupted or failed build
 // never leaves a half-built directory where a finished one is expected. An
 // existing opt.Out is replaced.
@@ -79,15 +82,26 @@ func BuildDir(ctx context.Context, opt BuildOptions) (err error) {
 	}
 	log.Info("english corpus", "docs", len(docs), "file", filepath.Join(opt.Out, CorpusFile))
 
-	_ = ctx
+	if !opt.CorpusOnly {
+		if err := buildLMs(ctx, tmp, docs, opt.LM, log); err != nil {
+			return fmt.Errorf("english build: %w", err)
+		}
+	}
+
 	if err := atomicfile.Write(filepath.Join(tmp, VersionFile), []byte(opt.Stamp+"\n")); err != nil {
 		return fmt.Errorf("english build: %w", err)
 	}
-	if err := os.RemoveAll(opt.Out); err != nil {
+	// Swap by two renames, so readers of the old build lose it only between them.
+	old := tmp + ".old"
+	if err := os.Rename(opt.Out, old); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("english build: replace %s: %w", opt.Out, err)
 	}
 	if err := os.Rename(tmp, opt.Out); err != nil {
+		os.Rename(old, opt.Out) // put the previous build back
 		return fmt.Errorf("english build: %w", err)
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("english build: remove the previous build: %w", err)
 	}
 	return nil
 }

@@ -208,7 +208,7 @@ func TestBuildTooFew(t *testing.T) {
 	}
 	// BuildDir leaves no directory behind, and an existing finished one alone.
 	out := filepath.Join(t.TempDir(), "english")
-	err = english.BuildDir(context.Background(), english.BuildOptions{Fortunes: fortunes, Sentiment: sentiment, Out: out, Stamp: "s", MinPerClass: 20})
+	err = english.BuildDir(context.Background(), english.BuildOptions{Fortunes: fortunes, Sentiment: sentiment, Out: out, Stamp: "s", MinPerClass: 20, CorpusOnly: true, Logger: quiet})
 	if err == nil {
 		t.Fatal("BuildDir succeeded on a class with too few texts")
 	}
@@ -260,7 +260,7 @@ func TestBuildDirRoundTrip(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(out, "stale"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	opt := english.BuildOptions{Fortunes: fortunes, Sentiment: sentiment, Out: out, Stamp: "v1", MinPerClass: 20}
+	opt := english.BuildOptions{Fortunes: fortunes, Sentiment: sentiment, Out: out, Stamp: "v1", MinPerClass: 20, CorpusOnly: true, Logger: quiet}
 	if err := english.BuildDir(context.Background(), opt); err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,20 @@ import (
 
 func main() {
 	fs := flag.NewFlagSet("build-english", flag.ContinueOnError)
-	var opt english.BuildOptions
+	opt := english.BuildOptions{LM: english.DefaultLMOptions()}
 	fs.StringVar(&opt.Fortunes, "fortunes", "", "directory of the fortunes package's files (usr/share/games/fortunes); required")
 	fs.StringVar(&opt.Sentiment, "sentiment", ".cache/data/sentiment.jsonl", "the sentiment task file")
 	fs.StringVar(&opt.Out, "out", ".cache/english", "output directory (replaced when the build completes)")
 	fs.StringVar(&opt.Stamp, "stamp", "", "version stamp written to VERSION; required")
+	fs.IntVar(&opt.LM.Epochs, "epochs", opt.LM.Epochs, "the target LM's epochs")
+	fs.IntVar(&opt.LM.Hidden, "hidden", opt.LM.Hidden, "the target LM's LSTM width")
+	fs.IntVar(&opt.LM.Emb, "emb", opt.LM.Emb, "the target LM's embedding width")
+	fs.IntVar(&opt.LM.RefEpochs, "ref-epochs", opt.LM.RefEpochs, "the reference LM's epochs")
+	fs.IntVar(&opt.LM.RefHidden, "ref-hidden", opt.LM.RefHidden, "the reference LM's LSTM width")
+	fs.IntVar(&opt.LM.Batch, "batch", opt.LM.Batch, "sequences per training step")
+	fs.Float64Var(&opt.LM.LR, "lr", opt.LM.LR, "Adam's learning rate")
+	fs.Uint64Var(&opt.LM.Seed, "seed", opt.LM.Seed, "seed of the LMs' weights and data order")
+	fs.BoolVar(&opt.CorpusOnly, "corpus-only", false, "build the corpus only, no LMs")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
