@@ -71,8 +71,8 @@ func TestClassifierBadInput(t *testing.T) {
 		docs []Doc
 		want string
 	}{
-		{"empty audit part", noAudit, `no "audit" part`},
-		{"one class", oneClass, `holds one class ("science")`},
+		{"empty audit part", noAudit, `no text in its audit part`},
+		{"one class", oneClass, `audit part holds one class ("science")`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := TrainClassifier(ctx, tc.docs, ClassifierConfig{Dim: 64, Steps: 2})
@@ -220,5 +220,29 @@ func TestBandFluent(t *testing.T) {
 		if got := b.Fluent(tc.ppl, tc.rep); got != tc.want {
 			t.Errorf("Fluent(%g, %g) = %v, want %v", tc.ppl, tc.rep, got, tc.want)
 		}
+	}
+}
+
+func TestClassifierParts(t *testing.T) {
+	ctx := context.Background()
+	docs := fixtureCorpus(10, 1)
+	for _, part := range []string{PartDisc, PartTest} {
+		if _, err := TrainClassifier(ctx, docs, ClassifierConfig{Dim: 64, Steps: 2, Parts: []string{PartAudit, part}}); err == nil || !strings.Contains(err.Error(), "never trains on") {
+			t.Errorf("parts audit+%s: %v", part, err)
+		}
+	}
+	a, err := TrainClassifier(ctx, docs, ClassifierConfig{Dim: 256, Steps: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := TrainClassifier(ctx, docs, ClassifierConfig{Dim: 256, Steps: 5, Parts: []string{PartAudit, PartTarget}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := partTexts(docs, PartTest, "")
+	pa, _ := a.Probs(ctx, test)
+	pb, _ := b.Probs(ctx, test)
+	if reflect.DeepEqual(pa, pb) {
+		t.Error("training on audit+target gave the audit-only classifier")
 	}
 }

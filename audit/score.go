@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"promptgan/generator"
@@ -32,11 +33,12 @@ type JudgeOptions struct {
 
 // JudgeInfo is what NewJudge measured.
 type JudgeInfo struct {
-	Audit        Eval    `json:"audit"` // on the corpus's "test" part
-	AuditTexts   int     `json:"audit_texts"`
-	Band         Band    `json:"band"`
-	RefKind      string  `json:"reference_lm"`
-	TrainSeconds float64 `json:"train_seconds"` // audit + reference LM + band
+	Audit        Eval     `json:"audit"` // on the corpus's "test" part
+	AuditTexts   int      `json:"audit_texts"`
+	AuditParts   []string `json:"audit_parts"`
+	Band         Band     `json:"band"`
+	RefKind      string   `json:"reference_lm"`
+	TrainSeconds float64  `json:"train_seconds"` // audit + reference LM + band
 }
 
 // NewJudge trains the audit on docs' "audit" part, evaluates it on "test",
@@ -48,8 +50,9 @@ func NewJudge(ctx context.Context, docs []Doc, o JudgeOptions) (*Judge, JudgeInf
 	if err != nil {
 		return nil, info, err
 	}
+	info.AuditParts = c.cfg.Parts
 	for _, d := range docs {
-		if d.Part == PartAudit {
+		if slices.Contains(c.cfg.Parts, d.Part) {
 			info.AuditTexts++
 		}
 	}
@@ -58,6 +61,9 @@ func NewJudge(ctx context.Context, docs []Doc, o JudgeOptions) (*Judge, JudgeInf
 	}
 	ref := o.Ref
 	info.RefKind = fmt.Sprintf("%T", ref)
+	if _, ok := ref.(EnglishRef); ok {
+		info.RefKind = "english's LSTM reference LM"
+	}
 	if ref == nil {
 		var held []string
 		for _, d := range docs {

@@ -25,8 +25,10 @@ func steerabilityCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "corpus", Usage: "the English corpus (default: english/corpus.jsonl in the setup cache)"},
 			&cli.StringFlag{Name: "target", Usage: "the target LM's Optimum-layout directory (default: english/lm in the setup cache)"},
-			&cli.StringFlag{Name: "template", Value: steerTemplate, Usage: "how a prompt is put to the target ({prompt} is replaced)"},
+			&cli.StringFlag{Name: "template", Value: english.PromptTemplate, Usage: "how a prompt is put to the target ({prompt} is replaced)"},
 			&cli.StringSliceFlag{Name: "task", Usage: "tasks to measure (default all: " + strings.Join(task.EnglishTaskNames(), ", ") + "); repeat the flag"},
+			&cli.StringFlag{Name: "reference", Value: "ngram", Usage: "the fluency filter's reference LM: ngram (a Kneser-Ney word bigram of the disc+audit parts, built here) or lm (english's LSTM reference LM, english/ref in the setup cache)"},
+			&cli.StringSliceFlag{Name: "audit-part", Value: cli.NewStringSlice(audit.PartAudit), Usage: "corpus parts the audit trains on (audit; target may be added: D never sees it); repeat the flag"},
 			&cli.IntFlag{Name: "max-new-tokens", Value: 16, Usage: "tokens the target decodes per continuation"},
 			&cli.IntFlag{Name: "continuations", Value: 8, Usage: "continuations per prompt (fixed evaluation seeds 1..n)"},
 			&cli.IntFlag{Name: "random-prompts", Value: 16, Usage: "random word prompts per seed"},
@@ -44,10 +46,6 @@ func steerabilityCommand() *cli.Command {
 		Action:       benchSteerabilityAction,
 	}
 }
-
-// steerTemplate is the English target's prompt template: the instruction,
-// then the separator it was trained to continue after.
-const steerTemplate = "{prompt} =>"
 
 // steerabilityResult is `bench steerability --json`.
 type steerabilityResult struct {
@@ -115,13 +113,34 @@ func benchSteerabilityAction(c *cli.Context) error {
 	if err := opt.Validate(); err != nil {
 		return usageError{err}
 	}
+	jo := audit.JudgeOptions{Audit: audit.ClassifierConfig{Parts: c.StringSlice("audit-part")}}
+	for _, p := range jo.Audit.Parts {
+		if p != audit.PartAudit && p != audit.PartTarget {
+			return usagef("--audit-part %q: the audit trains on %q and, optionally, %q (never on D's %q nor the %q it is measured on)", p, audit.PartAudit, audit.PartTarget, audit.PartDisc, audit.PartTest)
+		}
+	}
+	switch ref := c.String("reference"); ref {
+	case "ngram":
+	case "lm":
+		p, err := cache.Find("english/"+english.RefDir+"/"+english.WeightsFile, "the English reference LM", "make setup")
+		if err != nil {
+			return err
+		}
+		lm, err := english.LoadLM(filepath.Dir(p))
+		if err != nil {
+			return err
+		}
+		jo.Ref = audit.EnglishRef{LM: lm}
+	default:
+		return usagef("--reference %q: choose ngram or lm", ref)
+	}
 	docs, err := english.LoadCorpus(corpus)
 	if err != nil {
 		return err
 	}
 	ctx, stop, _ := signalContext(c.Context)
 	defer stop()
-	judge, info, err := audit.NewJudge(ctx, docs, audit.JudgeOptions{})
+	judge, info, err := audit.NewJudge(ctx, docs, jo)
 	if err != nil {
 		return fmt.Errorf("corpus %s: %w", corpus, err)
 	}
@@ -161,11 +180,11 @@ func benchSteerabilityAction(c *cli.Context) error {
 	}
 	a := info.Audit
 	fmt.Fprintf(w, "steerability of %s (template %q, %d new tokens; %d prompt words)\n", target, tmpl.String(), res.MaxNewTokens, res.VocabWords)
-	fmt.Fprintf(w, "audit: hashing n-grams + logistic regression on %d \"audit\" texts; on %d \"test\" texts accuracy %.3f, mean one-vs-rest AUC %.3f (%s)\n",
-		info.AuditTexts, a.N, a.Accuracy, a.MeanAUC, aucList(a.AUC))
+	fmt.Fprintf(w, "audit: hashing n-grams + one-vs-rest logistic regression on %d texts (parts %s); on %d \"test\" texts accuracy %.3f, mean AUC %.3f (%s)\n",
+		info.AuditTexts, strings.Join(info.AuditParts, "+"), a.N, a.Accuracy, a.MeanAUC, aucList(a.AUC))
 	fmt.Fprintf(w, "fluent: perplexity %.1f–%.1f (the test texts' %g–%g quantiles under the reference LM: %s) and ≤ %.2f repeated bigrams\n",
 		info.Band.Lo, info.Band.Hi, info.Band.LoQ, info.Band.HiQ, info.RefKind, info.Band.MaxRepeat)
-	fmt.Fprintf(w, "task score: mean over continuations of the audit's P(class) when fluent, else 0; %d continuations a prompt on fixed seeds\n\n", res.Continuations)
+	fmt.Fprintf(w, "task score: mean over continuations of the audit's one-vs-rest P(class) when fluent, else 0; %d continuations a prompt on fixed seeds\n\n", res.Continuations)
 	fmt.Fprintf(w, "%-17s %6s %-15s %6s %-7s %-7s %6s %6s %-4s %s\n", "task", "real", "random ±sd", "seed", "ceiling", "calls", "/real", "/rand", "ok", "ceiling prompt")
 	for _, r := range rows {
 		ok := "no"

@@ -25,7 +25,7 @@ func TestBenchSteerabilityQuick(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("bench steerability: exit %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"positive-reviews", "science", "audit: hashing n-grams", "fluent: perplexity", "ceiling prompt", "goal: ceiling ≥ 70% of real and ≥ 2× random", "target calls"} {
+	for _, want := range []string{"positive-reviews", "science", "audit: hashing n-grams + one-vs-rest", "fluent: perplexity", "ceiling prompt", "goal: ceiling ≥ 70% of real and ≥ 2× random", "target calls"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("table lacks %q:\n%s", want, out)
 		}
@@ -58,6 +58,8 @@ func TestBenchSteerabilityBadInput(t *testing.T) {
 		{"unknown task", []string{"--task", "poetry"}, 2, `no English task "poetry"`},
 		{"budget under a generation", []string{"--budget", "10"}, 2, "under one generation"},
 		{"bad template", []string{"--template", "{promt}"}, 2, "--template"},
+		{"bad reference", []string{"--reference", "gpt"}, 2, `--reference "gpt"`},
+		{"audit on D's data", []string{"--audit-part", "disc"}, 2, `--audit-part "disc"`},
 		{"missing corpus", []string{"--corpus", "testdata/none.jsonl"}, 1, "load corpus"},
 		{"missing target", []string{"--task", "positive-reviews", "--target", "testdata/none"}, 1, "testdata/none"},
 	} {
