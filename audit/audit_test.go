@@ -165,7 +165,7 @@ func TestJudgeAndSummary(t *testing.T) {
 	if vs[2].Fluent || vs[2].Success != 0 {
 		t.Errorf("a repeated word scores: %+v", vs[2])
 	}
-	s := Summarize(texts, vs, "positive")
+	s := Summarize(texts, vs)
 	want := (vs[0].Success + vs[1].Success) / 3
 	if math.Abs(s.Score-want) > 1e-12 || s.N != 3 || math.Abs(s.Fluent-2.0/3) > 1e-12 || math.Abs(s.Hit-1.0/3) > 1e-12 {
 		t.Errorf("summary %+v, want score %g, fluent 2/3, hit 1/3", s, want)

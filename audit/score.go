@@ -145,14 +145,14 @@ type Summary struct {
 	N         int     `json:"n"`
 	Score     float64 `json:"score"`       // mean success: the task score
 	Fluent    float64 `json:"fluent"`      // share inside the perplexity band
-	Hit       float64 `json:"hit"`         // share fluent with the audit's top class = the task's
+	Hit       float64 `json:"hit"`         // share fluent with P(class) ≥ 0.5: the one-vs-rest audit's verdict
 	MeanP     float64 `json:"mean_p"`      // mean audit P(class), fluent or not
 	Distinct2 float64 `json:"distinct_2"`  // distinct word bigrams / all (metrics.DistinctN)
 	SelfBLEU3 float64 `json:"self_bleu_3"` // Texygen's self-BLEU-3 over the texts (higher = less diverse)
 }
 
 // Summarize folds verdicts on texts into a Summary.
-func Summarize(texts []string, vs []Verdict, class string) Summary {
+func Summarize(texts []string, vs []Verdict) Summary {
 	s := Summary{N: len(vs)}
 	if len(vs) == 0 {
 		return s
@@ -162,7 +162,7 @@ func Summarize(texts []string, vs []Verdict, class string) Summary {
 		s.MeanP += v.P
 		if v.Fluent {
 			s.Fluent++
-			if v.Top == class {
+			if v.P >= 0.5 {
 				s.Hit++
 			}
 		}
@@ -181,7 +181,7 @@ func (j *Judge) ScoreTexts(ctx context.Context, texts []string, class string) (S
 	if err != nil {
 		return Summary{}, err
 	}
-	return Summarize(texts, vs, class), nil
+	return Summarize(texts, vs), nil
 }
 
 // PromptScore is one prompt's task score over its continuations.
@@ -231,7 +231,7 @@ func Score(ctx context.Context, j *Judge, target targets.TextTarget, tmpl task.T
 	if err != nil {
 		return Report{}, fmt.Errorf("task score: %w", err)
 	}
-	r := Report{Class: class, Summary: Summarize(gens, vs, class), Calls: len(gens)}
+	r := Report{Class: class, Summary: Summarize(gens, vs), Calls: len(gens)}
 	k := len(seeds)
 	for i, p := range prompts {
 		ps := PromptScore{Prompt: p, Continuations: gens[i*k : (i+1)*k], Verdicts: vs[i*k : (i+1)*k]}
