@@ -34,6 +34,10 @@ type SteerOptions struct {
 	CeilingBudget     int    // target calls of the ceiling's search (0 = 1536)
 	CeilingPopulation int    // its population (0 = 16; half are kept each generation)
 	CeilingSeed       uint64 // its seed
+	// CeilingFromRandom starts the ceiling's population from random word
+	// prompts only; by default the task's seed prompts are in it too (what
+	// a user would try first is where search would start).
+	CeilingFromRandom bool
 
 	Logger *slog.Logger
 }
@@ -253,8 +257,9 @@ type candidate struct {
 	score float64
 }
 
-// ceiling is a (μ+λ) evolutionary search over word prompts whose fitness
-// is the task score itself (the audit, through the fluency filter), on
+// ceiling is a (μ+λ) evolutionary search over word prompts, started from
+// the task's seed prompts and random ones, whose fitness is the task score
+// itself (the audit, through the fluency filter), on
 // fixed search seeds distinct from the evaluation seeds: a diagnostic of
 // what search reaches at this budget with a perfect evaluator, not a
 // method. Each generation keeps the better half and fills the other half
@@ -296,6 +301,14 @@ func ceiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error) {
 		return nil
 	}
 	pop := make([]candidate, 0, o.CeilingPopulation)
+	if !o.CeilingFromRandom {
+		for _, p := range t.Seeds {
+			if w := strings.Fields(p); len(w) > 0 && !seen[p] && len(pop) < o.CeilingPopulation {
+				seen[strings.Join(w, " ")] = true
+				pop = append(pop, candidate{words: w})
+			}
+		}
+	}
 	for len(pop) < o.CeilingPopulation {
 		w := fresh(func() []string { return strings.Fields(randomPrompt(rng, o.Vocab, o.MinWords, o.MaxWords)) })
 		if w == nil {

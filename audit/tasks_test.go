@@ -224,8 +224,18 @@ func TestSteerabilityTinyGPT2(t *testing.T) {
 	if r.Ceiling.Calls != 20 || r.Ceiling.Generations != 4 || r.Ceiling.Prompts != 10 {
 		t.Errorf("ceiling: %d calls, %d generations, %d prompts; want 20, 4, 10", r.Ceiling.Calls, r.Ceiling.Generations, r.Ceiling.Prompts)
 	}
-	if n := len(strings.Fields(r.Ceiling.Prompt)); n < 3 || n > 6 {
+	if n := len(strings.Fields(r.Ceiling.Prompt)); r.Ceiling.Prompt != "great" && (n < 3 || n > 6) {
 		t.Errorf("ceiling prompt %q has %d words", r.Ceiling.Prompt, n)
+	}
+	fromRandom := opt
+	fromRandom.CeilingFromRandom = true
+	fromRandom.Tasks = []Task{{Name: "positive-reviews", Class: "positive", Seeds: []string{"great"}}}
+	rr, err := Steerability(ctx, fromRandom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(strings.Fields(rr[0].Ceiling.Prompt)); n < 3 || n > 6 || rr[0].Ceiling.Calls != 20 {
+		t.Errorf("ceiling from random prompts: %q (%d words), %d calls", rr[0].Ceiling.Prompt, n, rr[0].Ceiling.Calls)
 	}
 	if r.Calls != 2*3*2+1*2+20+2 {
 		t.Errorf("row calls %d", r.Calls)
