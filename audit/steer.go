@@ -129,9 +129,9 @@ func spreadOf(xs []float64) Spread {
 type Ceiling struct {
 	Prompt      string  `json:"prompt"`
 	Score       float64 `json:"score"`        // on the evaluation seeds, as every other figure
-	SearchScore float64 `json:"search_score"` // on the search's own seeds (optimistic: it was selected on them)
+	SearchScore float64 `json:"search_score"` // its mean over the search's own seeds (optimistic: it was selected on them)
 	Calls       int     `json:"calls"`        // target calls of the search
-	Prompts     int     `json:"prompts"`      // distinct prompts it evaluated
+	Prompts     int     `json:"prompts"`      // distinct prompts it scored
 	Generations int     `json:"generations"`
 	Sample      string  `json:"sample"` // the best prompt's first continuation on the evaluation seeds
 }
@@ -251,43 +251,55 @@ func randomPrompt(rng *nn.RNG, vocab []string, lo, hi int) string {
 	return strings.Join(ws, " ")
 }
 
-// candidate is a prompt of the ceiling's population.
+// candidate is a prompt of the ceiling's population: its words and the
+// running mean of its task score over every generation it was scored in.
 type candidate struct {
 	words []string
-	score float64
+	sum   float64
+	evals int
 }
+
+func (c candidate) mean() float64 { return c.sum / float64(max(c.evals, 1)) }
 
 // ceiling is a (μ+λ) evolutionary search over word prompts, started from
 // the task's seed prompts and random ones, whose fitness is the task score
-// itself (the audit, through the fluency filter), on
-// fixed search seeds distinct from the evaluation seeds: a diagnostic of
-// what search reaches at this budget with a perfect evaluator, not a
-// method. Each generation keeps the better half and fills the other half
-// with mutants of it (replace, insert or delete a word, or splice two
-// parents), never re-evaluating a prompt already seen.
+// itself (the audit, through the fluency filter): a diagnostic of what
+// search reaches at this budget with a perfect evaluator, not a method.
+// Each generation keeps the better half by mean score and fills the other
+// half with mutants of it (replace, insert or delete a word, or splice two
+// parents; never a prompt already seen), then scores the whole population
+// on that generation's fresh seeds: survivors are re-scored, so a prompt
+// that got in on a lucky draw of continuations is found out rather than
+// kept (measured: scored once on fixed seeds, the search's best prompts
+// fell from their search score to below the seed prompts' on the
+// evaluation seeds). The best mean, among prompts scored at least twice
+// when any are, is re-scored on the evaluation seeds.
 func ceiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error) {
 	rng := nn.NewRNG(o.CeilingSeed, 0xce11)
 	n := o.Continuations
-	searchSeeds := make([]uint64, n)
-	for i := range searchSeeds {
-		searchSeeds[i] = 1_000_000 + uint64(i)
-	}
 	seen := map[string]bool{}
 	var c Ceiling
-	evaluate := func(cands []candidate) error {
-		prompts := make([]string, len(cands))
-		for i, cd := range cands {
+	evaluate := func(pop []candidate, gen int) error {
+		seeds := make([]uint64, n)
+		for i := range seeds {
+			seeds[i] = 1_000_000 + uint64(gen*n+i) // never the evaluation seeds 1..n
+		}
+		prompts := make([]string, len(pop))
+		for i, cd := range pop {
 			prompts[i] = strings.Join(cd.words, " ")
 		}
-		r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, prompts, searchSeeds)
+		r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, prompts, seeds)
 		if err != nil {
 			return err
 		}
-		for i := range cands {
-			cands[i].score = r.Prompts[i].Score
+		for i := range pop {
+			pop[i].sum += r.Prompts[i].Score
+			pop[i].evals++
+			if pop[i].evals == 1 {
+				c.Prompts++
+			}
 		}
 		c.Calls += r.Calls
-		c.Prompts += len(cands)
 		return nil
 	}
 	fresh := func(gen func() []string) []string {
@@ -303,8 +315,9 @@ func ceiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error) {
 	pop := make([]candidate, 0, o.CeilingPopulation)
 	if !o.CeilingFromRandom {
 		for _, p := range t.Seeds {
-			if w := strings.Fields(p); len(w) > 0 && !seen[p] && len(pop) < o.CeilingPopulation {
-				seen[strings.Join(w, " ")] = true
+			w := strings.Fields(p)
+			if k := strings.Join(w, " "); len(w) > 0 && !seen[k] && len(pop) < o.CeilingPopulation {
+				seen[k] = true
 				pop = append(pop, candidate{words: w})
 			}
 		}
@@ -316,46 +329,47 @@ func ceiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error) {
 		}
 		pop = append(pop, candidate{words: w})
 	}
-	if err := evaluate(pop); err != nil {
+	if err := evaluate(pop, 0); err != nil {
 		return c, err
 	}
 	c.Generations = 1
 	keep := max(o.CeilingPopulation/2, 1)
-	byScore := func(a, b candidate) int {
+	byMean := func(a, b candidate) int {
 		switch {
-		case a.score > b.score:
+		case a.mean() > b.mean():
 			return -1
-		case a.score < b.score:
+		case a.mean() < b.mean():
 			return 1
 		}
 		return 0
 	}
 	for {
-		slices.SortStableFunc(pop, byScore)
+		slices.SortStableFunc(pop, byMean)
 		pop = pop[:min(keep, len(pop))]
-		children := o.CeilingPopulation - len(pop)
-		if c.Calls+children*n > o.CeilingBudget {
-			break
-		}
 		var kids []candidate
-		for range children {
-			w := fresh(func() []string { return mutate(rng, pop, o) })
-			if w != nil {
+		for range o.CeilingPopulation - len(pop) {
+			if w := fresh(func() []string { return mutate(rng, pop, o) }); w != nil {
 				kids = append(kids, candidate{words: w})
 			}
 		}
-		if len(kids) == 0 {
+		if len(kids) == 0 || c.Calls+(len(pop)+len(kids))*n > o.CeilingBudget {
 			break
 		}
-		if err := evaluate(kids); err != nil {
+		pop = append(pop, kids...)
+		if err := evaluate(pop, c.Generations); err != nil {
 			return c, err
 		}
-		pop = append(pop, kids...)
 		c.Generations++
 	}
-	slices.SortStableFunc(pop, byScore)
+	slices.SortStableFunc(pop, byMean)
 	best := pop[0]
-	c.Prompt, c.SearchScore = strings.Join(best.words, " "), best.score
+	for _, cd := range pop {
+		if cd.evals >= 2 {
+			best = cd // the best mean among the re-scored ones
+			break
+		}
+	}
+	c.Prompt, c.SearchScore = strings.Join(best.words, " "), best.mean()
 	r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, []string{c.Prompt}, EvalSeeds(n))
 	if err != nil {
 		return c, err
