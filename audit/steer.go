@@ -25,15 +25,17 @@ type SteerOptions struct {
 	Tasks    []Task   // nil = Tasks()
 	Vocab    []string // words random prompts and the ceiling draw from (TargetWords)
 
-	Continuations int      // per prompt, on the fixed evaluation seeds 1..n (0 = 8)
+	Continuations int      // per prompt scored for the table, on the fixed evaluation seeds 1..n (0 = 32)
 	RandomPrompts int      // random prompts per seed (0 = 16)
 	Seeds         []uint64 // seeds of the random prompts (nil = 1, 2, 3)
 	MinWords      int      // words per random prompt (0 = 3)
 	MaxWords      int      // (0 = 6)
 
-	CeilingBudget     int    // target calls of the ceiling's search (0 = 1536)
-	CeilingPopulation int    // its population (0 = 16; half are kept each generation)
-	CeilingSeed       uint64 // its seed
+	CeilingBudget int // target calls of the ceiling's search (0 = 1536)
+	// CeilingContinuations per prompt and generation in the search (0 = 8).
+	CeilingContinuations int
+	CeilingPopulation    int    // its population (0 = 16; half are kept each generation)
+	CeilingSeed          uint64 // its seed
 	// CeilingFromRandom starts the ceiling's population from random word
 	// prompts only; by default the task's seed prompts are in it too (what
 	// a user would try first is where search would start).
@@ -47,7 +49,10 @@ func (o *SteerOptions) defaults() {
 		o.Tasks = Tasks()
 	}
 	if o.Continuations == 0 {
-		o.Continuations = 8
+		o.Continuations = 32
+	}
+	if o.CeilingContinuations == 0 {
+		o.CeilingContinuations = 8
 	}
 	if o.RandomPrompts == 0 {
 		o.RandomPrompts = 16
@@ -77,14 +82,14 @@ func (o *SteerOptions) defaults() {
 func (o *SteerOptions) Validate() error {
 	o.defaults()
 	switch {
-	case o.Continuations < 1 || o.RandomPrompts < 1 || len(o.Seeds) < 1:
-		return fmt.Errorf("steerability: continuations %d, random prompts %d, seeds %d: each must be at least 1", o.Continuations, o.RandomPrompts, len(o.Seeds))
+	case o.Continuations < 1 || o.CeilingContinuations < 1 || o.RandomPrompts < 1 || len(o.Seeds) < 1:
+		return fmt.Errorf("steerability: continuations %d (ceiling %d), random prompts %d, seeds %d: each must be at least 1", o.Continuations, o.CeilingContinuations, o.RandomPrompts, len(o.Seeds))
 	case o.MinWords < 1 || o.MaxWords < o.MinWords:
 		return fmt.Errorf("steerability: words per prompt %d..%d: need 1 ≤ min ≤ max", o.MinWords, o.MaxWords)
 	case o.CeilingPopulation < 2:
 		return fmt.Errorf("steerability: ceiling population %d: need at least 2", o.CeilingPopulation)
-	case o.CeilingBudget < o.CeilingPopulation*o.Continuations:
-		return fmt.Errorf("steerability: ceiling budget %d calls is under one generation (%d prompts × %d continuations)", o.CeilingBudget, o.CeilingPopulation, o.Continuations)
+	case o.CeilingBudget < o.CeilingPopulation*o.CeilingContinuations:
+		return fmt.Errorf("steerability: ceiling budget %d calls is under one generation (%d prompts × %d continuations)", o.CeilingBudget, o.CeilingPopulation, o.CeilingContinuations)
 	}
 	return nil
 }
@@ -144,7 +149,8 @@ type SteerRow struct {
 	Random    Spread        `json:"random"` // mean score of random word prompts, per seed
 	RandomD2  float64       `json:"random_distinct_2"`
 	SeedScore []PromptScore `json:"seed_prompts"` // continuations and verdicts omitted in JSON
-	SeedBest  float64       `json:"seed_best"`
+	SeedBest  float64       `json:"seed_best"`    // the best seed prompt's (a max over noisy scores: optimistic)
+	SeedMean  float64       `json:"seed_mean"`
 	Ceiling   Ceiling       `json:"ceiling"`
 	// The steerability goal: ceiling ≥ 70% of real text and ≥ 2× random.
 	OfReal   float64 `json:"ceiling_over_real"`
@@ -209,6 +215,7 @@ func Steerability(ctx context.Context, o SteerOptions) ([]SteerRow, error) {
 			for _, p := range r.Prompts {
 				row.SeedBest = max(row.SeedBest, p.Score)
 			}
+			row.SeedMean = r.Score
 			row.Calls += r.Calls
 		}
 		if row.Ceiling, err = ceiling(ctx, o, t); err != nil {
@@ -276,13 +283,13 @@ func (c candidate) mean() float64 { return c.sum / float64(max(c.evals, 1)) }
 // when any are, is re-scored on the evaluation seeds.
 func ceiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error) {
 	rng := nn.NewRNG(o.CeilingSeed, 0xce11)
-	n := o.Continuations
+	n := o.CeilingContinuations
 	seen := map[string]bool{}
 	var c Ceiling
 	evaluate := func(pop []candidate, gen int) error {
 		seeds := make([]uint64, n)
 		for i := range seeds {
-			seeds[i] = 1_000_000 + uint64(gen*n+i) // never the evaluation seeds 1..n
+			seeds[i] = 1_000_000 + uint64(gen*n+i) // never the evaluation seeds
 		}
 		prompts := make([]string, len(pop))
 		for i, cd := range pop {
@@ -360,6 +367,9 @@ func ceiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error) {
 			return c, err
 		}
 		c.Generations++
+		slices.SortStableFunc(pop, byMean)
+		o.Logger.Debug("ceiling generation", "task", t.Name, "generation", c.Generations, "calls", c.Calls,
+			"best", strings.Join(pop[0].words, " "), "mean", pop[0].mean(), "scored", pop[0].evals)
 	}
 	slices.SortStableFunc(pop, byMean)
 	best := pop[0]
@@ -370,7 +380,7 @@ func ceiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error) {
 		}
 	}
 	c.Prompt, c.SearchScore = strings.Join(best.words, " "), best.mean()
-	r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, []string{c.Prompt}, EvalSeeds(n))
+	r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, []string{c.Prompt}, EvalSeeds(o.Continuations))
 	if err != nil {
 		return c, err
 	}

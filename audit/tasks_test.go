@@ -205,7 +205,7 @@ func TestSteerabilityTinyGPT2(t *testing.T) {
 	opt := SteerOptions{
 		Target: *tt, Template: tmpl, Judge: j, Docs: docs, Vocab: vocab,
 		Tasks:         []Task{{Name: "positive-reviews", Class: "positive", Seeds: []string{"great"}}},
-		Continuations: 2, RandomPrompts: 3, Seeds: []uint64{1, 2}, CeilingBudget: 20, CeilingPopulation: 4, CeilingSeed: 1,
+		Continuations: 2, CeilingContinuations: 2, RandomPrompts: 3, Seeds: []uint64{1, 2}, CeilingBudget: 20, CeilingPopulation: 4, CeilingSeed: 1,
 	}
 	rows, err := Steerability(ctx, opt)
 	if err != nil {

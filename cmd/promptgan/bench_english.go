@@ -30,14 +30,15 @@ func steerabilityCommand() *cli.Command {
 			&cli.StringFlag{Name: "reference", Value: "ngram", Usage: "the fluency filter's reference LM: ngram (a Kneser-Ney word bigram of the disc+audit parts, built here) or lm (english's LSTM reference LM, english/ref in the setup cache)"},
 			&cli.StringSliceFlag{Name: "audit-part", Value: cli.NewStringSlice(audit.PartAudit), Usage: "corpus parts the audit trains on (audit; target may be added: D never sees it); repeat the flag"},
 			&cli.IntFlag{Name: "max-new-tokens", Value: 16, Usage: "tokens the target decodes per continuation"},
-			&cli.IntFlag{Name: "continuations", Value: 8, Usage: "continuations per prompt (fixed evaluation seeds 1..n)"},
+			&cli.IntFlag{Name: "continuations", Value: 32, Usage: "continuations per prompt scored for the table (fixed evaluation seeds 1..n)"},
+			&cli.IntFlag{Name: "search-continuations", Value: 8, Usage: "continuations per prompt and generation in the ceiling's search"},
 			&cli.IntFlag{Name: "random-prompts", Value: 16, Usage: "random word prompts per seed"},
 			&cli.Uint64SliceFlag{Name: "seed", Value: cli.NewUint64Slice(1, 2, 3), Usage: "seeds of the random prompts; repeat the flag"},
 			&cli.IntFlag{Name: "budget", Value: 1536, Usage: "target calls of the ceiling's search per task"},
 			&cli.IntFlag{Name: "population", Value: 16, Usage: "the ceiling search's population"},
 			&cli.Uint64Flag{Name: "ceiling-seed", Value: 1, Usage: "seed of the ceiling's search"},
 			&cli.BoolFlag{Name: "ceiling-from-random", Usage: "start the ceiling's search from random prompts only (default: the seed prompts and random ones)"},
-			&cli.BoolFlag{Name: "quick", Usage: "a small budget (4 continuations, 8 random prompts a seed, a 256-call ceiling): for tests and a first look"},
+			&cli.BoolFlag{Name: "quick", Usage: "a small budget (8 continuations, 8 random prompts a seed, a 256-call ceiling searching on 4): for tests and a first look"},
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "the target's execution provider: cpu, cuda or auto"},
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
 			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
@@ -55,6 +56,7 @@ type steerabilityResult struct {
 	Template      string           `json:"template"`
 	MaxNewTokens  int              `json:"max_new_tokens"`
 	Continuations int              `json:"continuations"`
+	SearchConts   int              `json:"search_continuations"`
 	Budget        int              `json:"ceiling_budget"`
 	Judge         audit.JudgeInfo  `json:"judge"`
 	VocabWords    int              `json:"prompt_words"`
@@ -96,15 +98,16 @@ func benchSteerabilityAction(c *cli.Context) error {
 	}
 	opt := audit.SteerOptions{
 		Template: tmpl, Tasks: tasks,
-		Continuations: c.Int("continuations"), RandomPrompts: c.Int("random-prompts"), Seeds: c.Uint64Slice("seed"),
+		Continuations: c.Int("continuations"), CeilingContinuations: c.Int("search-continuations"), RandomPrompts: c.Int("random-prompts"), Seeds: c.Uint64Slice("seed"),
 		CeilingBudget: c.Int("budget"), CeilingPopulation: c.Int("population"), CeilingSeed: c.Uint64("ceiling-seed"),
 		CeilingFromRandom: c.Bool("ceiling-from-random"),
 		Logger:            benchLogger(c),
 	}
 	if c.Bool("quick") {
-		for name, p := range map[string]*int{"continuations": &opt.Continuations, "random-prompts": &opt.RandomPrompts, "budget": &opt.CeilingBudget} {
+		quick := map[string]int{"continuations": 8, "search-continuations": 4, "random-prompts": 8, "budget": 256}
+		for name, p := range map[string]*int{"continuations": &opt.Continuations, "search-continuations": &opt.CeilingContinuations, "random-prompts": &opt.RandomPrompts, "budget": &opt.CeilingBudget} {
 			if !c.IsSet(name) {
-				*p = map[string]int{"continuations": 4, "random-prompts": 8, "budget": 256}[name]
+				*p = quick[name]
 			}
 		}
 	}
@@ -164,7 +167,7 @@ func benchSteerabilityAction(c *cli.Context) error {
 	}
 	res := steerabilityResult{
 		Corpus: corpus, Target: target, Template: tmpl.String(), MaxNewTokens: c.Int("max-new-tokens"),
-		Continuations: opt.Continuations, Budget: opt.CeilingBudget, Judge: info, VocabWords: len(opt.Vocab),
+		Continuations: opt.Continuations, SearchConts: opt.CeilingContinuations, Budget: opt.CeilingBudget, Judge: info, VocabWords: len(opt.Vocab),
 		Rows: rows, CPUs: runtime.NumCPU(),
 	}
 	for _, r := range rows {
@@ -187,22 +190,23 @@ func benchSteerabilityAction(c *cli.Context) error {
 	fmt.Fprintf(w, "fluent: perplexity %.1f–%.1f (the test texts' %g–%g quantiles under the reference LM: %s) and ≤ %.2f repeated bigrams\n",
 		info.Band.Lo, info.Band.Hi, info.Band.LoQ, info.Band.HiQ, info.RefKind, info.Band.MaxRepeat)
 	fmt.Fprintf(w, "task score: mean over continuations of the audit's one-vs-rest P(class) when fluent, else 0; %d continuations a prompt on fixed seeds\n\n", res.Continuations)
-	fmt.Fprintf(w, "%-17s %6s %-15s %6s %-7s %-7s %6s %6s %-4s %s\n", "task", "real", "random ±sd", "seed", "ceiling", "calls", "/real", "/rand", "ok", "ceiling prompt")
+	fmt.Fprintf(w, "%-17s %6s %-15s %-13s %-7s %-7s %-7s %6s %6s %-4s %s\n", "task", "real", "random ±sd", "seed mean/max", "ceiling", "search", "calls", "/real", "/rand", "ok", "ceiling prompt")
 	for _, r := range rows {
 		ok := "no"
 		if r.Pass {
 			ok = "yes"
 		}
-		fmt.Fprintf(w, "%-17s %6.3f %-15s %6.3f %-7.3f %-7d %6.2f %6.2f %-4s %q\n", r.Task, r.Real.Score,
-			fmt.Sprintf("%.3f ± %.3f", r.Random.Mean, r.Random.SD), r.SeedBest, r.Ceiling.Score, r.Ceiling.Calls, r.OfReal, r.OfRandom, ok, r.Ceiling.Prompt)
+		fmt.Fprintf(w, "%-17s %6.3f %-15s %-13s %-7.3f %-7.3f %-7d %6.2f %6.2f %-4s %q\n", r.Task, r.Real.Score,
+			fmt.Sprintf("%.3f ± %.3f", r.Random.Mean, r.Random.SD), fmt.Sprintf("%.3f/%.3f", r.SeedMean, r.SeedBest),
+			r.Ceiling.Score, r.Ceiling.SearchScore, r.Ceiling.Calls, r.OfReal, r.OfRandom, ok, r.Ceiling.Prompt)
 	}
-	fmt.Fprintf(w, "\nreal: the class's held-out \"test\" texts; random: %d prompts of %d–%d target words per seed, seeds %v; seed: the best hand-written prompt\n",
+	fmt.Fprintf(w, "\nreal: the class's held-out \"test\" texts; random: %d prompts of %d–%d target words per seed, seeds %v; seed: the hand-written prompts' mean and best (the best is a max over noisy scores)\n",
 		opt.RandomPrompts, 3, 6, opt.Seeds)
 	from := "the seed prompts and random ones"
 	if opt.CeilingFromRandom {
 		from = "random prompts"
 	}
-	fmt.Fprintf(w, "ceiling: (μ+λ) evolution over word prompts from %s, rewarded by the task score itself on its own seeds (a diagnostic, not a method), its best prompt re-scored on the evaluation seeds\n", from)
+	fmt.Fprintf(w, "ceiling: (μ+λ) evolution over word prompts from %s, rewarded by the task score itself on its own seeds (a diagnostic, not a method), its best prompt (search: its mean score there, %d continuations a generation) re-scored on the evaluation seeds\n", from, opt.CeilingContinuations)
 	fmt.Fprintf(w, "goal: ceiling ≥ %.0f%% of real and ≥ %.0f× random\n", audit.GoalOfReal*100, audit.GoalOfRandom)
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-17s seed prompts:", r.Task)

@@ -38,7 +38,7 @@ func TestBenchSteerabilityQuick(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("--json does not parse: %v\n%s", err, out)
 	}
-	if len(res.Rows) != 2 || res.Continuations != 4 || res.Judge.Audit.Accuracy < 0.8 {
+	if len(res.Rows) != 2 || res.Continuations != 8 || res.SearchConts != 4 || res.Judge.Audit.Accuracy < 0.8 {
 		t.Fatalf("result: %+v", res)
 	}
 	for _, r := range res.Rows {
@@ -57,6 +57,7 @@ func TestBenchSteerabilityBadInput(t *testing.T) {
 	}{
 		{"unknown task", []string{"--task", "poetry"}, 2, `no English task "poetry"`},
 		{"budget under a generation", []string{"--budget", "10"}, 2, "under one generation"},
+		{"no continuations", []string{"--search-continuations", "0", "--continuations", "-1"}, 2, "each must be at least 1"},
 		{"bad template", []string{"--template", "{promt}"}, 2, "--template"},
 		{"bad reference", []string{"--reference", "gpt"}, 2, `--reference "gpt"`},
 		{"audit on D's data", []string{"--audit-part", "disc"}, 2, `--audit-part "disc"`},
