@@ -49,6 +49,9 @@ func TestWriteTasksLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("%s: mode %v, %v; want 0755 like the rest of the cache", dir, st.Mode().Perm(), err)
+	}
 	if len(entries) != len(Tasks()) {
 		t.Errorf("%d files in %s, want %d", len(entries), dir, len(Tasks()))
 	}
