@@ -27,7 +27,7 @@ func steerabilityCommand() *cli.Command {
 			&cli.StringFlag{Name: "target", Usage: "the target LM's Optimum-layout directory (default: english/lm in the setup cache)"},
 			&cli.StringFlag{Name: "template", Value: english.PromptTemplate, Usage: "how a prompt is put to the target ({prompt} is replaced)"},
 			&cli.StringSliceFlag{Name: "task", Usage: "tasks to measure (default all: " + strings.Join(task.EnglishTaskNames(), ", ") + "); repeat the flag"},
-			&cli.StringFlag{Name: "reference", Value: "ngram", Usage: "the fluency filter's reference LM: ngram (a Kneser-Ney word bigram of the disc+audit parts, built here) or lm (english's LSTM reference LM, english/ref in the setup cache)"},
+			&cli.StringFlag{Name: "reference", Value: "ngram", Usage: "the fluency filter's reference LM: ngram (a Kneser-Ney word bigram of the disc+audit parts, built here) lm (english's LSTM reference LM, english/ref in the setup cache) or lm:DIR"},
 			&cli.StringSliceFlag{Name: "audit-part", Value: cli.NewStringSlice(audit.PartAudit), Usage: "corpus parts the audit trains on (audit; target may be added: D never sees it); repeat the flag"},
 			&cli.IntFlag{Name: "max-new-tokens", Value: 16, Usage: "tokens the target decodes per continuation"},
 			&cli.IntFlag{Name: "continuations", Value: 32, Usage: "continuations per prompt scored for the table (fixed evaluation seeds 1..n)"},
@@ -124,20 +124,24 @@ func benchSteerabilityAction(c *cli.Context) error {
 			return usagef("--audit-part %q: the audit trains on %q and, optionally, %q (never on D's %q nor the %q it is measured on)", p, audit.PartAudit, audit.PartTarget, audit.PartDisc, audit.PartTest)
 		}
 	}
-	switch ref := c.String("reference"); ref {
-	case "ngram":
-	case "lm":
-		p, err := cache.Find("english/"+english.RefDir+"/"+english.WeightsFile, "the English reference LM", "make setup")
-		if err != nil {
-			return err
+	switch ref := c.String("reference"); {
+	case ref == "ngram":
+	case ref == "lm" || strings.HasPrefix(ref, "lm:"):
+		dir := strings.TrimPrefix(strings.TrimPrefix(ref, "lm"), ":")
+		if dir == "" {
+			p, err := cache.Find("english/"+english.RefDir+"/"+english.WeightsFile, "the English reference LM", "make setup")
+			if err != nil {
+				return err
+			}
+			dir = filepath.Dir(p)
 		}
-		lm, err := english.LoadLM(filepath.Dir(p))
+		lm, err := english.LoadLM(dir)
 		if err != nil {
 			return err
 		}
 		jo.Ref = audit.EnglishRef{LM: lm}
 	default:
-		return usagef("--reference %q: choose ngram or lm", ref)
+		return usagef("--reference %q: choose ngram, lm or lm:DIR", ref)
 	}
 	docs, err := english.LoadCorpus(corpus)
 	if err != nil {
