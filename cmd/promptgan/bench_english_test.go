@@ -60,6 +60,7 @@ func TestBenchSteerabilityBadInput(t *testing.T) {
 		{"no continuations", []string{"--search-continuations", "0", "--continuations", "-1"}, 2, "each must be at least 1"},
 		{"bad template", []string{"--template", "{promt}"}, 2, "--template"},
 		{"bad reference", []string{"--reference", "gpt"}, 2, `--reference "gpt"`},
+		{"missing reference LM", []string{"--reference", "lm:testdata/none"}, 1, "load LM testdata/none"},
 		{"audit on D's data", []string{"--audit-part", "disc"}, 2, `--audit-part "disc"`},
 		{"missing corpus", []string{"--corpus", "testdata/none.jsonl"}, 1, "load corpus"},
 		{"missing target", []string{"--task", "positive-reviews", "--target", "testdata/none"}, 1, "testdata/none"},
