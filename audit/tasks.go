@@ -159,7 +159,7 @@ func WriteTasks(docs []Doc, dir string) error {
 	if err != nil {
 		return fmt.Errorf("write English tasks: %w", err)
 	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
+	defer os.RemoveAll(tmp)                      // a no-op once renamed
 	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp's 0700 would outlive the rename
 		return fmt.Errorf("write English tasks: %w", err)
 	}
