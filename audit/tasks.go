@@ -159,8 +159,9 @@ func WriteTasks(docs []Doc, dir string) error {
 	if err != nil {
 		return fmt.Errorf("write English tasks: %w", err)
 	}
-	defer os.RemoveAll(tmp)                      // a no-op once renamed
-	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp's 0700 would outlive the rename
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	// MkdirTemp's 0700 would outlive the rename.
+	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("write English tasks: %w", err)
 	}
 	names := make([]string, 0, len(files))
