@@ -20,6 +20,8 @@ func TestImportLayers(t *testing.T) {
 		"promptgan/cmd":                                 5,
 		"promptgan/benchmarks":                          4,
 		"promptgan/search":                              3,
+		"promptgan/audit":                               3, // judges targets' generations; beside search, never under it
+		"promptgan/english":                             2, // the English corpus and LMs (generator networks)
 		"promptgan/search/rank":                         2,
 		"promptgan/generator":                           2,
 		"promptgan/generator/onnxexport":                2,

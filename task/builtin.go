@@ -1,8 +1,9 @@
 package task
 
 import (
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"promptgan/internal/cache"
 )
@@ -13,11 +14,20 @@ import (
 // `make setup` (scripts/setup-sentiment.sh) writes to the setup cache.
 const BuiltinSentiment = "sentiment"
 
+// EnglishTaskNames lists the built-in English steering tasks, which `make
+// setup` writes to english/tasks/<name>.jsonl in the setup cache from the
+// English corpus (audit.WriteTasks; audit.Tasks says what each one is).
+func EnglishTaskNames() []string {
+	return []string{"positive-reviews", "negative-reviews", "science", "computers", "politics"}
+}
+
 // builtinFile returns a built-in task's file, relative to the setup cache.
 func builtinFile(name string) (string, bool) {
-	switch name {
-	case BuiltinSentiment:
+	switch {
+	case name == BuiltinSentiment:
 		return "data/sentiment.jsonl", true
+	case slices.Contains(EnglishTaskNames(), name):
+		return "english/tasks/" + name + ".jsonl", true
 	}
 	return "", false
 }
@@ -28,7 +38,7 @@ func builtinFile(name string) (string, bool) {
 // file that happens to share a built-in name is reached as ./sentiment.
 func Resolve(nameOrPath string) (string, error) {
 	if nameOrPath == "" {
-		return "", errors.New("no task given: name a task file (JSONL) or the built-in task \"" + BuiltinSentiment + "\"")
+		return "", fmt.Errorf("no task given: name a task file (JSONL) or a built-in task: %q, %s", BuiltinSentiment, strings.Join(EnglishTaskNames(), ", "))
 	}
 	rel, ok := builtinFile(nameOrPath)
 	if !ok {

@@ -19,6 +19,13 @@ func TestResolve(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"text": "a", "label": "good"}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	english := filepath.Join(withData, "english", "tasks", "science.jsonl")
+	if err := os.MkdirAll(filepath.Dir(english), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(english, []byte(`{"text": "a", "label": "good"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	empty := t.TempDir()
 	t.Chdir(empty) // no .cache above the working directory
 	for _, tc := range []struct {
@@ -28,9 +35,11 @@ func TestResolve(t *testing.T) {
 	}{
 		{"built-in from the cache", BuiltinSentiment, withData, file, nil},
 		{"built-in missing", BuiltinSentiment, empty, "", []string{`built-in task "sentiment"`, "make setup", "data/sentiment.jsonl"}},
+		{"English task from the cache", "science", withData, english, nil},
+		{"English task missing", "politics", withData, "", []string{`built-in task "politics"`, "make setup", "english/tasks/politics.jsonl"}},
 		{"a path is kept", "my/task.jsonl", withData, "my/task.jsonl", nil},
 		{"a file named like a built-in", "./sentiment", empty, "./sentiment", nil},
-		{"nothing", "", withData, "", []string{"no task given", "sentiment"}},
+		{"nothing", "", withData, "", []string{"no task given", "sentiment", "positive-reviews"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(cache.EnvDir, tc.cacheDir)

@@ -117,6 +117,7 @@ func newApp() *cli.App {
 					steerOracleCommand(),
 					benchDecodeCommand(),
 					textDiscCommand(),
+					steerabilityCommand(),
 				},
 			},
 			scoreCommand(),
