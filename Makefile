@@ -6,7 +6,7 @@ OPENBLAS_LIB := $(CURDIR)/.cache/openblas/lib
 # from the cache directory compiled into it (or $$PROMPTGAN_OPENBLAS).
 TAGS = $(shell test -f $(OPENBLAS_LIB)/libopenblas.so.0 && echo "-tags openblas -ldflags=-X=promptgan/internal/nn.openblasDir=$(OPENBLAS_LIB)")
 
-.PHONY: setup build test test-purego fuzz stress demo bench bench-decode lint clean
+.PHONY: setup english build test test-purego fuzz stress demo bench bench-decode lint clean
 
 setup:
 	@./scripts/setup-openblas.sh
@@ -14,6 +14,11 @@ setup:
 	@./scripts/setup-sentiment.sh
 	@./scripts/setup-english.sh
 	@./scripts/setup-glove.sh
+
+# The English steering benchmark's target and reference LMs (minutes; make
+# setup builds only its corpus and tasks).
+english: setup
+	@./scripts/setup-english.sh --lms
 
 build: setup
 	$(GO) build $(TAGS) -o bin/promptgan ./cmd/promptgan

@@ -15,10 +15,30 @@ pkg=fortunes
 version=1:1.99.1-7.3
 sha=41d0551dc0ff52f875a2ecef7c39da2f672ab468c37e170119f7e0245a9d63c5
 # Bump the trailing number when the builder's output changes.
-stamp="promptgan-english $pkg=$version 2"
+full_stamp="promptgan-english $pkg=$version 2"
+corpus_stamp="$full_stamp corpus-only"
 out=.cache/english
-if [ -f "$out/VERSION" ] && [ "$(cat "$out/VERSION")" = "$stamp" ]; then
-  echo "setup: English corpus and LMs already in $out"
+# Without --lms only the corpus and the task files are built (seconds; what
+# make setup and the tests need); --lms (make english) also trains the target
+# and reference LMs (minutes; the steerability benchmark needs them).
+lms=0
+case "${1:-}" in
+  --lms) lms=1 ;;
+  "") ;;
+  *) echo "usage: scripts/setup-english.sh [--lms]" >&2; exit 2 ;;
+esac
+stamp=$corpus_stamp
+[ $lms = 1 ] && stamp=$full_stamp
+# The task files come from the corpus; written after every build (a build
+# replaces the whole directory) and whenever they are missing.
+tasks() {
+  [ -d "$out/tasks" ] && return 0
+  go run ./audit/cmd/english-tasks --corpus "$out/corpus.jsonl" --out "$out/tasks" || exit 1
+}
+have=$(cat "$out/VERSION" 2>/dev/null)
+if [ "$have" = "$full_stamp" ] || { [ $lms = 0 ] && [ "$have" = "$corpus_stamp" ]; }; then
+  tasks
+  if [ "$have" = "$full_stamp" ]; then echo "setup: English corpus, tasks and LMs already in $out"; else echo "setup: English corpus and tasks already in $out (the LMs: make english)"; fi
   exit 0
 fi
 [ -s .cache/data/sentiment.jsonl ] || { echo "setup: .cache/data/sentiment.jsonl is missing: run scripts/setup-sentiment.sh (or make setup) first" >&2; exit 1; }
@@ -61,7 +81,10 @@ if [ -f "$ob/libopenblas.so.0" ]; then
   flags=(-tags openblas "-ldflags=-X=promptgan/internal/nn.openblasDir=$ob")
 fi
 start=$(date +%s)
-echo "setup: building the English corpus and LMs into $out (a few minutes)…"
+what="corpus"; only=(--corpus-only)
+[ $lms = 1 ] && { what="corpus and LMs (a few minutes)"; only=(); }
+echo "setup: building the English $what into $out…"
 go run "${flags[@]}" ./english/cmd/build-english --fortunes "$tmp/root/usr/share/games/fortunes" \
-  --sentiment .cache/data/sentiment.jsonl --out "$out" --stamp "$stamp" || exit 1
-echo "setup: English corpus and LMs ready in $out ($(( $(date +%s) - start )) s)"
+  --sentiment .cache/data/sentiment.jsonl --out "$out" --stamp "$stamp" "${only[@]}" || exit 1
+tasks
+echo "setup: English $what ready in $out ($(( $(date +%s) - start )) s)"

@@ -78,7 +78,7 @@ func benchSteerabilityAction(c *cli.Context) error {
 	}
 	target := c.String("target")
 	if target == "" {
-		p, err := cache.Find("english/lm/model.onnx", "the English target LM", "make setup")
+		p, err := cache.Find("english/lm/model.onnx", "the English target LM", "make english")
 		if err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func benchSteerabilityAction(c *cli.Context) error {
 	case ref == "lm" || strings.HasPrefix(ref, "lm:"):
 		dir := strings.TrimPrefix(strings.TrimPrefix(ref, "lm"), ":")
 		if dir == "" {
-			p, err := cache.Find("english/"+english.RefDir+"/"+english.WeightsFile, "the English reference LM", "make setup")
+			p, err := cache.Find("english/"+english.RefDir+"/"+english.WeightsFile, "the English reference LM", "make english")
 			if err != nil {
 				return err
 			}
