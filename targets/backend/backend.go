@@ -17,6 +17,16 @@ type Request struct {
 // Generation is the target's answer to one Request.
 type Generation struct {
 	Tokens []int32
+	Usage  Usage // what a remote server billed for the call; zero for local targets
+}
+
+// Usage is the token usage a server reported for one call (in its own
+// tokens). FromLedger marks a call answered from the call ledger: the usage
+// is the one recorded when it was paid, and it was not paid again.
+type Usage struct {
+	PromptTokens     int
+	CompletionTokens int
+	FromLedger       bool
 }
 
 // Model is a target model.
