@@ -36,3 +36,20 @@ type Model interface {
 	// Fingerprint identifies the model and its decoding settings (the call ledger's key).
 	Fingerprint() string
 }
+
+type onAnswerKey struct{}
+
+// WithOnAnswer returns a context that asks the backend that gets it to call
+// f with each request's generation as soon as it has it (i indexes the
+// batch), before the whole batch is answered: the call ledger records each
+// paid call at once, so a crash mid-batch loses no call already answered.
+// Backends that answer a batch at once need not call it.
+func WithOnAnswer(ctx context.Context, f func(i int, g Generation)) context.Context {
+	return context.WithValue(ctx, onAnswerKey{}, f)
+}
+
+// OnAnswer returns the function WithOnAnswer put in ctx, or nil.
+func OnAnswer(ctx context.Context) func(i int, g Generation) {
+	f, _ := ctx.Value(onAnswerKey{}).(func(i int, g Generation))
+	return f
+}

@@ -268,6 +268,9 @@ func (m *Model) Generate(ctx context.Context, reqs []backend.Request) ([]backend
 				return
 			}
 			out[i] = g
+			if f := backend.OnAnswer(ctx); f != nil {
+				f(i, g)
+			}
 		})
 	}
 	wg.Wait()
