@@ -23,6 +23,7 @@ import (
 	"promptgan/metrics"
 	"promptgan/search"
 	"promptgan/targets"
+	"promptgan/targets/backend"
 )
 
 // configFromFlags builds a new run's Config: a preset, then the YAML
@@ -363,6 +364,10 @@ func printResult(w io.Writer, res search.Result, out string, cfg search.Config) 
 	fmt.Fprintf(w, "checkpoint: %s\n", res.Checkpoint)
 	if l := res.Ledger; l != nil {
 		fmt.Fprintf(w, "call ledger: %d calls answered from it, %d sent to the target, %d records in %s\n", l.Hits, l.Misses, l.Records, filepath.Join(out, search.LedgerDir))
+		if l.Paid != (backend.Usage{}) || l.Saved != (backend.Usage{}) {
+			fmt.Fprintf(w, "token usage: %d prompt + %d completion tokens paid (every call in the ledger); %d prompt + %d completion tokens answered from the ledger, not paid again\n",
+				l.Paid.PromptTokens, l.Paid.CompletionTokens, l.Saved.PromptTokens, l.Saved.CompletionTokens)
+		}
 	}
 }
 
