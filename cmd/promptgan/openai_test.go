@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -155,4 +158,75 @@ func TestOpenAIBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOpenAIKillResume SIGKILLs a text run against the fault-injecting
+// server while calls are in flight (the server holds every call from its
+// 25th answer on, waits for the answers already sent to reach the ledger,
+// then kills), resumes it, and checks that no call answered before the
+// kill was sent again.
+func TestOpenAIKillResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and trains")
+	}
+	bin := buildBinary(t)
+	var (
+		mu     sync.Mutex
+		proc   *os.Process
+		killed bool
+	)
+	srv := openaitest.New(openaitest.Options{Model: "tiny", Key: openaiKey, FaultEvery: 4, Slow: 3 * time.Second,
+		BeforeAnswer: func(answered int) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case proc == nil: // not started, or killed and resumed
+				return true
+			case killed: // until it dies
+				return false
+			case answered < 25:
+				return true
+			}
+			killed = true
+			p := proc
+			go func() {
+				time.Sleep(300 * time.Millisecond) // the answers sent before reach the ledger
+				p.Signal(syscall.SIGKILL)
+			}()
+			return false
+		}})
+	t.Cleanup(srv.Close)
+	t.Setenv("PROMPTGAN_TEST_KEY", openaiKey)
+	tmp := t.TempDir()
+	cfg := filepath.Join(tmp, "openai.yaml")
+	tiny, _ := os.ReadFile(textFixture(t, "tiny.yaml"))
+	os.WriteFile(cfg, append(tiny, openaiConfig...), 0o644)
+	dir := filepath.Join(tmp, "run")
+	cmd := exec.Command(bin, "train", "--task", textFixture(t, "reviews.jsonl"), "--target", "openai:tiny", "--base-url", srv.BaseURL(),
+		"--api-key-env", "PROMPTGAN_TEST_KEY", "--config", cfg, "--out", dir, "--quiet")
+	cmd.Dir = "../.."
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	proc = cmd.Process
+	mu.Unlock()
+	err := cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("train was not killed: %v", err)
+	}
+	before := srv.Tally()
+	mu.Lock()
+	proc = nil
+	mu.Unlock()
+	res := exec.Command(bin, "resume", dir, "--quiet")
+	res.Dir = "../.."
+	if out, err := res.CombinedOutput(); err != nil || !strings.Contains(string(out), "finished at step 8") {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	after := srv.Tally()
+	if after.Repeats != 0 || after.Answered <= before.Answered {
+		t.Errorf("after the kill %d calls were answered before; the resumed run had %d answered twice (want 0) and %d new", before.Answered, after.Repeats, after.Answered-before.Answered)
+	}
+	checkOnce(t, srv, dir, "text run, SIGKILL at the 25th answer + resume")
 }
