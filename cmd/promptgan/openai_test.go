@@ -79,6 +79,12 @@ func TestOpenAITextRun(t *testing.T) {
 	if srv.Tally().Answered <= paid {
 		t.Error("the resumed steps made no call")
 	}
+	// search verifies its best prompts on the server, through the ledger
+	out, errOut, code = run(t, "search", "--n", "16", "--top", "3", "--verify", "2", dir)
+	if code != 0 {
+		t.Fatalf("search --verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+	checkOnce(t, srv, dir, "text run, resumed, searched")
 	out, _, code = run(t, "inspect", dir)
 	if code != 0 || !strings.Contains(out, "usage       ") || !strings.Contains(out, "openai:tiny (promptgan/target/openai/v1;base_url=") {
 		t.Errorf("inspect: exit %d\n%s", code, out)
