@@ -1,7 +1,7 @@
 // Package backend holds what every target backend shares: the Model
 // interface, its Request and Generation, and the file hasher fingerprints
 // are built from. It is a leaf so that the backends (targets/onnx,
-// targets/ledger, later an HTTP backend) and the switch above them
+// targets/ledger, targets/openai) and the switch above them
 // (package targets) can all import it.
 package backend
 
