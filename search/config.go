@@ -9,11 +9,13 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"promptgan/discriminator"
 	"promptgan/generator"
 	"promptgan/internal/nn"
 	"promptgan/targets"
+	"promptgan/targets/openai"
 	"promptgan/task"
 )
 
@@ -32,6 +34,7 @@ type Config struct {
 	Device        string               `yaml:"device" json:"device"`                 // ONNX Runtime execution provider of a model target: cpu, cuda or auto; cpu
 	MaxNewTokens  int                  `yaml:"max_new_tokens" json:"max_new_tokens"` // tokens a model target decodes per prompt; 0 = gen_len; D reads the first gen_len
 	Ledger        bool                 `yaml:"ledger" json:"ledger"`                 // record every target call in RUN/ledger and answer repeats from it; false (identity calls are free)
+	OpenAI        OpenAIConfig         `yaml:"openai" json:"openai"`                 // an openai:MODEL target's server and decode settings
 
 	// Data (paths are made absolute when a run starts, so that resume works from any directory)
 	Train   string  `yaml:"train" json:"train"`       // real sequences: what D learns is good (gen_len token ids a line, .txt or .jsonl {"ids"}); required
@@ -97,6 +100,27 @@ type Config struct {
 	CheckpointEvery int    `yaml:"checkpoint_every" json:"checkpoint_every"` // steps between checkpoints; 0 = only at the end
 	LogEvery        int    `yaml:"log_every" json:"log_every"`               // steps between metrics.jsonl records; 10
 	KeepCheckpoints int    `yaml:"keep_checkpoints" json:"keep_checkpoints"` // newest checkpoints kept besides latest and best; 3; 0 = keep all
+}
+
+// OpenAIConfig is how an openai:MODEL target is reached and decodes (see
+// targets/openai). The API key itself is never in a config: only the name
+// of the environment variable that holds it.
+type OpenAIConfig struct {
+	BaseURL     string   `yaml:"base_url" json:"base_url"`       // the server's API root, e.g. http://127.0.0.1:8000/v1; required
+	APIKeyEnv   string   `yaml:"api_key_env" json:"api_key_env"` // environment variable holding the API key; "" = OPENAI_API_KEY
+	Endpoint    string   `yaml:"endpoint" json:"endpoint"`       // completions (continue the prompt; "") or chat (the context as one user message)
+	Temperature *float64 `yaml:"temperature" json:"temperature"` // sampling temperature; null = 1
+	TopP        *float64 `yaml:"top_p" json:"top_p"`             // nucleus sampling; null = 1
+	Stop        []string `yaml:"stop" json:"stop"`               // stop sequences; none
+	Concurrency int      `yaml:"concurrency" json:"concurrency"` // calls in flight at once; 0 = 8
+	Timeout     float64  `yaml:"timeout" json:"timeout"`         // seconds per HTTP attempt; 0 = 60
+	MaxRetries  int      `yaml:"max_retries" json:"max_retries"` // retries of a call (429, 5xx, connection errors, timeouts); 0 = 6
+}
+
+// Options returns c as targets/openai options (model and max_tokens unset).
+func (c OpenAIConfig) Options() openai.Options {
+	return openai.Options{BaseURL: c.BaseURL, APIKeyEnv: c.APIKeyEnv, Endpoint: c.Endpoint, Temperature: c.Temperature, TopP: c.TopP,
+		Stop: c.Stop, Concurrency: c.Concurrency, Timeout: time.Duration(c.Timeout * float64(time.Second)), MaxRetries: c.MaxRetries}
 }
 
 // DefaultConfig returns the seqgan-oracle settings without data paths: an
@@ -385,6 +409,14 @@ func (c Config) Validate() error {
 	for _, ck := range []check{
 		{c.Target == "", "target is empty: \"identity\" (a sequence GAN) or the directory of an Optimum-layout ONNX export (--target DIR)"},
 		{c.Device != "cpu" && c.Device != "cuda" && c.Device != "auto", fmt.Sprintf("device = %q: choose cpu, cuda or auto", c.Device)},
+		{targets.IsOpenAI(c.Target) && c.OpenAI.BaseURL == "", fmt.Sprintf("target = %q needs openai.base_url: the server's API root (--base-url http://HOST:PORT/v1)", c.Target)},
+		{targets.IsOpenAI(c.Target) && !c.Ledger, fmt.Sprintf("target = %q with ledger: false: every call to a server is paid for, so it goes through the call ledger; set ledger: true", c.Target)},
+		{c.OpenAI.Endpoint != "" && c.OpenAI.Endpoint != openai.EndpointCompletions && c.OpenAI.Endpoint != openai.EndpointChat, fmt.Sprintf("openai.endpoint = %q: choose completions or chat", c.OpenAI.Endpoint)},
+		{c.OpenAI.Concurrency < 0 || c.OpenAI.Concurrency > 4096, fmt.Sprintf("openai.concurrency = %d: must be in 1..4096 (0 = 8)", c.OpenAI.Concurrency)},
+		{!(c.OpenAI.Timeout >= 0 && c.OpenAI.Timeout <= 86400), fmt.Sprintf("openai.timeout = %v: seconds in (0, 86400] (0 = 60)", c.OpenAI.Timeout)},
+		{c.OpenAI.MaxRetries < 0 || c.OpenAI.MaxRetries > 100, fmt.Sprintf("openai.max_retries = %d: must be in 0..100 (0 = 6)", c.OpenAI.MaxRetries)},
+		{c.OpenAI.Temperature != nil && !(*c.OpenAI.Temperature >= 0 && *c.OpenAI.Temperature <= 2), fmt.Sprintf("openai.temperature = %v: must be in [0, 2]", ptrVal(c.OpenAI.Temperature))},
+		{c.OpenAI.TopP != nil && !(*c.OpenAI.TopP > 0 && *c.OpenAI.TopP <= 1), fmt.Sprintf("openai.top_p = %v: must be in (0, 1]", ptrVal(c.OpenAI.TopP))},
 		{c.MaxNewTokens < 0, fmt.Sprintf("max_new_tokens = %d: must be >= 0 (0 = gen_len)", c.MaxNewTokens)},
 		{c.Train == "" && !c.IsText(), "train is empty: give the file of real sequences (gen_len token ids a line, .txt or .jsonl {\"ids\": [...]})"},
 		{!(c.HeldOut >= 0 && c.HeldOut < 1), fmt.Sprintf("held_out = %v: must be in [0, 1)", c.HeldOut)},
@@ -666,4 +698,11 @@ func fieldPrefix(f reflect.StructField, prefix string) string {
 		name = f.Name
 	}
 	return prefix + name + "."
+}
+
+func ptrVal(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

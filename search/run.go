@@ -11,6 +11,7 @@ import (
 
 	"promptgan/checkpoints"
 	"promptgan/metrics"
+	"promptgan/targets/backend"
 	"promptgan/targets/ledger"
 )
 
@@ -60,6 +61,35 @@ const (
 	CheckpointsDir = "checkpoints"
 	LedgerDir      = "ledger"
 )
+
+// Usage keys of metrics.jsonl, present when the target reports token usage
+// (a remote server): the tokens the run's ledger records as paid, over
+// every process that wrote it, and those answered from it by this process
+// (not paid again).
+const (
+	UsagePromptKey     = "usage_prompt_tokens"
+	UsageCompletionKey = "usage_completion_tokens"
+	UsageSavedKey      = "usage_saved_tokens"
+)
+
+// withUsage returns vals plus the usage keys, when the ledger has any usage.
+func (tr *Trainer) withUsage(vals map[string]float64) map[string]float64 {
+	if tr.ledger == nil {
+		return vals
+	}
+	st := tr.ledger.Stats()
+	if st.Paid == (backend.Usage{}) && st.Saved == (backend.Usage{}) {
+		return vals
+	}
+	out := make(map[string]float64, len(vals)+3)
+	for k, v := range vals {
+		out[k] = v
+	}
+	out[UsagePromptKey] = float64(st.Paid.PromptTokens)
+	out[UsageCompletionKey] = float64(st.Paid.CompletionTokens)
+	out[UsageSavedKey] = float64(st.Saved.PromptTokens + st.Saved.CompletionTokens)
+	return out
+}
 
 // checkpointName is the directory name of the checkpoint at step.
 func checkpointName(step int) string { return fmt.Sprintf("step-%07d", step) }
@@ -185,7 +215,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		if err := tr.checkValues(st.Step, st.Phase, st.Values); err != nil {
 			return err
 		}
-		pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: st.Values})
+		pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: tr.withUsage(st.Values)})
 		args := []any{"step", st.Step, "phase", cfg.PhaseOf(max(st.Step, 1))}
 		for _, k := range evalKeys {
 			if v, ok := st.Values[k]; ok {
@@ -242,7 +272,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		}
 		// log
 		if st.Step%cfg.LogEvery == 0 {
-			pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: st.Values}) // finite: Step checks
+			pending = append(pending, metrics.Record{Step: st.Step, Phase: st.Phase, Values: tr.withUsage(st.Values)}) // finite: Step checks
 			if len(pending) >= 64 {
 				if err := flush(); err != nil {
 					return res, err
@@ -288,6 +318,10 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		st := l.Stats()
 		res.Ledger = &st
 		log.Info("call ledger", "answered_from_ledger", st.Hits, "sent_to_target", st.Misses, "records", st.Records)
+		if st.Paid != (backend.Usage{}) || st.Saved != (backend.Usage{}) {
+			log.Info("token usage", "paid_prompt_tokens", st.Paid.PromptTokens, "paid_completion_tokens", st.Paid.CompletionTokens,
+				"saved_prompt_tokens", st.Saved.PromptTokens, "saved_completion_tokens", st.Saved.CompletionTokens)
+		}
 	}
 	if res.Stopped == "interrupted" {
 		return res, ErrInterrupted

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"promptgan/internal/ort"
 	"promptgan/targets/backend"
 	"promptgan/targets/onnx"
+	"promptgan/targets/openai"
 )
 
 // The target interface, from targets/backend.
@@ -19,6 +21,12 @@ type (
 
 // IdentityName is Config.Name of the identity target.
 const IdentityName = "identity"
+
+// OpenAIPrefix starts Config.Name of an OpenAI-compatible target: openai:MODEL.
+const OpenAIPrefix = "openai:"
+
+// IsOpenAI says whether name is an OpenAI-compatible target (openai:MODEL).
+func IsOpenAI(name string) bool { return strings.HasPrefix(name, OpenAIPrefix) }
 
 // Config says which target to open and how it decodes.
 type Config struct {
@@ -34,6 +42,9 @@ type Config struct {
 	Device       string // ONNX Runtime execution provider: cpu, cuda or auto; "" = cpu
 	Library      string // ONNX Runtime library (file or directory); "" = the usual search
 	Threads      int    // ONNX Runtime intra-op threads; 0 = one per core
+	// OpenAI configures an openai:MODEL target (its Model and MaxTokens
+	// are set by Open from Name and max(MaxNewTokens, GenLen)).
+	OpenAI openai.Options
 }
 
 // Opened is a target Open returned: the model, the vocabulary its tokens
@@ -51,7 +62,14 @@ type Opened struct {
 // Open returns the target cfg names. An ONNX target samples at temperature
 // 1 with per-request seeds, decodes max(MaxNewTokens, GenLen) tokens, keeps
 // the stop token that ends a generation, and is fitted to GenLen tokens.
-func Open(cfg Config) (Opened, error) {
+func Open(cfg Config) (Opened, error) { return OpenContext(context.Background(), cfg) }
+
+// OpenContext is Open; ctx bounds the check an openai:MODEL target makes
+// of its server (openai.Model.Check) before it is returned.
+func OpenContext(ctx context.Context, cfg Config) (Opened, error) {
+	if IsOpenAI(cfg.Name) {
+		return openOpenAI(ctx, cfg)
+	}
 	if cfg.Name == IdentityName {
 		return Opened{Model: Identity{}, Close: func() {}}, nil
 	}
@@ -81,6 +99,28 @@ func Open(cfg Config) (Opened, error) {
 		o.Text = &TextTarget{Model: model, Tokenizer: m, Stop: info.Decode.StopTokens}
 	}
 	return o, nil
+}
+
+// openOpenAI opens an OpenAI-compatible target: a byte-level model whose
+// generations (fitted to GenLen when set) end with openai.EndID when the
+// server stopped by itself, and which is also a TextTarget.
+func openOpenAI(ctx context.Context, cfg Config) (Opened, error) {
+	o := cfg.OpenAI
+	o.Model = strings.TrimPrefix(cfg.Name, OpenAIPrefix)
+	o.MaxTokens = max(cfg.MaxNewTokens, cfg.GenLen)
+	m, err := openai.Open(o)
+	if err != nil {
+		return Opened{}, fmt.Errorf("target %s: %w", cfg.Name, err)
+	}
+	if err := m.Check(ctx); err != nil {
+		return Opened{}, fmt.Errorf("target %s: %w", cfg.Name, err)
+	}
+	var model Model = m
+	if cfg.GenLen > 0 {
+		model = FitGenerations(m, cfg.GenLen)
+	}
+	return Opened{Model: model, Vocab: openai.Vocab, Close: func() {},
+		Text: &TextTarget{Model: model, Tokenizer: m, Stop: []int32{openai.EndID}}}, nil
 }
 
 // Identity is the target whose generation is the prompt: with it, the
@@ -121,25 +161,42 @@ type fitTarget struct {
 func (f *fitTarget) Fingerprint() string { return f.fp }
 
 func (f *fitTarget) Generate(ctx context.Context, reqs []Request) ([]Generation, error) {
+	if on := backend.OnAnswer(ctx); on != nil {
+		// whoever listens gets the fitted generation, as Generate returns it
+		ctx = backend.WithOnAnswer(ctx, func(i int, g Generation) {
+			if t, err := f.fit(i, g.Tokens); err == nil {
+				g.Tokens = t
+				on(i, g)
+			}
+		})
+	}
 	out, err := f.m.Generate(ctx, reqs)
 	if err != nil {
 		return nil, err
 	}
 	for i, g := range out {
-		switch {
-		case len(g.Tokens) == 0:
-			return nil, fmt.Errorf("request %d: the target generated no tokens (gen_len %d): a stop token came first; include stop tokens in generations", i, f.n)
-		case len(g.Tokens) > f.n:
-			out[i].Tokens = slices.Clone(g.Tokens[:f.n])
-		case len(g.Tokens) < f.n:
-			t := slices.Clone(g.Tokens)
-			for len(t) < f.n {
-				t = append(t, g.Tokens[len(g.Tokens)-1])
-			}
-			out[i].Tokens = t
+		if out[i].Tokens, err = f.fit(i, g.Tokens); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// fit cuts or pads the tokens of generation i to f.n.
+func (f *fitTarget) fit(i int, tokens []int32) ([]int32, error) {
+	switch {
+	case len(tokens) == 0:
+		return nil, fmt.Errorf("request %d: the target generated no tokens (gen_len %d): a stop token came first; include stop tokens in generations", i, f.n)
+	case len(tokens) > f.n:
+		return slices.Clone(tokens[:f.n]), nil
+	case len(tokens) < f.n:
+		t := slices.Clone(tokens)
+		for len(t) < f.n {
+			t = append(t, tokens[len(tokens)-1])
+		}
+		return t, nil
+	}
+	return tokens, nil
 }
 
 // Continue sends the (n, k) prompts to tg in one batched Generate call,

@@ -47,7 +47,7 @@ func TestHelpStatesDefaults(t *testing.T) {
 		want, lack []string
 	}{
 		{"train", []string{"(default: the preset's: seqgan-oracle 10200, quick 3200, tiny 40", "steer 4, text 6", "(default: 0 = gen-len)"}, []string{"(default: 0)", "(default 4)"}},
-		{"resume", []string{"(default: the run's own budget)", "--quiet          no progress bar", "(default: the run's)"}, []string{"(default: 0)", "budget) (default"}},
+		{"resume", []string{"(default: the run's own budget)", "--quiet           no progress bar", "(default: the run's)"}, []string{"(default: 0)", "budget) (default"}},
 	} {
 		out, errOut, code := run(t, tc.cmd, "--help")
 		if code != 0 {

@@ -109,6 +109,7 @@ func inspectAction(c *cli.Context) error {
 	}
 	fmt.Fprintf(w, "checkpoint  %s\nstep        %d of %d (%s)\nformat      %d\n", dir, ck.Manifest.Step, cfg.Steps, cfg.PhaseOf(max(ck.Manifest.Step, 1)), ck.Manifest.FormatVersion)
 	fmt.Fprintf(w, "target      %s (%s)\n", cfg.Target, ck.Manifest.Fingerprints["target"])
+	printUsage(w, dir, ck.Manifest.Step)
 	fmt.Fprintf(w, "prompts     %d tokens; generations %d tokens\n", cfg.PromptLen, cfg.GenLen)
 	fmt.Fprintf(w, "generator   vocab %d, emb %d, hidden %d\n", cfg.Generator.Vocab, cfg.Generator.Emb, cfg.Generator.Hidden)
 	if cfg.IsText() {
@@ -339,4 +340,23 @@ func sanitize(v any) any {
 		return out
 	}
 	return v
+}
+
+// printUsage prints the token usage a remote target billed the run, as
+// metrics.jsonl (beside the checkpoints directory) last recorded it up to
+// step; nothing when the run has none.
+func printUsage(w io.Writer, ckDir string, step int) {
+	recs, err := metrics.ReadRecords(filepath.Join(filepath.Dir(filepath.Dir(ckDir)), search.MetricsFile))
+	if err != nil {
+		return
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		v := recs[i].Values
+		if _, ok := v[search.UsagePromptKey]; !ok || recs[i].Step > step {
+			continue
+		}
+		fmt.Fprintf(w, "usage       %.0f prompt + %.0f completion tokens paid (the call ledger's records, at step %d); %.0f tokens answered from the ledger, not paid again\n",
+			v[search.UsagePromptKey], v[search.UsageCompletionKey], recs[i].Step, v[search.UsageSavedKey])
+		return
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"promptgan/metrics"
 	"promptgan/search"
 	"promptgan/targets"
+	"promptgan/targets/backend"
 )
 
 // configFromFlags builds a new run's Config: a preset, then the YAML
@@ -72,7 +73,8 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 		flag string
 		dst  *string
 	}{{"target", &cfg.Target}, {"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle}, {"prior", &cfg.Prior}, {"device", &cfg.Device},
-		{"task", &cfg.Task}, {"template", &cfg.Template}, {"encoder", &cfg.Encoder}, {"prompt-vocab", &cfg.PromptVocab}} {
+		{"task", &cfg.Task}, {"template", &cfg.Template}, {"encoder", &cfg.Encoder}, {"prompt-vocab", &cfg.PromptVocab},
+		{"base-url", &cfg.OpenAI.BaseURL}, {"api-key-env", &cfg.OpenAI.APIKeyEnv}, {"endpoint", &cfg.OpenAI.Endpoint}} {
 		if c.IsSet(f.flag) {
 			*f.dst = c.String(f.flag)
 		}
@@ -89,7 +91,10 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 		return cfg, usagef("task is set but target is identity: a text run needs a model that reads and writes text (--target DIR of an Optimum export with tokenizer.json)")
 	}
 	if cfg.IsText() && cfg.Target == "" {
-		return cfg, usagef("a text run needs --target DIR: an Optimum-layout export of a model with tokenizer.json (model.onnx, config.json, tokenizer.json)")
+		return cfg, usagef("a text run needs --target DIR: an Optimum-layout export of a model with tokenizer.json (model.onnx, config.json, tokenizer.json), or --target openai:MODEL --base-url URL")
+	}
+	if targets.IsOpenAI(cfg.Target) && cfg.OpenAI.BaseURL == "" {
+		return cfg, usagef("--target %s needs --base-url: the server's API root, e.g. http://127.0.0.1:8000/v1 (or openai.base_url in the YAML)", cfg.Target)
 	}
 	if !cfg.IsIdentity() && !cfg.IsText() && cfg.Train == "" {
 		return cfg, usagef("a run against a model needs --train REFS: good generations, gen_len (%d) token ids a line (.txt) or {\"ids\": [...]} (.jsonl)", cfg.GenLen)
@@ -105,12 +110,13 @@ func openTarget(c *cli.Context, cfg *search.Config) (targets.Opened, error) {
 	}
 	tc := targets.Config{
 		Name: cfg.Target, GenLen: cfg.GenLen, MaxNewTokens: cfg.MaxNewTokens, Device: cfg.Device, Library: c.String("ort-lib"),
+		OpenAI: cfg.OpenAI.Options(),
 	}
 	if cfg.IsText() {
 		// generations are text: up to gen_len tokens, not fitted to it
 		tc.GenLen, tc.MaxNewTokens = 0, cfg.GenLen
 	}
-	op, err := targets.Open(tc)
+	op, err := targets.OpenContext(c.Context, tc)
 	if err != nil {
 		return op, err
 	}
@@ -220,6 +226,9 @@ func resumeAction(c *cli.Context) error {
 	}
 	if c.IsSet("device") {
 		cfg.Device = c.String("device")
+	}
+	if c.IsSet("base-url") { // the server moved; the fingerprint (and so the ledger's keys) follows it
+		cfg.OpenAI.BaseURL = c.String("base-url")
 	}
 	vocab := cfg.Generator.Vocab
 	op, err := openTarget(c, &cfg)
@@ -355,6 +364,10 @@ func printResult(w io.Writer, res search.Result, out string, cfg search.Config) 
 	fmt.Fprintf(w, "checkpoint: %s\n", res.Checkpoint)
 	if l := res.Ledger; l != nil {
 		fmt.Fprintf(w, "call ledger: %d calls answered from it, %d sent to the target, %d records in %s\n", l.Hits, l.Misses, l.Records, filepath.Join(out, search.LedgerDir))
+		if l.Paid != (backend.Usage{}) || l.Saved != (backend.Usage{}) {
+			fmt.Fprintf(w, "token usage: %d prompt + %d completion tokens paid (every call in the ledger); %d prompt + %d completion tokens answered from the ledger, not paid again\n",
+				l.Paid.PromptTokens, l.Paid.CompletionTokens, l.Saved.PromptTokens, l.Saved.CompletionTokens)
+		}
 	}
 }
 

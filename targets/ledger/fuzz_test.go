@@ -33,11 +33,12 @@ func fuzzSeeds() []fuzzSeed {
 		binary.LittleEndian.PutUint32(b[at:], n)
 		return b
 	}
-	v2 := header()
-	v2[8] = 2
+	v3 := header(FormatVersion)
+	v3[8] = 3
+	v1, _ := buildLogV(3, 1)
 	return []fuzzSeed{
 		{"empty", nil, false},
-		{"header-only", header(), false},
+		{"header-only", header(FormatVersion), false},
 		{"valid-4-records", full, false},
 		{"torn-last-record", full[:len(full)-5], false},
 		{"torn-record-header", full[:starts[3]+3], false},
@@ -47,7 +48,9 @@ func fuzzSeeds() []fuzzSeed {
 		{"lying-length-last", lie(starts[3], 0xfffffff0), false},
 		{"lying-length-middle", lie(starts[1], 60<<20), false},
 		{"zero-tail", append(slices.Clone(full), make([]byte, 64)...), false},
-		{"version-2", v2, false},
+		{"version-3", v3, false},
+		{"version-1-3-records", v1, false},
+		{"version-1-torn", v1[:len(v1)-3], false},
 		{"not-a-ledger", []byte("SQLite format 3\x00"), false},
 	}
 }

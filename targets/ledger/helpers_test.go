@@ -26,7 +26,7 @@ func gen(i int) backend.Generation {
 	for j := range i % 5 {
 		t = append(t, int32(i*10+j))
 	}
-	return backend.Generation{Tokens: t}
+	return backend.Generation{Tokens: t, Usage: usageOf(i)}
 }
 
 // logBuffer is a concurrency-safe buffer for a slog handler.
@@ -71,14 +71,27 @@ func mustOpen(t testing.TB, dir string, opts Options) (*Ledger, *logBuffer) {
 
 // buildLog returns the bytes of a log holding records 0..n-1 and the byte
 // offset at which each record starts.
-func buildLog(n int) ([]byte, []int64) {
-	b := header()
+func buildLog(n int) ([]byte, []int64) { return buildLogV(n, FormatVersion) }
+
+// buildLogV is buildLog in format version v (1 or 2); records carry the
+// usage usageOf(i) (dropped in version 1).
+func buildLogV(n int, v uint32) ([]byte, []int64) {
+	b := header(v)
+	fixed := int64(minPayload + usageSize)
+	if v == 1 {
+		fixed = minPayload
+	}
 	var starts []int64
 	for i := range n {
 		starts = append(starts, int64(len(b)))
-		b = appendRecord(b, Key(testFP, req(i)), gen(i).Tokens)
+		b = appendRecord(b, Key(testFP, req(i)), entryOf(gen(i)), fixed)
 	}
 	return b, starts
+}
+
+// usageOf is the usage test records carry.
+func usageOf(i int) backend.Usage {
+	return backend.Usage{PromptTokens: 10 + i, CompletionTokens: 100 + i}
 }
 
 // writeLog writes b as the log of a fresh ledger directory and returns the directory.
@@ -104,6 +117,9 @@ func checkRecords(t testing.TB, l *Ledger, n int) {
 		}
 		if !slices.Equal(g.Tokens, gen(i).Tokens) {
 			t.Fatalf("record %d = %v, want %v", i, g.Tokens, gen(i).Tokens)
+		}
+		if want := usageOf(i); g.Usage.PromptTokens != want.PromptTokens || g.Usage.CompletionTokens != want.CompletionTokens || !g.Usage.FromLedger {
+			t.Fatalf("record %d: usage %+v, want %+v from the ledger", i, g.Usage, want)
 		}
 	}
 }

@@ -18,7 +18,7 @@
 //
 // Open creates the directory and the log when they do not exist.
 //
-// # Log format, version 1
+// # Log format, version 2 (version 1 is read too)
 //
 // All integers are little-endian. The log starts with a 16-byte header:
 //
@@ -30,11 +30,18 @@
 // followed by records, back to back, in the order they were appended:
 //
 //	offset  size     field
-//	0       4        n: payload length in bytes, uint32; 36 <= n <= MaxPayload
+//	0       4        n: payload length in bytes, uint32; 44 <= n <= MaxPayload
 //	4       4        CRC-32C (Castagnoli) of the payload
 //	8       32       payload: key, the SHA-256 of Key
-//	40      4        payload: count, the number of generated tokens, uint32; n = 36 + 4*count
+//	40      4        payload: count, the number of generated tokens, uint32; n = 44 + 4*count
 //	44      4*count  payload: the generated token ids, int32 each
+//	+0      4        payload: prompt tokens the server billed for the call, uint32
+//	+4      4        payload: completion tokens billed, uint32
+//
+// Version 1 records have no usage (n = 36 + 4*count). A version 1 log is
+// still opened and appended to in version 1 (the usage of its new calls is
+// not kept, and Open warns once); any other version is refused with
+// ErrFormatVersion.
 //
 // A key appears at most once: appending a key the ledger already holds is a
 // no-op (the first generation recorded for a key wins).
@@ -94,8 +101,9 @@ import (
 	"promptgan/targets/backend"
 )
 
-// FormatVersion is the log format written by Open and the only one it reads.
-const FormatVersion = 1
+// FormatVersion is the log format of a new ledger. Open reads it and
+// version 1 (no usage).
+const FormatVersion = 2
 
 // MaxPayload bounds the payload of one record (64 MiB, about 16.7 million
 // tokens). Append refuses a longer generation; Open treats a longer length
@@ -111,7 +119,8 @@ const (
 
 	keySize       = 32
 	recHeaderSize = 8           // length + CRC
-	minPayload    = keySize + 4 // key + count, no tokens
+	minPayload    = keySize + 4 // key + count, no tokens (version 1)
+	usageSize     = 8           // prompt + completion tokens (version 2)
 	minRecord     = recHeaderSize + minPayload
 	scanBufSize   = 64 << 10
 )
@@ -124,7 +133,7 @@ var (
 	// header is not a ledger header, or a bad record is followed by valid
 	// ones. The error names the file and the byte offset.
 	ErrCorrupt = errors.New("corrupt ledger")
-	// ErrFormatVersion: the log header carries a format version other than FormatVersion.
+	// ErrFormatVersion: the log header carries a format version this build does not read.
 	ErrFormatVersion = errors.New("unsupported ledger format version")
 	// ErrLocked: another Ledger (in this process or another) has the directory open.
 	ErrLocked = errors.New("ledger in use by another process")
@@ -154,6 +163,16 @@ type Stats struct {
 	Misses       int64 // requests sent to the model
 	Bytes        int64 // size of ledger.log
 	DroppedBytes int64 // bytes of a torn (or, with Repair, damaged) tail removed by Open
+	// Usage: Paid sums the recorded usage of every record (what the calls
+	// the ledger holds cost, over every process that wrote it); Saved sums
+	// the recorded usage of the hits since Open (calls not paid again).
+	Paid, Saved backend.Usage
+}
+
+// entry is what the ledger holds for a key.
+type entry struct {
+	tokens []int32
+	usage  [2]uint32 // prompt, completion tokens
 }
 
 // Ledger is an open call ledger. Its methods are safe for concurrent use.
@@ -165,11 +184,15 @@ type Ledger struct {
 	log   *slog.Logger
 	f     *os.File // ledger.log, O_RDWR|O_APPEND
 	lock  *os.File // ledger.lock, flock-ed
-	index map[[32]byte][]int32
+	index map[[32]byte]entry
 	size  int64 // end of the last complete record = file size
 	dirty bool  // appended since the last fsync
-	err   error // sticky: the file's state is unknown, refuse writes
-	stats Stats
+	// version is the log's format version; fixed its payload size without
+	// tokens (minPayload, plus usageSize from version 2)
+	version uint32
+	fixed   int64
+	err     error // sticky: the file's state is unknown, refuse writes
+	stats   Stats
 }
 
 // Open opens the ledger in dir, creating dir and an empty ledger when they do
@@ -240,7 +263,7 @@ func open(dir string, opts Options) (_ *Ledger, err error) {
 		log:   logger,
 		f:     f,
 		lock:  lock,
-		index: make(map[[32]byte][]int32),
+		index: make(map[[32]byte]entry),
 	}
 	if err := l.load(); err != nil {
 		return nil, err
@@ -248,11 +271,11 @@ func open(dir string, opts Options) (_ *Ledger, err error) {
 	return l, nil
 }
 
-// header returns the 16-byte log header of this format version.
-func header() []byte {
+// header returns the 16-byte log header of format version v.
+func header(v uint32) []byte {
 	b := make([]byte, 0, headerSize)
 	b = append(b, magic...)
-	b = binary.LittleEndian.AppendUint32(b, FormatVersion)
+	b = binary.LittleEndian.AppendUint32(b, v)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -260,7 +283,7 @@ func header() []byte {
 // rename, fsync of the directory.
 func createLog(dir, path string) error {
 	tmp := path + tmpSuffix
-	if err := writeFileSync(tmp, header()); err != nil {
+	if err := writeFileSync(tmp, header(FormatVersion)); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -287,7 +310,7 @@ func (l *Ledger) load() error {
 	var payload []byte
 	off := int64(headerSize)
 	for off < size {
-		n, problem, err := readRecord(br, size-off, &payload)
+		n, problem, err := readRecord(br, size-off, &payload, l.fixed)
 		if err != nil {
 			return fmt.Errorf("%s: read record at byte offset %d: %w", l.path, off, err)
 		}
@@ -298,9 +321,11 @@ func (l *Ledger) load() error {
 			size = off
 			break
 		}
-		key, tokens := decodePayload(payload)
+		key, e := decodePayload(payload, l.fixed)
 		if _, dup := l.index[key]; !dup { // Append never writes one; keep the first
-			l.index[key] = tokens
+			l.index[key] = e
+			l.stats.Paid.PromptTokens += int(e.usage[0])
+			l.stats.Paid.CompletionTokens += int(e.usage[1])
 		}
 		off += n
 	}
@@ -313,7 +338,8 @@ func (l *Ledger) load() error {
 // or one holding a prefix of the header (a file created by hand or by
 // another tool; Open itself never leaves one), is given a fresh header.
 func (l *Ledger) checkHeader(size int64) error {
-	want := header()
+	want := header(FormatVersion)
+	l.version, l.fixed = FormatVersion, minPayload+usageSize
 	got := make([]byte, min(size, headerSize))
 	if _, err := l.f.ReadAt(got, 0); err != nil {
 		return fmt.Errorf("%s: read header: %w", l.path, err)
@@ -338,8 +364,13 @@ func (l *Ledger) checkHeader(size int64) error {
 	if sum := binary.LittleEndian.Uint32(got[12:16]); sum != crc32.Checksum(got[:12], castagnoli) {
 		return corruptf("%s: header damaged: CRC-32C %08x does not match bytes 0..11", l.path, sum)
 	}
-	if v := binary.LittleEndian.Uint32(got[8:12]); v != FormatVersion {
-		return fmt.Errorf("%s: format version %d, this build reads %d: %w", l.path, v, FormatVersion, ErrFormatVersion)
+	switch v := binary.LittleEndian.Uint32(got[8:12]); v {
+	case FormatVersion:
+	case 1:
+		l.version, l.fixed = 1, minPayload
+		l.log.Warn("ledger: a version 1 log: it is read and appended to, but the token usage of new calls is not recorded (start a new ledger to record it)", "file", l.path)
+	default:
+		return fmt.Errorf("%s: format version %d, this build reads 1 and %d: %w", l.path, v, FormatVersion, ErrFormatVersion)
 	}
 	return nil
 }
@@ -348,7 +379,8 @@ func (l *Ledger) checkHeader(size int64) error {
 // of the file, into *payload. It returns the record's size, or a description
 // of what is wrong with it (problem), or an I/O error. It never allocates
 // more than min(MaxPayload, left) bytes.
-func readRecord(br *bufio.Reader, left int64, payload *[]byte) (n int64, problem string, err error) {
+// fixed is the payload's size without tokens (36 in version 1, 44 in 2).
+func readRecord(br *bufio.Reader, left int64, payload *[]byte, fixed int64) (n int64, problem string, err error) {
 	if left < recHeaderSize {
 		return 0, fmt.Sprintf("truncated record header: %d of %d bytes", left, recHeaderSize), nil
 	}
@@ -357,7 +389,7 @@ func readRecord(br *bufio.Reader, left int64, payload *[]byte) (n int64, problem
 		return 0, "", err
 	}
 	length := int64(binary.LittleEndian.Uint32(h[0:4]))
-	if p := lengthProblem(length, left); p != "" {
+	if p := lengthProblem(length, left, fixed); p != "" {
 		return 0, p, nil
 	}
 	if cap(*payload) < int(length) {
@@ -370,7 +402,7 @@ func readRecord(br *bufio.Reader, left int64, payload *[]byte) (n int64, problem
 	if sum := crc32.Checksum(*payload, castagnoli); sum != binary.LittleEndian.Uint32(h[4:8]) {
 		return 0, fmt.Sprintf("CRC-32C mismatch: stored %08x, computed %08x over %d bytes", binary.LittleEndian.Uint32(h[4:8]), sum, length), nil
 	}
-	if count := int64(binary.LittleEndian.Uint32((*payload)[keySize:])); length != minPayload+4*count {
+	if count := int64(binary.LittleEndian.Uint32((*payload)[keySize:])); length != fixed+4*count {
 		return 0, fmt.Sprintf("payload of %d bytes holds a token count of %d", length, count), nil
 	}
 	return recHeaderSize + length, "", nil
@@ -378,37 +410,44 @@ func readRecord(br *bufio.Reader, left int64, payload *[]byte) (n int64, problem
 
 // lengthProblem checks a record's length field against the format's bounds
 // and the left bytes from the record's start to the end of the file.
-func lengthProblem(length, left int64) string {
+func lengthProblem(length, left, fixed int64) string {
 	switch {
-	case length < minPayload:
-		return fmt.Sprintf("payload length %d is below the minimum %d", length, minPayload)
+	case length < fixed:
+		return fmt.Sprintf("payload length %d is below the minimum %d", length, fixed)
 	case length > MaxPayload:
 		return fmt.Sprintf("payload length %d exceeds the limit %d", length, MaxPayload)
-	case (length-minPayload)%4 != 0:
-		return fmt.Sprintf("payload length %d is not 36 plus a multiple of 4", length)
+	case (length-fixed)%4 != 0:
+		return fmt.Sprintf("payload length %d is not %d plus a multiple of 4", length, fixed)
 	case recHeaderSize+length > left:
 		return fmt.Sprintf("record of %d bytes runs past the end of the file (%d bytes left)", recHeaderSize+length, left)
 	}
 	return ""
 }
 
-// decodePayload splits a checked payload into its key and a fresh token slice.
-func decodePayload(p []byte) ([32]byte, []int32) {
+// decodePayload splits a checked payload into its key and a fresh entry.
+func decodePayload(p []byte, fixed int64) ([32]byte, entry) {
 	key := [32]byte(p[:keySize])
 	count := int(binary.LittleEndian.Uint32(p[keySize:]))
+	var e entry
+	if fixed > minPayload {
+		u := p[minPayload+4*count:]
+		e.usage = [2]uint32{binary.LittleEndian.Uint32(u), binary.LittleEndian.Uint32(u[4:])}
+	}
 	if count == 0 {
-		return key, nil
+		return key, e
 	}
-	tokens := make([]int32, count)
-	for i := range tokens {
-		tokens[i] = int32(binary.LittleEndian.Uint32(p[minPayload+4*i:]))
+	e.tokens = make([]int32, count)
+	for i := range e.tokens {
+		e.tokens[i] = int32(binary.LittleEndian.Uint32(p[minPayload+4*i:]))
 	}
-	return key, tokens
+	return key, e
 }
 
-// appendRecord appends the encoded record of (key, tokens) to b.
-func appendRecord(b []byte, key [32]byte, tokens []int32) []byte {
-	length := minPayload + 4*len(tokens)
+// appendRecord appends the encoded record of (key, e) in the format whose
+// payload without tokens is fixed bytes to b.
+func appendRecord(b []byte, key [32]byte, e entry, fixed int64) []byte {
+	tokens := e.tokens
+	length := int(fixed) + 4*len(tokens)
 	start := len(b)
 	b = slices.Grow(b, recHeaderSize+length)
 	b = binary.LittleEndian.AppendUint32(b, uint32(length))
@@ -417,6 +456,10 @@ func appendRecord(b []byte, key [32]byte, tokens []int32) []byte {
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(tokens)))
 	for _, t := range tokens {
 		b = binary.LittleEndian.AppendUint32(b, uint32(t))
+	}
+	if fixed > minPayload {
+		b = binary.LittleEndian.AppendUint32(b, e.usage[0])
+		b = binary.LittleEndian.AppendUint32(b, e.usage[1])
 	}
 	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(b[start+recHeaderSize:], castagnoli))
 	return b
@@ -482,7 +525,7 @@ func (l *Ledger) findRecord(from, size int64) (int64, bool, error) {
 		}
 		length := int64(binary.LittleEndian.Uint32(w[0:4]))
 		count := int64(binary.LittleEndian.Uint32(w[recHeaderSize+keySize:]))
-		if lengthProblem(length, size-p) == "" && length == minPayload+4*count {
+		if lengthProblem(length, size-p, l.fixed) == "" && length == l.fixed+4*count {
 			if cap(payload) < int(length) {
 				payload = make([]byte, length)
 			}
@@ -508,12 +551,24 @@ func (l *Ledger) findRecord(from, size int64) (int64, bool, error) {
 func (l *Ledger) Append(key [32]byte, g backend.Generation) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.appendLocked([][32]byte{key}, [][]int32{g.Tokens})
+	return l.appendLocked([][32]byte{key}, []entry{entryOf(g)})
+}
+
+// entryOf is what the ledger keeps of g: its tokens and usage (clamped to uint32).
+func entryOf(g backend.Generation) entry {
+	c := func(n int) uint32 { return uint32(min(max(n, 0), 1<<32-1)) }
+	return entry{tokens: g.Tokens, usage: [2]uint32{c(g.Usage.PromptTokens), c(g.Usage.CompletionTokens)}}
+}
+
+// generation is e as a Generation answered from the ledger.
+func (e entry) generation() backend.Generation {
+	return backend.Generation{Tokens: slices.Clone(e.tokens),
+		Usage: backend.Usage{PromptTokens: int(e.usage[0]), CompletionTokens: int(e.usage[1]), FromLedger: true}}
 }
 
 // appendLocked appends the records of the keys the ledger does not hold yet
 // (the first of duplicates within keys) in one write. l.mu must be held.
-func (l *Ledger) appendLocked(keys [][32]byte, tokens [][]int32) error {
+func (l *Ledger) appendLocked(keys [][32]byte, entries []entry) error {
 	if err := l.writable(); err != nil {
 		return err
 	}
@@ -525,11 +580,11 @@ func (l *Ledger) appendLocked(keys [][32]byte, tokens [][]int32) error {
 			continue
 		}
 		pending[k] = true
-		if n := len(tokens[i]); n > (MaxPayload-minPayload)/4 {
-			return fmt.Errorf("append to %s: generation of %d tokens exceeds the record limit of %d", l.path, n, (MaxPayload-minPayload)/4)
+		if n := len(entries[i].tokens); n > (MaxPayload-int(l.fixed))/4 {
+			return fmt.Errorf("append to %s: generation of %d tokens exceeds the record limit of %d", l.path, n, (MaxPayload-int(l.fixed))/4)
 		}
 		fresh = append(fresh, i)
-		buf = appendRecord(buf, k, tokens[i])
+		buf = appendRecord(buf, k, entries[i], l.fixed)
 	}
 	if len(buf) == 0 {
 		return nil
@@ -546,11 +601,18 @@ func (l *Ledger) appendLocked(keys [][32]byte, tokens [][]int32) error {
 	l.size += int64(len(buf))
 	l.dirty = true
 	for _, i := range fresh {
-		var t []int32
-		if len(tokens[i]) > 0 {
-			t = slices.Clone(tokens[i])
+		e := entries[i]
+		if l.version < 2 {
+			e.usage = [2]uint32{} // not on disk: a reopen would not see it
 		}
-		l.index[keys[i]] = t
+		if len(e.tokens) > 0 {
+			e.tokens = slices.Clone(e.tokens)
+		} else {
+			e.tokens = nil
+		}
+		l.index[keys[i]] = e
+		l.stats.Paid.PromptTokens += int(e.usage[0])
+		l.stats.Paid.CompletionTokens += int(e.usage[1])
 	}
 	l.stats.Appended += len(fresh)
 	l.stats.Records = len(l.index)
@@ -572,8 +634,11 @@ func (l *Ledger) writable() error {
 func (l *Ledger) Get(key [32]byte) (backend.Generation, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	t, ok := l.index[key]
-	return backend.Generation{Tokens: slices.Clone(t)}, ok
+	e, ok := l.index[key]
+	if !ok {
+		return backend.Generation{}, false
+	}
+	return e.generation(), true
 }
 
 // Len returns the number of keys the ledger holds.

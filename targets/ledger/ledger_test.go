@@ -67,7 +67,8 @@ func TestTypesCovered(t *testing.T) {
 		want []string
 	}{
 		{backend.Request{}, []string{"Prompt", "Input", "Seed"}},
-		{backend.Generation{}, []string{"Tokens"}},
+		{backend.Generation{}, []string{"Tokens", "Usage"}},
+		{backend.Usage{}, []string{"PromptTokens", "CompletionTokens", "FromLedger"}}, // FromLedger is not stored: it is how a record is answered
 	} {
 		typ := reflect.TypeOf(tc.v)
 		var got []string
@@ -83,17 +84,19 @@ func TestTypesCovered(t *testing.T) {
 // TestFormatGolden checks the bytes Append writes against a log built
 // independently (Python, bit-by-bit CRC-32C) from the format in the package comment.
 func TestFormatGolden(t *testing.T) {
-	const want = "50474c4544474552010000005a533076" + // header
-		"300000008f202f9d" + // length 48, CRC-32C
+	const want = "50474c45444745520200000063da1214" + // header, version 2
+		"38000000eaf64073" + // length 56, CRC-32C
 		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" + // key
-		"03000000" + "05000000ffffffff70110100" // count 3, tokens 5, -1, 70000
+		"03000000" + "05000000ffffffff70110100" + // count 3, tokens 5, -1, 70000
+		"0700000009000000" // usage: 7 prompt, 9 completion tokens
 	dir := t.TempDir()
 	l, _ := mustOpen(t, dir, Options{})
 	var key [32]byte
 	for i := range key {
 		key[i] = byte(i)
 	}
-	if err := l.Append(key, backend.Generation{Tokens: []int32{5, -1, 70000}}); err != nil {
+	g := backend.Generation{Tokens: []int32{5, -1, 70000}, Usage: backend.Usage{PromptTokens: 7, CompletionTokens: 9}}
+	if err := l.Append(key, g); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -103,6 +106,47 @@ func TestFormatGolden(t *testing.T) {
 	}
 	if hex.EncodeToString(got) != want {
 		t.Errorf("log = %x\nwant  %s", got, want)
+	}
+}
+
+// TestFormatVersion1 opens a version 1 log (the golden bytes of the format
+// before usage was recorded): its record reads back with no usage, and an
+// append keeps the log in version 1.
+func TestFormatVersion1(t *testing.T) {
+	const v1 = "50474c4544474552010000005a533076" + // header, version 1
+		"300000008f202f9d" + // length 48, CRC-32C
+		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" + // key
+		"03000000" + "05000000ffffffff70110100" // count 3, tokens 5, -1, 70000
+	b, _ := hex.DecodeString(v1)
+	dir := writeLog(t, b)
+	l, logs := mustOpen(t, dir, Options{})
+	var key [32]byte
+	for i := range key {
+		key[i] = byte(i)
+	}
+	g, ok := l.Get(key)
+	if !ok || !slices.Equal(g.Tokens, []int32{5, -1, 70000}) || g.Usage.PromptTokens != 0 || !g.Usage.FromLedger {
+		t.Fatalf("Get = %+v, %v", g, ok)
+	}
+	if !strings.Contains(logs.String(), "version 1") {
+		t.Errorf("no warning about the version 1 log: %q", logs.String())
+	}
+	if err := l.Append(Key(testFP, req(3)), gen(3)); err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.Paid != (backend.Usage{}) {
+		t.Errorf("Paid = %+v in a version 1 log, want none", st.Paid)
+	}
+	l.Close()
+	got, _ := os.ReadFile(filepath.Join(dir, logName))
+	want, starts := buildLogV(4, 1)
+	if !bytes.Equal(got[:len(b)], b) || !bytes.Equal(got[len(b):], want[starts[3]:]) {
+		t.Errorf("log after an append = %x, want the version 1 log plus a version 1 record", got)
+	}
+	l2, _ := mustOpen(t, dir, Options{})
+	defer l2.Close()
+	if l2.Len() != 2 {
+		t.Errorf("reopened: %d records, want 2", l2.Len())
 	}
 }
 
@@ -307,9 +351,9 @@ func TestCorruptMiddleRecord(t *testing.T) {
 }
 
 func TestHeader(t *testing.T) {
-	hdr := header()
+	hdr := header(FormatVersion)
 	v2 := slices.Clone(hdr)
-	binary.LittleEndian.PutUint32(v2[8:], 2)
+	binary.LittleEndian.PutUint32(v2[8:], 3)
 	binary.LittleEndian.PutUint32(v2[12:], crc32.Checksum(v2[:12], castagnoli))
 	badCRC := slices.Clone(hdr)
 	badCRC[9] ^= 1
@@ -325,7 +369,7 @@ func TestHeader(t *testing.T) {
 		{"header only", hdr, nil, ""},
 		{"short garbage", []byte("hello"), ErrCorrupt, "not a promptgan call ledger"},
 		{"other magic", append([]byte("SQLite f"), one[8:]...), ErrCorrupt, "not a promptgan call ledger"},
-		{"version 2", v2, ErrFormatVersion, "format version 2, this build reads 1"},
+		{"version 3", v2, ErrFormatVersion, "format version 3, this build reads 1 and 2"},
 		{"damaged header", append(badCRC, one[headerSize:]...), ErrCorrupt, "header damaged"},
 	}
 	for _, tc := range tests {

@@ -73,24 +73,42 @@ func (c *cached) Generate(ctx context.Context, reqs []backend.Request) ([]backen
 	for j, i := range send {
 		sendReqs[j], sendKeys[j] = reqs[i], keys[i]
 	}
-	gens, err := c.model.Generate(ctx, sendReqs)
+	// each answer is recorded as it arrives (a backend that calls
+	// OnAnswer), so that a crash mid-batch loses no call already paid; the
+	// batch is recorded again below, which skips what is recorded
+	gctx := backend.WithOnAnswer(ctx, func(j int, g backend.Generation) {
+		if j >= 0 && j < len(sendKeys) {
+			_ = c.ledger.record(sendKeys[j:j+1], []entry{entryOf(g)}, false) // an error recurs, and is returned, below
+		}
+	})
+	gens, err := c.model.Generate(gctx, sendReqs)
 	if err != nil {
 		return nil, err
 	}
 	if len(gens) != len(sendReqs) {
 		return nil, fmt.Errorf("ledger: target %s answered %d requests with %d generations; nothing recorded", fp, len(sendReqs), len(gens))
 	}
-	tokens := make([][]int32, len(gens))
+	entries := make([]entry, len(gens))
 	for j, g := range gens {
-		tokens[j] = g.Tokens
+		entries[j] = entryOf(g)
 	}
-	if err := c.ledger.record(sendKeys, tokens, !c.opts.NoCache); err != nil {
+	if err := c.ledger.record(sendKeys, entries, !c.opts.NoCache); err != nil {
 		return nil, fmt.Errorf("ledger: record %d generations: %w", len(gens), err)
 	}
+	// the first request of each key sent is the call paid; the others
+	// (and, with preferStored, a generation a concurrent call recorded
+	// first) are answered by it
+	paid := make([]bool, len(send))
 	for i, j := range slot {
-		if j >= 0 {
-			out[i] = backend.Generation{Tokens: slices.Clone(tokens[j])}
+		if j < 0 {
+			continue
 		}
+		g := backend.Generation{Tokens: slices.Clone(entries[j].tokens), Usage: gens[j].Usage}
+		if paid[j] {
+			g.Usage.FromLedger = true
+		}
+		paid[j] = true
+		out[i] = g
 	}
 	return out, nil
 }
@@ -109,10 +127,12 @@ func (l *Ledger) lookup(keys [][32]byte, out []backend.Generation, noCache bool)
 	first := make(map[[32]byte]int) // key -> index in send
 	for i, k := range keys {
 		if !noCache {
-			if t, ok := l.index[k]; ok {
-				out[i] = backend.Generation{Tokens: slices.Clone(t)}
+			if e, ok := l.index[k]; ok {
+				out[i] = e.generation()
 				slot[i] = -1
 				l.stats.Hits++
+				l.stats.Saved.PromptTokens += int(e.usage[0])
+				l.stats.Saved.CompletionTokens += int(e.usage[1])
 				continue
 			}
 			if j, ok := first[k]; ok {
@@ -132,15 +152,15 @@ func (l *Ledger) lookup(keys [][32]byte, out []backend.Generation, noCache bool)
 // record appends the new generations; with preferStored, tokens[j] of a key
 // the ledger already holds (recorded meanwhile by a concurrent call) is
 // replaced by the recorded generation.
-func (l *Ledger) record(keys [][32]byte, tokens [][]int32, preferStored bool) error {
+func (l *Ledger) record(keys [][32]byte, entries []entry, preferStored bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.appendLocked(keys, tokens); err != nil {
+	if err := l.appendLocked(keys, entries); err != nil {
 		return err
 	}
 	if preferStored {
 		for j, k := range keys {
-			tokens[j] = l.index[k]
+			entries[j].tokens = l.index[k].tokens
 		}
 	}
 	return nil
