@@ -9,12 +9,27 @@
 // the references are the target's continuations of them. The methods see
 // only the references.
 //
-// Exact metric of a set of prompts: each prompt is continued once by the
-// target (evaluation seeds fixed per prompt index, the same for every
-// method, not counted against the budget); the continuation y scores
-// NLL_s(y) = −(1/m) Σ_t log P_oracle(y_t | s ⊕ y_<t) under each secret s,
-// computed exactly with the Go oracle; the metric is the mean over prompts
-// of min_s NLL_s(y) (lower is better). The floor is the metric of fresh
+// The headline metric of a set of prompts is the symmetrised KL divergence,
+// per token, between the target's continuation distributions after each
+// prompt p and after its nearest secret s (lower is better; 0 at the
+// secret). Each prompt is continued once by the target (evaluation seeds
+// fixed per prompt index, the same for every method, not counted against
+// the budget); every NLL below is exact, computed with the Go oracle:
+// NLL_x(y) = −(1/m) Σ_t log P_oracle(y_t | x ⊕ y_<t).
+//   - nearest secret: argmin_s NLL_s(y) for the prompt's evaluation
+//     continuation y (lowest index on ties); the same s serves both
+//     directions, the NLL metric and coverage.
+//   - reverse KL(P(·|p) ‖ P(·|s)): NLL_s(y) − NLL_p(y) on that continuation
+//     (y is drawn from P(·|p)).
+//   - forward KL(P(·|s) ‖ P(·|p)): the mean of NLL_p(y′) − NLL_s(y′) over a
+//     fixed set of ForwardN continuations y′ of s, drawn once per run with
+//     fixed seeds, the same for every method and every evaluation; exactly 0
+//     for p = s.
+//   - symmetric KL: (forward + reverse)/2, averaged over the prompts.
+//
+// Beside it, the earlier NLL metric: the mean over prompts of min_s NLL_s(y),
+// a cross-entropy that continuations of low entropy can push below the
+// floor without resembling the secret's. The floor is the metric of fresh
 // continuations of the secrets themselves; the random level is that of
 // uniformly random prompts; gap closed = (random − metric)/(random − floor).
 //
@@ -89,6 +104,7 @@ const (
 	streamBestOfNSeeds
 	streamEvolution
 	streamEvolutionSeeds
+	streamForwardSeeds
 	streamPromptganEval = 1 << 20 // + evaluation index
 )
 
@@ -101,6 +117,7 @@ type Options struct {
 
 	RefsTotal   int // references in all, RefsTotal/S per secret
 	FloorN      int // continuations of the secrets for the floor (FloorN/S each)
+	ForwardN    int // continuations of each secret behind the forward KL (a fixed set)
 	RandomN     int // random prompts for the random level
 	EvalPrompts int // prompts a method outputs and is scored on (its top or its samples)
 
@@ -134,7 +151,7 @@ func DefaultOptions(secrets int) Options {
 	st.Generator.Vocab, st.Discriminator.Vocab = 5000, 5000
 	return Options{
 		Oracle: DefaultOracle, Secrets: secrets, Seed: 1, Budget: 20000,
-		RefsTotal: 1024, FloorN: 1024, RandomN: 1024, EvalPrompts: 128,
+		RefsTotal: 1024, FloorN: 1024, ForwardN: 16, RandomN: 1024, EvalPrompts: 128,
 		PretrainGSteps: 300, PretrainDSteps: 20,
 		Population: 128, Tournament: 4, CandidateBatch: 128,
 		Steer:  st,
@@ -157,6 +174,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("refs_total %d: need at least one reference per secret (%d)", o.RefsTotal, o.Secrets)
 	case o.FloorN < o.Secrets:
 		return fmt.Errorf("floor_n %d: need at least one continuation per secret (%d)", o.FloorN, o.Secrets)
+	case o.ForwardN < 1:
+		return fmt.Errorf("--forward-samples %d: must be >= 1", o.ForwardN)
 	case o.RandomN < 1:
 		return fmt.Errorf("random_n %d: must be >= 1", o.RandomN)
 	case o.EvalPrompts < 1:
@@ -193,16 +212,25 @@ func (f Float) MarshalJSON() ([]byte, error) {
 
 // Point is one evaluation of a method's output.
 type Point struct {
-	Calls     int     `json:"calls"`      // target calls spent by the method when its output was taken
-	Metric    float64 `json:"metric"`     // mean min_s NLL_s of the output's continuations
-	GapClosed float64 `json:"gap_closed"` // (random − metric)/(random − floor)
-	// KL is the mean of NLL_s(y) − NLL_p(y) for the nearest secret s of each
-	// continuation y of prompt p: an estimate of KL(P(·|p) ‖ P(·|s)) per
-	// token, 0 when the prompt's continuations are distributed as the
-	// secret's. Unlike Metric (a cross-entropy, which low-entropy
-	// continuations can push below the floor) it has its minimum at the secret.
+	Calls int `json:"calls"` // target calls spent by the method when its output was taken
+	// KLSym is the headline metric: (KLForward + KL)/2, per token, averaged
+	// over the prompts; 0 when every prompt's continuations are distributed
+	// as its nearest secret's.
+	KLSym        float64 `json:"kl_sym"`
+	KLSymRemoved float64 `json:"kl_sym_removed"` // (random − KLSym)/random: the share of the random prompts' level removed
+	// KLForward is the mean over prompts p of NLL_p(y′) − NLL_s(y′) over the
+	// fixed continuations y′ of p's nearest secret s: an estimate of
+	// KL(P(·|s) ‖ P(·|p)) per token, exactly 0 for p = s.
+	KLForward float64 `json:"kl_forward"`
+	// KL is the reverse direction: the mean of NLL_s(y) − NLL_p(y) for the
+	// nearest secret s of each continuation y of prompt p, an estimate of
+	// KL(P(·|p) ‖ P(·|s)) per token. Unlike Metric (a cross-entropy, which
+	// low-entropy continuations can push below the floor) both directions
+	// have their minimum at the secret.
 	KL          float64   `json:"kl"`
 	KLGapClosed float64   `json:"kl_gap_closed"` // (random KL − KL)/random KL
+	Metric      float64   `json:"metric"`        // the NLL metric: mean min_s NLL_s of the output's continuations
+	GapClosed   float64   `json:"gap_closed"`    // (random − metric)/(random − floor)
 	Covered     int       `json:"covered"`       // secrets covered (see Coverage)
 	Share       []float64 `json:"share"`         // per secret: share of prompts whose continuation is nearest to it
 	ClassNLL    []Float   `json:"class_nll"`     // per secret: mean NLL_s over those prompts; null when there are none
@@ -221,32 +249,42 @@ type MethodResult struct {
 
 // Result is everything Run measured.
 type Result struct {
-	Secrets       int                `json:"secrets"`
-	Seed          uint64             `json:"seed"`
-	Budget        int                `json:"budget"`
-	PromptLen     int                `json:"prompt_len"`
-	GenLen        int                `json:"gen_len"`
-	RefsPerSecret int                `json:"refs_per_secret"`
-	EvalPrompts   int                `json:"eval_prompts"`
-	Target        string             `json:"target"`
-	TargetNote    string             `json:"target_note,omitempty"`
-	Fingerprint   string             `json:"fingerprint"`
-	SecretTokens  [][]int32          `json:"secret_tokens"`
-	Floor         float64            `json:"floor"`
-	Random        float64            `json:"random"`
-	FloorKL       float64            `json:"floor_kl"` // KL of the secrets' own continuations (0 with one secret)
-	RandomKL      float64            `json:"random_kl"`
-	FloorClass    []Float            `json:"floor_class"`  // per secret: the floor's class NLL (coverage levels)
-	RandomClass   []Float            `json:"random_class"` // per secret: random prompts' class NLL
-	PretrainCalls int                `json:"pretrain_calls"`
-	PretrainD     map[string]float64 `json:"pretrain_d"` // D's last pre-training step
-	Methods       []MethodResult     `json:"methods"`
+	Secrets       int       `json:"secrets"`
+	Seed          uint64    `json:"seed"`
+	Budget        int       `json:"budget"`
+	PromptLen     int       `json:"prompt_len"`
+	GenLen        int       `json:"gen_len"`
+	RefsPerSecret int       `json:"refs_per_secret"`
+	EvalPrompts   int       `json:"eval_prompts"`
+	Target        string    `json:"target"`
+	TargetNote    string    `json:"target_note,omitempty"`
+	Fingerprint   string    `json:"fingerprint"`
+	SecretTokens  [][]int32 `json:"secret_tokens"`
+	Floor         float64   `json:"floor"`
+	Random        float64   `json:"random"`
+	FloorKL       float64   `json:"floor_kl"` // reverse KL of the secrets' own continuations (0 with one secret)
+	RandomKL      float64   `json:"random_kl"`
+	// the forward and symmetric KL of the floor's prompts (the secrets: 0
+	// wherever a continuation's nearest secret is its own) and of the
+	// random prompts
+	FloorKLForward  float64            `json:"floor_kl_forward"`
+	RandomKLForward float64            `json:"random_kl_forward"`
+	FloorKLSym      float64            `json:"floor_kl_sym"`
+	RandomKLSym     float64            `json:"random_kl_sym"`
+	ForwardN        int                `json:"forward_per_secret"` // continuations of each secret behind the forward KL
+	FloorClass      []Float            `json:"floor_class"`        // per secret: the floor's class NLL (coverage levels)
+	RandomClass     []Float            `json:"random_class"`       // per secret: random prompts' class NLL
+	PretrainCalls   int                `json:"pretrain_calls"`
+	PretrainD       map[string]float64 `json:"pretrain_d"` // D's last pre-training step
+	Methods         []MethodResult     `json:"methods"`
 
+	// The best baseline is the one with the lowest final symmetric KL
+	// (the headline metric); BestBaselineFinal is that KL.
 	BestBaseline      string  `json:"best_baseline"`
 	BestBaselineFinal float64 `json:"best_baseline_final"`
 	BestBaselineCalls int     `json:"best_baseline_calls"`
 	// ReachCalls is promptgan's call count at its first evaluation at or
-	// below the best baseline's final metric; -1 if it never got there.
+	// below the best baseline's final symmetric KL; -1 if it never got there.
 	ReachCalls int `json:"reach_calls"`
 	// OutsideTargetShare is the share of promptgan's wall time spent outside
 	// target.Generate (G and D work, ledger excluded from neither).
@@ -270,6 +308,12 @@ type bench struct {
 
 	evalTarget targets.Model
 	evalSeeds  []uint64
+
+	// the forward KL's fixed set: ForwardN continuations of each secret,
+	// (S·ForwardN, m), secret by secret, and fwdBase[s] = their mean NLL_s
+	fwdGens  []int32
+	fwdBase  []float64
+	fwdCache map[string]float64 // "secret [prompt]" → mean NLL_prompt over the secret's set
 }
 
 // Run runs the benchmark. Calls go through ledgers in OutDir/ledger/<part>.
@@ -340,8 +384,13 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
+	if err := b.drawForwardSet(ctx, setup); err != nil { // before any score
+		return nil, err
+	}
+	b.res.ForwardN = opt.ForwardN
 	floor := b.score(b.secretPrompts(opt.FloorN/b.S), floorGens)
 	b.res.Floor, b.res.FloorClass, b.res.FloorKL = floor.Metric, floor.ClassNLL, floor.KL
+	b.res.FloorKLForward, b.res.FloorKLSym = floor.KLForward, floor.KLSym
 	rp := nn.NewRNG(opt.Seed, streamRandomPrompts)
 	randomPrompts := make([]int32, opt.RandomN*b.k)
 	for i := range randomPrompts {
@@ -353,7 +402,8 @@ func Run(ctx context.Context, opt Options) (res *Result, err error) {
 	}
 	random := b.score(randomPrompts, randomGens)
 	b.res.Random, b.res.RandomClass, b.res.RandomKL = random.Metric, random.ClassNLL, random.KL
-	b.log.Info("steer-oracle levels", "floor", b.res.Floor, "random", b.res.Random, "target", b.res.Target)
+	b.res.RandomKLForward, b.res.RandomKLSym = random.KLForward, random.KLSym
+	b.log.Info("steer-oracle levels", "random_kl_sym", b.res.RandomKLSym, "floor", b.res.Floor, "random", b.res.Random, "target", b.res.Target)
 	b.evalSeeds = seedList(nn.NewRNG(opt.Seed, streamEvalSeeds), opt.EvalPrompts)
 
 	// shared pre-training: G on reference windows, D on refs vs continuations of G's prompts
@@ -551,16 +601,18 @@ func seedList(rng *nn.RNG, n int) []uint64 {
 	return out
 }
 
-// score computes the exact metric of the (n, m) generations of the (n, k)
-// prompts: per generation the NLL under each secret, the nearest secret, and
+// score computes the exact metrics of the (n, m) generations of the (n, k)
+// prompts: per generation the NLL under each secret and the nearest secret;
 // per secret the share of generations nearest to it and their mean NLL under
-// it (NaN if none); and the KL estimate against the nearest secret.
+// it (NaN if none); the NLL metric; and the reverse, forward and symmetric
+// KL against each prompt's nearest secret.
 func (b *bench) score(prompts, gens []int32) Point {
 	nll := b.secretNLL(gens)
 	own := b.nllAfter(func(i int) []int32 { return prompts[i*b.k : (i+1)*b.k] }, gens)
 	n := len(gens) / b.m
 	p := Point{Share: make([]float64, b.S), ClassNLL: make([]Float, b.S)}
 	count := make([]int, b.S)
+	nearest := make([]int, n)
 	for i := 0; i < n; i++ {
 		best := 0
 		for s := 1; s < b.S; s++ {
@@ -568,13 +620,19 @@ func (b *bench) score(prompts, gens []int32) Point {
 				best = s
 			}
 		}
+		nearest[i] = best
 		p.Metric += nll[best][i]
 		p.KL += nll[best][i] - own[i]
 		count[best]++
 		p.ClassNLL[best] += Float(nll[best][i])
 	}
+	for _, v := range b.forwardKL(prompts, nearest) {
+		p.KLForward += v
+	}
 	p.Metric /= float64(n)
 	p.KL /= float64(n)
+	p.KLForward /= float64(n)
+	p.KLSym = (p.KLForward + p.KL) / 2
 	for s := range count {
 		p.Share[s] = float64(count[s]) / float64(n)
 		if count[s] > 0 {
@@ -584,6 +642,80 @@ func (b *bench) score(prompts, gens []int32) Point {
 		}
 	}
 	return p
+}
+
+// drawForwardSet draws the forward KL's fixed set from tg, ForwardN
+// continuations of each secret with seeds from their own stream, and
+// computes each secret's base, the mean NLL_s of its own set.
+func (b *bench) drawForwardSet(ctx context.Context, tg targets.Model) error {
+	var err error
+	if b.fwdGens, err = b.continueSecrets(ctx, tg, b.opt.ForwardN, streamForwardSeeds); err != nil {
+		return fmt.Errorf("forward KL's continuations: %w", err)
+	}
+	b.fwdBase = b.meanNLLOnSecrets(func(s int) ([]int32, int) { return b.secrets[s*b.k : (s+1)*b.k], s }, b.S)
+	return nil
+}
+
+// forwardKL returns, for each (k-token) prompt p_i and its nearest secret
+// s = nearest[i], the mean of NLL_p(y′) − NLL_s(y′) over the fixed
+// continuations y′ of s: an estimate of KL(P(·|p) ‖ P(·|s)) per token.
+// A (prompt, secret) pair is computed once per run: the mean NLL is a
+// function of the pair alone, and the baselines' outputs repeat from one
+// evaluation to the next.
+func (b *bench) forwardKL(prompts []int32, nearest []int) []float64 {
+	type pair struct {
+		prompt []int32
+		secret int
+		key    string
+	}
+	if b.fwdCache == nil {
+		b.fwdCache = make(map[string]float64)
+	}
+	var todo []pair
+	keys := make([]string, len(nearest))
+	for i, s := range nearest {
+		p := prompts[i*b.k : (i+1)*b.k]
+		keys[i] = fmt.Sprint(s, p)
+		if _, ok := b.fwdCache[keys[i]]; !ok {
+			b.fwdCache[keys[i]] = math.NaN() // queued
+			todo = append(todo, pair{p, s, keys[i]})
+		}
+	}
+	mean := b.meanNLLOnSecrets(func(j int) ([]int32, int) { return todo[j].prompt, todo[j].secret }, len(todo))
+	for j, q := range todo {
+		b.fwdCache[q.key] = mean[j]
+	}
+	out := make([]float64, len(nearest))
+	for i, s := range nearest {
+		out[i] = b.fwdCache[keys[i]] - b.fwdBase[s]
+	}
+	return out
+}
+
+// meanNLLOnSecrets returns, for each of n (prompt p, secret s) pairs, the
+// mean of NLL_p(y′) over the fixed continuations y′ of s, all pairs in one
+// batch. The secrets' bases (p = s) go through this very function, and the
+// oracle's NLL of a sequence does not depend on the other rows of its batch,
+// so the forward KL of p = s is exactly 0 (TestForwardKL checks it).
+func (b *bench) meanNLLOnSecrets(pair func(j int) (prompt []int32, secret int), n int) []float64 {
+	N, L := b.opt.ForwardN, b.m
+	prefixes := make([][]int32, n)
+	gens := make([]int32, 0, n*N*L)
+	for j := range n {
+		p, s := pair(j)
+		prefixes[j] = p
+		gens = append(gens, b.fwdGens[s*N*L:(s+1)*N*L]...)
+	}
+	nll := b.nllAfter(func(i int) []int32 { return prefixes[i/N] }, gens)
+	out := make([]float64, n)
+	for j := range out {
+		v := 0.0
+		for _, x := range nll[j*N : (j+1)*N] {
+			v += x
+		}
+		out[j] = v / float64(N)
+	}
+	return out
 }
 
 // secretNLL returns, for each secret s and each (n, m) generation y,
@@ -652,6 +784,7 @@ func (b *bench) evaluate(ctx context.Context, prompts []int32, calls int) (Point
 	p.Calls = calls
 	p.GapClosed = (b.res.Random - p.Metric) / (b.res.Random - b.res.Floor)
 	p.KLGapClosed = (b.res.RandomKL - p.KL) / b.res.RandomKL
+	p.KLSymRemoved = (b.res.RandomKLSym - p.KLSym) / b.res.RandomKLSym
 	for s := 0; s < b.S; s++ {
 		mid := (b.res.FloorClass[s] + b.res.RandomClass[s]) / 2
 		if p.Share[s] >= 0.05 && p.ClassNLL[s] < mid { // false for NaN
@@ -744,7 +877,7 @@ func (b *bench) ranked(ctx context.Context, name string, method rank.Search, g *
 			return err
 		}
 		mr.Points = append(mr.Points, p)
-		b.log.Info(name, "calls", pre+calls, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
+		b.log.Info(name, "calls", pre+calls, "kl_sym", p.KLSym, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
 		return nil
 	})
 	if err != nil {
@@ -783,7 +916,7 @@ func (b *bench) promptgan(ctx context.Context, tr *search.Trainer, name string) 
 			return err
 		}
 		mr.Points = append(mr.Points, p)
-		b.log.Info(name, "calls", calls, "step", step, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
+		b.log.Info(name, "calls", calls, "step", step, "kl_sym", p.KLSym, "metric", p.Metric, "gap_closed", p.GapClosed, "covered", p.Covered)
 		return nil
 	}
 	if sched.due(calls) { // pre-training alone may pass the first points
@@ -814,8 +947,8 @@ func (b *bench) promptgan(ctx context.Context, tr *search.Trainer, name string) 
 	return mr, nil
 }
 
-// summarise finds the best baseline's final metric and the calls promptgan
-// needed to reach it.
+// summarise finds the best baseline's final symmetric KL and the calls
+// promptgan needed to reach it.
 func (b *bench) summarise() {
 	r := b.res
 	r.BestBaselineFinal = math.Inf(1)
@@ -830,8 +963,8 @@ func (b *bench) summarise() {
 			continue
 		}
 		if len(mr.Points) > 0 {
-			if last := mr.Points[len(mr.Points)-1]; last.Metric < r.BestBaselineFinal {
-				r.BestBaseline, r.BestBaselineFinal, r.BestBaselineCalls = mr.Name, last.Metric, last.Calls
+			if last := mr.Points[len(mr.Points)-1]; last.KLSym < r.BestBaselineFinal {
+				r.BestBaseline, r.BestBaselineFinal, r.BestBaselineCalls = mr.Name, last.KLSym, last.Calls
 			}
 		}
 	}
@@ -839,7 +972,7 @@ func (b *bench) summarise() {
 		return
 	}
 	for _, p := range pg.Points {
-		if p.Metric <= r.BestBaselineFinal {
+		if p.KLSym <= r.BestBaselineFinal {
 			r.ReachCalls = p.Calls
 			break
 		}

@@ -18,7 +18,7 @@ func steerOracleCommand() *cli.Command {
 	d := steeroracle.DefaultOptions(1)
 	return &cli.Command{
 		Name:  "steer-oracle",
-		Usage: "the whole loop against the frozen SeqGAN oracle as target: promptgan vs best-of-N and evolutionary search at equal target calls, exact NLL against hidden secret prefixes",
+		Usage: "a diagnostic: the whole loop against the frozen SeqGAN oracle as target, promptgan vs best-of-N and evolutionary search at equal target calls, scored by the symmetric KL between the continuations after each prompt and after its nearest hidden secret prefix",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "secrets", Value: 1, Usage: "hidden secret prefixes: 1 or 4"},
 			&cli.Uint64Flag{Name: "seed", Value: d.Seed},
@@ -31,6 +31,7 @@ func steerOracleCommand() *cli.Command {
 			&cli.StringFlag{Name: "oracle", Value: d.Oracle, Usage: "SeqGAN oracle safetensors"},
 			&cli.IntFlag{Name: "refs", Value: d.RefsTotal, Usage: "references in all (split evenly between the secrets)"},
 			&cli.IntFlag{Name: "level-samples", Value: d.FloorN, Usage: "continuations behind the floor and the random level each"},
+			&cli.IntFlag{Name: "forward-samples", Value: d.ForwardN, Usage: "continuations of each secret, drawn once, on which the forward KL of every prompt is estimated"},
 			&cli.IntFlag{Name: "eval-prompts", Value: d.EvalPrompts, Usage: "prompts each method outputs and is scored on"},
 			&cli.IntFlag{Name: "pretrain-g-steps", Value: d.PretrainGSteps, Usage: "MLE steps of G on the references' k-token windows (no target calls)"},
 			&cli.IntFlag{Name: "pretrain-d-steps", Value: d.PretrainDSteps, Usage: "D pre-training steps shared by every method (batch-size calls each)"},
@@ -60,6 +61,7 @@ func benchSteerAction(c *cli.Context) error {
 	opt.RefsTotal, opt.PretrainDSteps, opt.Threads = c.Int("refs"), c.Int("pretrain-d-steps"), c.Int("threads")
 	opt.PretrainGSteps = c.Int("pretrain-g-steps")
 	opt.FloorN, opt.RandomN, opt.EvalPrompts = c.Int("level-samples"), c.Int("level-samples"), c.Int("eval-prompts")
+	opt.ForwardN = c.Int("forward-samples")
 	opt.Steer.BatchSize, opt.Steer.GAdvLR = c.Int("batch-size"), c.Float64("g-adv-lr")
 	opt.Steer.DStepsPerG, opt.Steer.EntropyBonus = c.Int("d-steps-per-g"), c.Float64("entropy-bonus")
 	opt.Steer.Discriminator.Kind = c.String("d-kind")
@@ -110,12 +112,44 @@ func printSteerResult(w io.Writer, r *steeroracle.Result) {
 	if r.TargetNote != "" {
 		fmt.Fprintf(w, "note: %s\n", r.TargetNote)
 	}
-	fmt.Fprintf(w, "\nexact metric: mean over %d output prompts of min over secrets of the per-token NLL of the target's continuation\n", r.EvalPrompts)
-	fmt.Fprintf(w, "under the oracle after the secret (lower is better); in parentheses the share of the random−floor gap closed\n\n")
-	fmt.Fprintf(w, "%-34s %.3f\n", "floor (the secrets' continuations)", r.Floor)
-	fmt.Fprintf(w, "%-34s %.3f\n", "random prompts", r.Random)
+	fmt.Fprintf(w, "\nsymmetric KL per token between the target's continuations after each of the %d output prompts p and after\n", r.EvalPrompts)
+	fmt.Fprintf(w, "its nearest secret s, (forward + reverse)/2, exact under the oracle (lower is better, 0 at the secret):\n")
+	fmt.Fprintf(w, "  nearest secret: the one under which p's evaluation continuation y is likeliest (min NLL_s(y)), for both directions\n")
+	fmt.Fprintf(w, "  reverse KL(P(·|p) ‖ P(·|s)): NLL_s(y) − NLL_p(y) on that one continuation\n")
+	fmt.Fprintf(w, "  forward KL(P(·|s) ‖ P(·|p)): mean NLL_p(y′) − NLL_s(y′) over %d fixed continuations y′ of s (the same for every method)\n", r.ForwardN)
+	fmt.Fprintf(w, "in parentheses the share of the random prompts' level removed\n\n")
+	fmt.Fprintf(w, "%-34s %s\n", "", "symmetric  forward  reverse")
+	fmt.Fprintf(w, "%-34s %9.3f %8.3f %8.3f\n", "floor (the secrets' continuations)", r.FloorKLSym, r.FloorKLForward, r.FloorKL)
+	fmt.Fprintf(w, "%-34s %9.3f %8.3f %8.3f\n", "random prompts", r.RandomKLSym, r.RandomKLForward, r.RandomKL)
 	fmt.Fprintf(w, "shared pre-training: %d target calls (D: P(real) %.2f on references, %.2f on G's continuations)\n\n",
 		r.PretrainCalls, r.PretrainD["d_real"], r.PretrainD["d_fake"])
+	printSteerTable(w, r, func(p steeroracle.Point) string { return fmt.Sprintf("%.3f (%+.0f%%)", p.KLSym, 100*p.KLSymRemoved) })
+	ceiling := slices.ContainsFunc(r.Methods, func(m steeroracle.MethodResult) bool { return m.Name == steeroracle.MethodExactPromptgan })
+	if ceiling {
+		fmt.Fprintf(w, "(exact-*: promptgan's loop and the evolutionary search rewarded by the NLL metric of each continuation instead of D; diagnostics, not methods)\n")
+	}
+
+	fmt.Fprintf(w, "\nat the end of the budget, each direction and the NLL metric beside the symmetric KL:\n")
+	fmt.Fprintf(w, "%-10s %9s %8s %8s %18s", "method", "symmetric", "forward", "reverse", "NLL metric (gap)")
+	if r.Secrets > 1 {
+		fmt.Fprintf(w, " %8s", "covered")
+	}
+	fmt.Fprintln(w)
+	for _, m := range r.Methods {
+		p, ok := pointAt(m.Points, 1, r.Budget)
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(w, "%-10s %9.3f %8.3f %8.3f %18s", m.Name, p.KLSym, p.KLForward, p.KL, fmt.Sprintf("%.3f (%+.0f%%)", p.Metric, 100*p.GapClosed))
+		if r.Secrets > 1 {
+			fmt.Fprintf(w, " %8s", fmt.Sprintf("%d/%d", p.Covered, r.Secrets))
+		}
+		fmt.Fprintln(w)
+	}
+
+	fmt.Fprintf(w, "\nNLL metric: mean over the prompts of min over secrets of the per-token NLL of the continuation under the oracle after\n")
+	fmt.Fprintf(w, "the secret; floor %.3f (the secrets' continuations), random %.3f; in parentheses the share of the random−floor gap\n", r.Floor, r.Random)
+	fmt.Fprintf(w, "closed. A cross-entropy, which continuations of low entropy push below the floor without resembling the secret's.\n\n")
 	printSteerTable(w, r, func(p steeroracle.Point) string {
 		cell := fmt.Sprintf("%.3f (%+.0f%%)", p.Metric, 100*p.GapClosed)
 		if r.Secrets > 1 {
@@ -123,22 +157,16 @@ func printSteerResult(w io.Writer, r *steeroracle.Result) {
 		}
 		return cell
 	})
-	if slices.ContainsFunc(r.Methods, func(m steeroracle.MethodResult) bool { return m.Name == steeroracle.MethodExactPromptgan }) {
-		fmt.Fprintf(w, "(exact-*: promptgan's loop and the evolutionary search rewarded by the exact metric of each continuation instead of D; bounds, not methods)\n")
-	}
 	if r.Secrets > 1 {
 		fmt.Fprintf(w, "(k/%d: modes covered — ≥ 5%% of the continuations nearest to a secret, with mean NLL below the midpoint of its floor and random levels)\n", r.Secrets)
 	}
-	fmt.Fprintf(w, "\nKL(continuations of the prompt ‖ of the nearest secret) per token, estimated exactly per continuation: 0 at the secret,\n")
-	fmt.Fprintf(w, "%.3f for the secrets' own continuations, %.3f for random prompts; in parentheses the share of the random level removed\n\n", r.FloorKL, r.RandomKL)
-	printSteerTable(w, r, func(p steeroracle.Point) string { return fmt.Sprintf("%.3f (%+.0f%%)", p.KL, 100*p.KLGapClosed) })
 	fmt.Fprintln(w)
 	if r.BestBaseline != "" {
 		if r.ReachCalls >= 0 {
-			fmt.Fprintf(w, "promptgan reaches %s's final %.3f at %d calls (%.0f%% of %s's %d)\n",
+			fmt.Fprintf(w, "promptgan reaches %s's final symmetric KL %.3f at %d calls (%.0f%% of %s's %d)\n",
 				r.BestBaseline, r.BestBaselineFinal, r.ReachCalls, 100*float64(r.ReachCalls)/float64(r.BestBaselineCalls), r.BestBaseline, r.BestBaselineCalls)
 		} else {
-			fmt.Fprintf(w, "promptgan does not reach %s's final %.3f within %d calls\n", r.BestBaseline, r.BestBaselineFinal, r.Budget)
+			fmt.Fprintf(w, "promptgan does not reach %s's final symmetric KL %.3f within %d calls\n", r.BestBaseline, r.BestBaselineFinal, r.Budget)
 		}
 	}
 	for _, m := range r.Methods {
