@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,11 +136,17 @@ func direct(t *testing.T, text string, dec onnx.Decode, seed uint64) ([]int32, *
 type blockingScorer struct {
 	entered chan struct{}
 	release chan struct{}
+	once    sync.Once
 }
 
-func newBlockingScorer() *blockingScorer {
-	return &blockingScorer{entered: make(chan struct{}, 16), release: make(chan struct{})}
+func newBlockingScorer(t *testing.T) *blockingScorer {
+	b := &blockingScorer{entered: make(chan struct{}, 16), release: make(chan struct{})}
+	t.Cleanup(b.Release)
+	return b
 }
+
+// Release lets every call (now and later) return.
+func (b *blockingScorer) Release() { b.once.Do(func() { close(b.release) }) }
 
 func (b *blockingScorer) ScorePairs(ctx context.Context, pairs []search.Pair, _ search.PairScorer) ([]search.PairScore, error) {
 	b.entered <- struct{}{}

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // metrics are the server's Prometheus metrics, in a registry of its own
@@ -47,4 +48,13 @@ func newMetrics() *metrics {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// inFlightValue reads the in-flight gauge.
+func (m *metrics) inFlightValue() float64 {
+	var d dto.Metric
+	if err := m.inFlight.Write(&d); err != nil {
+		return -1
+	}
+	return d.GetGauge().GetValue()
 }
