@@ -117,12 +117,14 @@ func newApp() *cli.App {
 					steerOracleCommand(),
 					benchDecodeCommand(),
 					textDiscCommand(),
+					benchServeCommand(),
 				},
 			},
 			scoreCommand(),
 			searchCommand(),
 			exportCommand(),
 			doctorCommand(),
+			serveCommand(),
 		},
 	}
 	routeExits(app)
