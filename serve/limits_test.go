@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -91,13 +90,6 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("/healthz without a token: %v %v", resp, err)
 	}
 	resp.Body.Close()
-
-	// The SDK with a wrong key gets the 401.
-	wrong := sdk(r.url, "wrong")
-	_, err = wrong.Models.List(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "401") {
-		t.Fatalf("SDK with a wrong key: %v", err)
-	}
 }
 
 func TestListenNeedsTokenOffLoopback(t *testing.T) {

@@ -1,4 +1,4 @@
-package serve
+package compat
 
 import (
 	"context"
@@ -15,8 +15,65 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"promptgan/internal/ort/orttest"
+	"promptgan/serve"
+	"promptgan/targets/backend"
 	"promptgan/targets/onnx"
 )
+
+const tinyGPT2 = "../../internal/ort/export/testdata/tiny-gpt2"
+
+// start serves cfg on 127.0.0.1:0 until the test ends and returns its URL.
+func start(t *testing.T, cfg serve.Config) string {
+	t.Helper()
+	s, err := serve.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := s.Listen("127.0.0.1:0")
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		s.Close()
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// modelConfig serves the tiny GPT-2 fixture as "tiny".
+func modelConfig(t *testing.T) serve.Config {
+	t.Helper()
+	orttest.LoadOrSkip(t)
+	return serve.Config{ModelDir: tinyGPT2, ModelName: "tiny", Model: onnx.Options{Threads: 1}}
+}
+
+// direct decodes text with the tiny model in-process with the given
+// settings: what the server must answer.
+func direct(t *testing.T, text string, dec onnx.Decode, seed uint64) ([]int32, *onnx.Model) {
+	t.Helper()
+	m, err := onnx.Open(tinyGPT2, onnx.Options{Threads: 1, Decode: dec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ids, err := m.Encode(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := m.Generate(context.Background(), []backend.Request{{Prompt: ids, Seed: seed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g[0].Tokens, m
+}
 
 func sdk(url, key string) openai.Client {
 	return openai.NewClient(option.WithUnsafeAllowHTTP(), option.WithBaseURL(url+"/v1/"), option.WithAPIKey(key), option.WithMaxRetries(0))
@@ -27,8 +84,8 @@ func sdk(url, key string) openai.Client {
 func TestOpenAISDK(t *testing.T) {
 	cfg := modelConfig(t)
 	cfg.Token = "s3cret"
-	r := start(t, cfg)
-	client := sdk(r.url, cfg.Token)
+	url := start(t, cfg)
+	client := sdk(url, cfg.Token)
 	ctx := context.Background()
 
 	for _, tc := range []struct {
@@ -157,7 +214,7 @@ func TestOpenAISDK(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		prompt := RenderChat([]Message{{"system", "be brief"}, {"user", "how was the soup?"}})
+		prompt := serve.RenderChat([]serve.Message{{Role: "system", Content: "be brief"}, {Role: "user", Content: "how was the soup?"}})
 		if prompt != "System: be brief\nUser: how was the soup?\nAssistant:" {
 			t.Fatalf("template %q", prompt)
 		}
@@ -172,6 +229,15 @@ func TestOpenAISDK(t *testing.T) {
 		}
 		if got.Object != "chat.completion" || got.Usage.PromptTokens < 5 {
 			t.Errorf("object %q usage %+v", got.Object, got.Usage)
+		}
+	})
+
+	t.Run("wrong key", func(t *testing.T) {
+		wrong := sdk(url, "wrong")
+		_, err := wrong.Models.List(ctx)
+		var apiErr *openai.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 || apiErr.Code != "invalid_api_key" {
+			t.Fatalf("a wrong key: %v, want 401 invalid_api_key", err)
 		}
 	})
 
@@ -247,8 +313,8 @@ func TestBatchIndependence(t *testing.T) {
 	cfg := modelConfig(t)
 	cfg.BatchWindow = 100 * time.Millisecond
 	cfg.MaxBatch = 16
-	r := start(t, cfg)
-	client := sdk(r.url, "")
+	url := start(t, cfg)
+	client := sdk(url, "")
 	ctx := context.Background()
 	ask := func(prompt string, seed int64) (string, error) {
 		got, err := client.Completions.New(ctx, openai.CompletionNewParams{Model: "tiny",
@@ -286,7 +352,7 @@ func TestBatchIndependence(t *testing.T) {
 		t.Fatalf("in a batch: %q, alone: %q", texts[n/2], alone)
 	}
 	// The batch-size histogram: some decode must have held several requests.
-	resp, err := http.Get(r.url + "/metrics")
+	resp, err := http.Get(url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
