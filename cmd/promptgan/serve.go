@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -116,7 +117,10 @@ func serveAction(c *cli.Context) error {
 			what += " and the scoring API of " + c.String("run")
 		}
 	}
-	fmt.Fprintf(c.App.Writer, "serving %s on http://%s (auth: %s); Ctrl-C stops after in-flight requests\n", what, ln.Addr(), map[bool]string{true: "bearer token", false: "none, loopback only"}[token != ""])
+	// The address as asked for, with the port the listener got (":0").
+	host, _, _ := net.SplitHostPort(addr)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	fmt.Fprintf(c.App.Writer, "serving %s on http://%s (auth: %s); Ctrl-C stops after in-flight requests\n", what, net.JoinHostPort(host, port), map[bool]string{true: "bearer token", false: "none, loopback only"}[token != ""])
 	start := time.Now()
 	if err := s.Serve(ctx, ln); err != nil {
 		return err
