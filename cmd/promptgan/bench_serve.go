@@ -43,12 +43,17 @@ func benchServeCommand() *cli.Command {
 			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "execution provider cpu, cuda or auto"},
 			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seeds of /v1/score/prompts (seed<<32 + request number): a repeated bench with the same seed is answered from the run's call ledger"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
 		OnUsageError: onUsage,
 		Action:       benchServeAction,
 	}
 }
+
+// warmupOffset sets the warm-up's request numbers (and so seeds) apart
+// from the measured ones'.
+const warmupOffset = 1 << 30
 
 type benchServeRow struct {
 	Route       string           `json:"route"`
@@ -137,17 +142,20 @@ func benchServeAction(c *cli.Context) error {
 			}
 			return mustJSON(map[string]any{"pairs": pairs})
 		}}, route{"/v1/score/prompts", fmt.Sprintf("1 prompt × %d generations a request (through the run's target)", samples), func(i int) []byte {
-			return mustJSON(map[string]any{"prompts": []string{words[i%len(words)]}, "samples": samples, "seed": i})
+			// The run's call ledger answers a repeated (prompt, seed): every
+			// request of a bench has its own seed (the warm-up's are apart).
+			return mustJSON(map[string]any{"prompts": []string{words[i%len(words)]}, "samples": samples, "seed": c.Uint64("seed")<<32 + uint64(i)})
 		}})
 	}
 	var rows []benchServeRow
 	for _, r := range routes {
-		opt := serve.LoadOptions{URL: base + r.path, Body: r.body, Concurrency: c.Int("concurrency"), Requests: 3 * c.Int("concurrency"),
+		body := r.body
+		opt := serve.LoadOptions{URL: base + r.path, Body: func(i int) []byte { return body(warmupOffset + i) }, Concurrency: c.Int("concurrency"), Requests: 3 * c.Int("concurrency"),
 			Duration: c.Duration("duration"), Timeout: 2 * serve.DefaultRequestTimeout}
 		if _, err := serve.Load(ctx, opt); err != nil { // warm-up: decoders opened, connections made
 			return err
 		}
-		opt.Requests = c.Int("requests")
+		opt.Requests, opt.Body = c.Int("requests"), body
 		res, err := serve.Load(ctx, opt)
 		if err != nil {
 			return err
