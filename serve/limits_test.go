@@ -352,3 +352,34 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met within 5 s")
 }
+
+// TestDecoderEviction asks for more decoding settings than the pool holds:
+// idle decoders are closed for new ones, and a setting asked again gives
+// the same text from a reopened decoder.
+func TestDecoderEviction(t *testing.T) {
+	cfg := modelConfig(t)
+	cfg.MaxDecoders = 2 // the default settings' decoder stays: one more at a time
+	r := start(t, cfg)
+	c := &http.Client{}
+	ask := func(temp float64) string {
+		t.Helper()
+		status, b, _ := post(t, c, r.url+"/v1/completions", "", fmt.Sprintf(`{"model": "tiny", "prompt": "the soup was", "max_tokens": 6, "temperature": %g, "seed": 3}`, temp))
+		if status != 200 {
+			t.Fatalf("temperature %g: %d %s", temp, status, b)
+		}
+		return string(b[strings.Index(string(b), `"choices"`):])
+	}
+	first := ask(0.5)
+	for _, temp := range []float64{0.6, 0.7, 0.8} {
+		ask(temp)
+	}
+	r.s.pool.mu.Lock()
+	open := len(r.s.pool.open)
+	r.s.pool.mu.Unlock()
+	if open != 2 {
+		t.Fatalf("%d decoders open, want 2", open)
+	}
+	if again := ask(0.5); again != first {
+		t.Fatalf("after eviction: %s, before: %s", again, first)
+	}
+}
