@@ -37,7 +37,7 @@ test: setup lint
 FUZZTIME ?= 20000x
 FUZZ_TARGETS = checkpoints:FuzzLoad checkpoints:FuzzDecodeSafetensors search:FuzzDecodeYAML \
 	task:FuzzLoadSequences task:FuzzLoadText metrics:FuzzTruncateAfter targets/ledger:FuzzOpen embeddings/glove:FuzzLoad \
-	search:FuzzConfigToRun
+	search:FuzzConfigToRun serve:FuzzDecodeCompletion serve:FuzzDecodeChat serve:FuzzDecodeScorePrompts serve:FuzzDecodeScorePairs serve:FuzzDecodeSearch
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

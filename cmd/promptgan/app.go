@@ -122,12 +122,14 @@ func newApp() *cli.App {
 					benchDecodeCommand(),
 					textDiscCommand(),
 					steerabilityCommand(),
+					benchServeCommand(),
 				},
 			},
 			scoreCommand(),
 			searchCommand(),
 			exportCommand(),
 			doctorCommand(),
+			serveCommand(),
 		},
 	}
 	routeExits(app)
