@@ -96,7 +96,10 @@ func TestForwardKL(t *testing.T) {
 			}
 			b.fwdCache = nil
 			last := len(nearest) - 1
-			if v := b.forwardKL(rp[last*b.k:], nearest[last:]); v[0] != first[last] {
+			// Alone vs in a batch agree to rounding only: the BLAS build may
+			// block a product of other row counts differently (what is exact
+			// is the same evaluation twice, above).
+			if v := b.forwardKL(rp[last*b.k:], nearest[last:]); math.Abs(v[0]-first[last]) > 1e-6*math.Abs(first[last]) {
 				t.Errorf("prompt %d alone: %g, in a batch: %g", last, v[0], first[last])
 			}
 			// a random prompt against another secret's set is not that set's KL
