@@ -19,6 +19,7 @@ func TestImportLayers(t *testing.T) {
 	layers := map[string]int{
 		"promptgan/cmd":                                 5,
 		"promptgan/benchmarks":                          4,
+		"promptgan/serve":                               4, // serves targets and a run's scoring (search) over HTTP
 		"promptgan/search":                              3,
 		"promptgan/audit":                               3, // judges targets' generations; beside search, never under it
 		"promptgan/english":                             2, // the English corpus and LMs (generator networks)
