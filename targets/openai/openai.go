@@ -63,7 +63,7 @@ type Options struct {
 	MaxBackoff    time.Duration // cap of a backoff; 30s
 	MaxRetryAfter time.Duration // cap of a server's Retry-After; 60s
 
-	HTTPClient *http.Client        // nil = a default client
+	HTTPClient *http.Client        // nil = a client keeping Concurrency idle connections to the server
 	Getenv     func(string) string // nil = os.Getenv
 	Logger     *slog.Logger        // retries are logged at debug level; nil = slog.Default()
 }
@@ -162,9 +162,16 @@ func Open(opts Options) (*Model, error) {
 		option.WithHeaderDel("OpenAI-Organization"),
 		option.WithHeaderDel("OpenAI-Project"),
 	}
-	if opts.HTTPClient != nil {
-		copts = append(copts, option.WithHTTPClient(opts.HTTPClient))
+	if opts.HTTPClient == nil {
+		// The SDK's default, http.DefaultClient, keeps 2 idle connections
+		// per host: with more calls in flight, every call beyond two opens
+		// a new connection (and leaves one in TIME_WAIT). Keep one per call.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns = max(t.MaxIdleConns, opts.Concurrency)
+		t.MaxIdleConnsPerHost = opts.Concurrency
+		opts.HTTPClient = &http.Client{Transport: t}
 	}
+	copts = append(copts, option.WithHTTPClient(opts.HTTPClient))
 	m := &Model{opts: opts, client: sdk.NewClient(copts...), log: log}
 	m.fp = m.fingerprint()
 	return m, nil

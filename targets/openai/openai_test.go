@@ -2,9 +2,12 @@ package openai_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,5 +266,39 @@ func TestSeedBits(t *testing.T) {
 	}
 	if _, err := openai.Open(openai.Options{BaseURL: srv.BaseURL(), Model: "tiny", MaxTokens: 8, Getenv: env(openai.DefaultAPIKeyEnv), SeedBits: 32}); err == nil || !strings.Contains(err.Error(), "seed_bits = 32") {
 		t.Errorf("seed_bits 32: err = %v, want one naming seed_bits", err)
+	}
+}
+
+// TestConnectionsReused: calls in flight at once reuse their connections
+// from batch to batch (http.DefaultClient would keep only two of them and
+// open a new one for every other call).
+func TestConnectionsReused(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * time.Millisecond) // the calls of a batch overlap
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"c","object":"text_completion","created":1,"model":"tiny","choices":[{"text":"ok","index":0,"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	const concurrency, batches = 16, 4
+	m := open(t, srv.URL+"/v1", func(o *openai.Options) { o.Concurrency = concurrency; o.Timeout = 5 * time.Second })
+	for range batches {
+		if _, err := m.Generate(context.Background(), reqs(concurrency)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns > concurrency {
+		t.Errorf("%d batches of %d calls opened %d connections, want at most %d", batches, concurrency, conns, concurrency)
 	}
 }
