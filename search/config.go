@@ -112,6 +112,7 @@ type OpenAIConfig struct {
 	Temperature *float64 `yaml:"temperature" json:"temperature"` // sampling temperature; null = 1
 	TopP        *float64 `yaml:"top_p" json:"top_p"`             // nucleus sampling; null = 1
 	Stop        []string `yaml:"stop" json:"stop"`               // stop sequences; none
+	SeedBits    int      `yaml:"seed_bits" json:"seed_bits"`     // 31 (seed mod 2^31, any server; 0 = 31) or 64 (the whole seed: promptgan serve, the in-process run's generations)
 	Concurrency int      `yaml:"concurrency" json:"concurrency"` // calls in flight at once; 0 = 8
 	Timeout     float64  `yaml:"timeout" json:"timeout"`         // seconds per HTTP attempt; 0 = 60
 	MaxRetries  int      `yaml:"max_retries" json:"max_retries"` // retries of a call (429, 5xx, connection errors, timeouts); 0 = 6
@@ -120,7 +121,7 @@ type OpenAIConfig struct {
 // Options returns c as targets/openai options (model and max_tokens unset).
 func (c OpenAIConfig) Options() openai.Options {
 	return openai.Options{BaseURL: c.BaseURL, APIKeyEnv: c.APIKeyEnv, Endpoint: c.Endpoint, Temperature: c.Temperature, TopP: c.TopP,
-		Stop: c.Stop, Concurrency: c.Concurrency, Timeout: time.Duration(c.Timeout * float64(time.Second)), MaxRetries: c.MaxRetries}
+		Stop: c.Stop, SeedBits: c.SeedBits, Concurrency: c.Concurrency, Timeout: time.Duration(c.Timeout * float64(time.Second)), MaxRetries: c.MaxRetries}
 }
 
 // DefaultConfig returns the seqgan-oracle settings without data paths: an
@@ -412,6 +413,7 @@ func (c Config) Validate() error {
 		{targets.IsOpenAI(c.Target) && c.OpenAI.BaseURL == "", fmt.Sprintf("target = %q needs openai.base_url: the server's API root (--base-url http://HOST:PORT/v1)", c.Target)},
 		{targets.IsOpenAI(c.Target) && !c.Ledger, fmt.Sprintf("target = %q with ledger: false: every call to a server is paid for, so it goes through the call ledger; set ledger: true", c.Target)},
 		{c.OpenAI.Endpoint != "" && c.OpenAI.Endpoint != openai.EndpointCompletions && c.OpenAI.Endpoint != openai.EndpointChat, fmt.Sprintf("openai.endpoint = %q: choose completions or chat", c.OpenAI.Endpoint)},
+		{c.OpenAI.SeedBits != 0 && c.OpenAI.SeedBits != 31 && c.OpenAI.SeedBits != 64, fmt.Sprintf("openai.seed_bits = %d: choose 31 (seed mod 2^31, any server) or 64 (the whole seed, e.g. promptgan serve)", c.OpenAI.SeedBits)},
 		{c.OpenAI.Concurrency < 0 || c.OpenAI.Concurrency > 4096, fmt.Sprintf("openai.concurrency = %d: must be in 1..4096 (0 = 8)", c.OpenAI.Concurrency)},
 		{!(c.OpenAI.Timeout >= 0 && c.OpenAI.Timeout <= 86400), fmt.Sprintf("openai.timeout = %v: seconds in (0, 86400] (0 = 60)", c.OpenAI.Timeout)},
 		{c.OpenAI.MaxRetries < 0 || c.OpenAI.MaxRetries > 100, fmt.Sprintf("openai.max_retries = %d: must be in 0..100 (0 = 6)", c.OpenAI.MaxRetries)},

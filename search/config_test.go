@@ -61,6 +61,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(c *Config) { c.MaxNewTokens = -1 }, "max_new_tokens = -1"},
 		{func(c *Config) { c.LabelSmoothing = 0.5 }, "label_smoothing = 0.5"},
 		{func(c *Config) { c.Train = "" }, "train is empty"},
+		{func(c *Config) { c.OpenAI.SeedBits = 32 }, "openai.seed_bits = 32: choose 31"},
 	}
 	for _, tc := range tests {
 		cfg, _ := Preset("seqgan-oracle")
@@ -80,6 +81,7 @@ func TestLoadYAML(t *testing.T) {
 		{"override", "steps: 77\ngenerator:\n  hidden: 48\ng_adam:\n  lr: 0.002\n", "", func(c Config) bool {
 			return c.Steps == 77 && c.Generator.Hidden == 48 && c.GAdam.LR == 0.002 && c.GAdam.Beta1 == 0.9
 		}},
+		{"openai seed_bits", "openai: {seed_bits: 64}\n", "", func(c Config) bool { return c.OpenAI.SeedBits == 64 && c.OpenAI.Options().SeedBits == 64 }},
 		{"empty file", "", "", func(c Config) bool { return c.Steps == DefaultConfig().Steps }},
 		{"unknown key", "steps: 5\nstpes: 6\n", "field stpes not found", nil},
 		{"unknown nested key", "generator:\n  hiden: 3\n", "field hiden not found", nil},

@@ -88,7 +88,7 @@ func (m *Model) attempt(ctx context.Context, text string, seed uint64) (backend.
 			MaxTokens:   sdk.Int(int64(m.opts.MaxTokens)),
 			Temperature: sdk.Float(temp),
 			TopP:        sdk.Float(topP),
-			Seed:        sdk.Int(seedOf(seed)),
+			Seed:        sdk.Int(seedOf(seed, m.opts.SeedBits)),
 		}
 		if len(m.opts.Stop) > 0 {
 			p.Stop = sdk.ChatCompletionNewParamsStopUnion{OfStringArray: m.opts.Stop}
@@ -109,7 +109,7 @@ func (m *Model) attempt(ctx context.Context, text string, seed uint64) (backend.
 			MaxTokens:   sdk.Int(int64(m.opts.MaxTokens)),
 			Temperature: sdk.Float(temp),
 			TopP:        sdk.Float(topP),
-			Seed:        sdk.Int(seedOf(seed)),
+			Seed:        sdk.Int(seedOf(seed, m.opts.SeedBits)),
 		}
 		if len(m.opts.Stop) > 0 {
 			p.Stop = sdk.CompletionNewParamsStopUnion{OfStringArray: m.opts.Stop}

@@ -37,12 +37,20 @@
 // message. A 200 answer that is not JSON, or JSON without choices, means
 // the server is not OpenAI-compatible and fails at once.
 //
+// # Seeds
+//
+// Every call sends its request's seed. By default (Options.SeedBits 31) it
+// is the 64-bit seed mod 2^31, which every server takes; SeedBits 64 sends
+// the seed's 64 bits as an int64, which promptgan serve maps back to the
+// same uint64, so that a run through promptgan serve draws exactly the
+// generations the same run draws in-process on the same model.
+//
 // # Fingerprint
 //
 //	promptgan/target/openai/v1;base_url=…;model=…;endpoint=…;max_tokens=…;
 //	temperature=…;top_p=…;stop=[…];seed=request
 //
-// (one line). It cannot see the weights: a server that swaps the model
+// (one line; seed=request64 when Options.SeedBits is 64). It cannot see the weights: a server that swaps the model
 // behind the same name and URL keeps the fingerprint, and the ledger then
 // answers from the old model's generations. The API key is never part of
 // it, nor of any error, log line or file.

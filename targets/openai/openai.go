@@ -49,6 +49,12 @@ type Options struct {
 	Temperature *float64 // nil = 1
 	TopP        *float64 // nil = 1
 	Stop        []string // stop sequences; none
+	// SeedBits is how a request's 64-bit seed is sent: 31 (0 = the
+	// default) sends seed mod 2^31, which every server takes (some parse
+	// the seed as a 32-bit integer); 64 sends all its bits as an int64,
+	// which promptgan serve maps back exactly, so that a run through it
+	// draws the same generations as the same run in-process.
+	SeedBits int
 
 	Concurrency   int           // calls in flight at once across a batch; 8
 	Timeout       time.Duration // per HTTP attempt; 60s
@@ -57,7 +63,7 @@ type Options struct {
 	MaxBackoff    time.Duration // cap of a backoff; 30s
 	MaxRetryAfter time.Duration // cap of a server's Retry-After; 60s
 
-	HTTPClient *http.Client        // nil = a default client
+	HTTPClient *http.Client        // nil = a client keeping Concurrency idle connections to the server
 	Getenv     func(string) string // nil = os.Getenv
 	Logger     *slog.Logger        // retries are logged at debug level; nil = slog.Default()
 }
@@ -88,6 +94,9 @@ func Open(opts Options) (*Model, error) {
 	}
 	if opts.Endpoint == "" {
 		opts.Endpoint = EndpointCompletions
+	}
+	if opts.SeedBits == 0 {
+		opts.SeedBits = 31
 	}
 	if opts.Concurrency == 0 {
 		opts.Concurrency = 8
@@ -133,6 +142,8 @@ func Open(opts Options) (*Model, error) {
 		return nil, fmt.Errorf("temperature = %v: must be in [0, 2]", *opts.Temperature)
 	case opts.TopP != nil && (*opts.TopP <= 0 || *opts.TopP > 1):
 		return nil, fmt.Errorf("top_p = %v: must be in (0, 1]", *opts.TopP)
+	case opts.SeedBits != 0 && opts.SeedBits != 31 && opts.SeedBits != 64:
+		return nil, fmt.Errorf("seed_bits = %d: choose 31 (seed mod 2^31, any server) or 64 (the whole seed, e.g. promptgan serve)", opts.SeedBits)
 	case opts.Concurrency < 0:
 		return nil, fmt.Errorf("concurrency = %d: must be >= 1", opts.Concurrency)
 	case opts.Timeout < 0:
@@ -151,9 +162,16 @@ func Open(opts Options) (*Model, error) {
 		option.WithHeaderDel("OpenAI-Organization"),
 		option.WithHeaderDel("OpenAI-Project"),
 	}
-	if opts.HTTPClient != nil {
-		copts = append(copts, option.WithHTTPClient(opts.HTTPClient))
+	if opts.HTTPClient == nil {
+		// The SDK's default, http.DefaultClient, keeps 2 idle connections
+		// per host: with more calls in flight, every call beyond two opens
+		// a new connection (and leaves one in TIME_WAIT). Keep one per call.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns = max(t.MaxIdleConns, opts.Concurrency)
+		t.MaxIdleConnsPerHost = opts.Concurrency
+		opts.HTTPClient = &http.Client{Transport: t}
 	}
+	copts = append(copts, option.WithHTTPClient(opts.HTTPClient))
 	m := &Model{opts: opts, client: sdk.NewClient(copts...), log: log}
 	m.fp = m.fingerprint()
 	return m, nil
@@ -170,6 +188,12 @@ func (m *Model) fingerprint() string {
 	for i, s := range m.opts.Stop {
 		stops[i] = strconv.Quote(s)
 	}
+	// seed=request stays the 31-bit form's, so that ledgers written before
+	// seed_bits existed still answer
+	seed := "seed=request"
+	if m.opts.SeedBits == 64 {
+		seed = "seed=request64"
+	}
 	return strings.Join([]string{
 		fingerprintVersion,
 		"base_url=" + strings.TrimRight(m.opts.BaseURL, "/"),
@@ -179,7 +203,7 @@ func (m *Model) fingerprint() string {
 		"temperature=" + f(m.opts.Temperature),
 		"top_p=" + f(m.opts.TopP),
 		"stop=[" + strings.Join(stops, ",") + "]",
-		"seed=request",
+		seed,
 	}, ";")
 }
 
@@ -280,9 +304,15 @@ func (m *Model) Generate(ctx context.Context, reqs []backend.Request) ([]backend
 	return out, nil
 }
 
-// seedOf maps a request's 64-bit seed into 0..2^31-1, which every server
-// takes (some parse the seed as a 32-bit integer).
-func seedOf(s uint64) int64 { return int64(s % (1 << 31)) }
+// seedOf is the seed a request sends: with 31 bits its 64-bit seed mod
+// 2^31, which every server takes (some parse the seed as a 32-bit
+// integer); with 64 all its bits, as the int64 of the same bits.
+func seedOf(s uint64, bits int) int64 {
+	if bits == 64 {
+		return int64(s)
+	}
+	return int64(s % (1 << 31))
+}
 
 // call sends one request, retrying what is worth retrying.
 func (m *Model) call(ctx context.Context, text string, seed uint64) (backend.Generation, error) {

@@ -2,9 +2,12 @@ package openai_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,7 +215,7 @@ func TestFingerprint(t *testing.T) {
 		"url": func(o *openai.Options) { o.BaseURL = "http://g/v1" }, "model": func(o *openai.Options) { o.Model = "n" },
 		"endpoint": func(o *openai.Options) { o.Endpoint = openai.EndpointChat }, "max_tokens": func(o *openai.Options) { o.MaxTokens = 5 },
 		"temperature": func(o *openai.Options) { o.Temperature = f(0.7) }, "top_p": func(o *openai.Options) { o.TopP = f(0.9) },
-		"stop": func(o *openai.Options) { o.Stop = []string{"\n"} },
+		"stop": func(o *openai.Options) { o.Stop = []string{"\n"} }, "seed_bits": func(o *openai.Options) { o.SeedBits = 64 },
 	} {
 		if fp(mod) == ref {
 			t.Errorf("%s does not change the fingerprint", name)
@@ -221,6 +224,7 @@ func TestFingerprint(t *testing.T) {
 	for name, mod := range map[string]func(*openai.Options){
 		"key":         func(o *openai.Options) { o.Getenv = func(string) string { return "other" } },
 		"concurrency": func(o *openai.Options) { o.Concurrency = 99 }, "timeout": func(o *openai.Options) { o.Timeout = time.Hour },
+		"seed_bits 31": func(o *openai.Options) { o.SeedBits = 31 }, // the default: ledgers from before seed_bits still answer
 	} {
 		if fp(mod) != ref {
 			t.Errorf("%s changes the fingerprint", name)
@@ -228,5 +232,73 @@ func TestFingerprint(t *testing.T) {
 	}
 	if strings.Contains(ref, secret) {
 		t.Error("the fingerprint holds the key")
+	}
+}
+
+// TestSeedBits: with 31 bits a request's seed arrives mod 2^31, with 64
+// bits as the int64 of its bits (negative above 2^63), so that the
+// server's generation is the one of the whole seed.
+func TestSeedBits(t *testing.T) {
+	srv := openaitest.New(openaitest.Options{Model: "tiny", Key: secret})
+	defer srv.Close()
+	for _, tc := range []struct {
+		bits int
+		seed uint64
+		sent int64
+	}{
+		{0, 1<<40 + 7, 7},
+		{31, 1<<40 + 7, 7},
+		{31, 1<<31 - 1, 1<<31 - 1},
+		{64, 1<<40 + 7, 1<<40 + 7},
+		{64, 1<<63 + 5, -(1 << 63) + 5},
+		{64, 3, 3},
+	} {
+		m := open(t, srv.BaseURL(), func(o *openai.Options) { o.SeedBits = tc.bits })
+		p, _ := m.Encode("seeded")
+		gens, err := m.Generate(context.Background(), []backend.Request{{Prompt: p, Seed: tc.seed}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := m.Decode(gens[0].Tokens)
+		if want, _ := openaitest.Generate("seeded", tc.sent, 8); got != want {
+			t.Errorf("seed_bits %d, seed %d: generation %q, want the one of seed %d, %q", tc.bits, tc.seed, got, tc.sent, want)
+		}
+	}
+	if _, err := openai.Open(openai.Options{BaseURL: srv.BaseURL(), Model: "tiny", MaxTokens: 8, Getenv: env(openai.DefaultAPIKeyEnv), SeedBits: 32}); err == nil || !strings.Contains(err.Error(), "seed_bits = 32") {
+		t.Errorf("seed_bits 32: err = %v, want one naming seed_bits", err)
+	}
+}
+
+// TestConnectionsReused: calls in flight at once reuse their connections
+// from batch to batch (http.DefaultClient would keep only two of them and
+// open a new one for every other call).
+func TestConnectionsReused(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * time.Millisecond) // the calls of a batch overlap
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"c","object":"text_completion","created":1,"model":"tiny","choices":[{"text":"ok","index":0,"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	const concurrency, batches = 16, 4
+	m := open(t, srv.URL+"/v1", func(o *openai.Options) { o.Concurrency = concurrency; o.Timeout = 5 * time.Second })
+	for range batches {
+		if _, err := m.Generate(context.Background(), reqs(concurrency)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns > concurrency {
+		t.Errorf("%d batches of %d calls opened %d connections, want at most %d", batches, concurrency, conns, concurrency)
 	}
 }
