@@ -133,3 +133,26 @@ func TestConfigKind(t *testing.T) {
 		t.Fatal("unknown kind validated")
 	}
 }
+
+// TestOuterIsGemm checks that outer gives Gemm's bits for the product it
+// replaces in Backward (inner dimension 1).
+func TestOuterIsGemm(t *testing.T) {
+	rng := nn.NewRNG(4, 0)
+	for _, sz := range []struct{ m, n int }{{1, 1}, {7, 3}, {3200, 64}} {
+		a, b := make([]float32, sz.m), make([]float32, sz.n)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		want, got := make([]float32, sz.m*sz.n), make([]float32, sz.m*sz.n)
+		nn.Gemm(false, true, sz.m, sz.n, 1, 1, a, 1, b, 1, 0, want, sz.n)
+		outer(got, a, b)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%v: element %d = %v, Gemm %v", sz, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -160,6 +160,27 @@ func (m *Model) forward(tokens []int32, B, T int, cond []float32) (*nn.LSTMCache
 	return cache, ids, extra, logits
 }
 
+// Pass is a teacher-forced forward pass over a batch of sequences, kept
+// for a gradient step whose loss weights are not known yet: a trainer runs
+// it while it still computes them. It lives in the model's buffers, so it
+// holds until the model next runs forward or samples.
+type Pass struct {
+	tokens []int32
+	B, T   int
+	cache  *nn.LSTMCache
+	ids    []int32
+	logits []float32
+}
+
+// Forward runs the network teacher-forced over the (B, T) sequences in
+// tokens for a later BackpropPass. It panics if the slices do not match the
+// shape.
+func (m *Model) Forward(tokens []int32, B, T int, cond []float32) *Pass {
+	m.checkBatch(tokens, B, T, cond)
+	cache, ids, _, logits := m.forward(tokens, B, T, cond)
+	return &Pass{tokens: tokens, B: B, T: T, cache: cache, ids: ids, logits: logits}
+}
+
 // Backprop runs the network on bt, adds the gradient of
 //
 //	L = Σ_bt w_bt·(−log p(x_bt | x_<bt)) − Σ_bt e_bt·H(p(· | x_<bt))
@@ -167,12 +188,22 @@ func (m *Model) forward(tokens []int32, B, T int, cond []float32) (*nn.LSTMCache
 // into the parameters' G slices and returns the loss statistics. It panics
 // if the batch's slices do not match its shape.
 func (m *Model) Backprop(bt Batch) Stats {
+	return m.BackpropPass(m.Forward(bt.Tokens, bt.B, bt.T, bt.Cond), bt)
+}
+
+// BackpropPass is Backprop with the forward pass already run: p must be
+// Forward's pass over bt's tokens and conditioning, with no other use of
+// the model in between. It consumes p.
+func (m *Model) BackpropPass(p *Pass, bt Batch) Stats {
 	B, T, V, H := bt.B, bt.T, m.Cfg.Vocab, m.Cfg.Hidden
 	m.checkBatch(bt.Tokens, B, T, bt.Cond)
 	if len(bt.Weights) != B*T || (bt.Entropy != nil && len(bt.Entropy) != B*T) {
 		panic("generator: Backprop: weights do not match the batch shape")
 	}
-	cache, ids, _, logits := m.forward(bt.Tokens, B, T, bt.Cond)
+	if p.B != B || p.T != T || len(p.tokens) != len(bt.Tokens) || (len(p.tokens) > 0 && &p.tokens[0] != &bt.Tokens[0]) {
+		panic("generator: BackpropPass: the pass is not over the batch's tokens")
+	}
+	cache, ids, logits := p.cache, p.ids, p.logits
 	// Per-row targets and weights in the logits' time-major order.
 	y, w, e := make([]int32, T*B), make([]float32, T*B), make([]float32, T*B)
 	for t := 0; t < T; t++ {
@@ -196,8 +227,15 @@ func (m *Model) Backprop(bt Batch) Stats {
 
 	dlogits := logits // SoftmaxXent overwrote the logits with their gradient
 	hs := cache.Outputs(H)
-	nn.Gemm(true, false, H, V, T*B, 1, hs, H, dlogits, V, 1, m.Wout.G, V)
-	nn.ColSums(m.Bout.G, dlogits, T*B, V)
+	// The output layer's gradients and the path back through the LSTM read
+	// dlogits and write disjoint gradients, so they run side by side: the
+	// LSTM's backward steps are too small to use both cores on their own.
+	outDone := make(chan struct{})
+	go func() {
+		defer close(outDone)
+		nn.Gemm(true, false, H, V, T*B, 1, hs, H, dlogits, V, 1, m.Wout.G, V)
+		nn.ColSums(m.Bout.G, dlogits, T*B, V)
+	}()
 	dh := make([]float32, T*B*H)
 	nn.Gemm(false, true, T*B, H, V, 1, dlogits, V, m.Wout.W, V, 0, dh, H)
 	dx, dExtra := m.LSTM.Backward(cache, dh, true)
@@ -206,6 +244,7 @@ func (m *Model) Backprop(bt Batch) Stats {
 		G := 4 * H
 		nn.Gemm(true, false, m.Cfg.CondDim, G, B, 1, bt.Cond, m.Cfg.CondDim, dExtra, G, 1, m.Wcond.G, G)
 	}
+	<-outDone
 	return st
 }
 

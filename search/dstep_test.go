@@ -76,12 +76,16 @@ func TestSplitDStepMatchesFused(t *testing.T) {
 
 // TestPipelinedDStepsMatchSequential checks that the identity target's
 // pipelined D updates (the next prompts sampled while D takes the current
-// update) are the sequential fakesAndDStep calls bit for bit: the same
-// statistics, D weights and optimiser state, replay buffer, RNG states
-// and data cursor.
+// update, G's policy forward pass while D takes the last) are the
+// sequential fakesAndDStep calls and policy step bit for bit: the same
+// statistics, D weights and optimiser state, replay buffer, RNG states,
+// data cursor and G weights.
 func TestPipelinedDStepsMatchSequential(t *testing.T) {
 	cfg := tinyConfig(t)
 	cfg.MLESteps, cfg.DPretrainSteps = 0, 0
+	if cfg.Credit == "rollout" || cfg.MLEWeight != 0 {
+		t.Fatalf("the tiny preset (credit %q, mle_weight %v) no longer runs G's forward pass early", cfg.Credit, cfg.MLEWeight)
+	}
 	build := func() *Trainer {
 		tr, err := New(cfg, targets.Identity{})
 		if err != nil {
@@ -100,9 +104,12 @@ func TestPipelinedDStepsMatchSequential(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		gotP, gotG, got, err := pip.pipelinedDSteps(ctx, 3)
+		gotP, gotG, got, pass, err := pip.pipelinedDSteps(ctx, 3)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if pass == nil {
+			t.Fatalf("round %d: no early forward pass", round)
 		}
 		if !slices.Equal(gotP, wantP) || !slices.Equal(gotG, wantG) {
 			t.Fatalf("round %d: the last update's prompts or generations differ", round)
@@ -129,6 +136,26 @@ func TestPipelinedDStepsMatchSequential(t *testing.T) {
 			pip.real.cursor != seq.real.cursor || pip.Calls != seq.Calls ||
 			pip.replay.Count != seq.replay.Count || pip.replay.Head != seq.replay.Head || !slices.Equal(pip.replay.Data, seq.replay.Data) {
 			t.Fatalf("round %d: RNG states, data cursor, call count or replay buffer differ", round)
+		}
+		// G's policy step from the early forward pass against one that runs it.
+		wantA, _, err := seq.advantages(wantP, wantG)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotA, _, err := pip.advantages(gotP, gotG)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantS, gotS := seq.policyStep(wantP, wantA), pip.policyStepPass(gotP, gotA, pass)
+		for k, v := range wantS {
+			if gotS[k] != v {
+				t.Errorf("round %d: policy %s = %v from the early pass, %v", round, k, gotS[k], v)
+			}
+		}
+		for name, w := range seq.Gen.Params().Weights() {
+			if !slices.Equal(pip.Gen.Params().Weights()[name].Data, w.Data) {
+				t.Fatalf("round %d: G weight %s differs", round, name)
+			}
 		}
 	}
 }

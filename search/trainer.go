@@ -387,9 +387,10 @@ func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, err
 	// sample prompts → target → D update, d_steps_per_g times on fresh calls
 	var prompts, gens []int32
 	var vals map[string]float64
+	var pass *generator.Pass
 	var err error
 	if tr.Cfg.IsIdentity() {
-		prompts, gens, vals, err = tr.pipelinedDSteps(ctx, tr.Cfg.DStepsPerG)
+		prompts, gens, vals, pass, err = tr.pipelinedDSteps(ctx, tr.Cfg.DStepsPerG)
 	} else {
 		for range tr.Cfg.DStepsPerG {
 			if prompts, gens, vals, err = tr.fakesAndDStep(ctx, tr.Cfg.continuations()); err != nil {
@@ -406,7 +407,7 @@ func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, err
 		return nil, err
 	}
 	// G update: REINFORCE on the prompts (+ entropy bonus, + MLE on real prompts)
-	for k, v := range tr.policyStep(prompts, A) {
+	for k, v := range tr.policyStepPass(prompts, A, pass) {
 		vals[k] = v
 	}
 	vals["reward"] = reward
@@ -504,31 +505,49 @@ func (tr *Trainer) fakesAndDStep(ctx context.Context, C int) (prompts, gens []in
 // takes the current update: the same draws from the same streams in the
 // same order (the replayed fakes of update i are drawn before the prompts
 // of update i+1), and so the same bits, with the 2 + 1 split of three D
-// members over two cores no longer leaving a core idle.
-func (tr *Trainer) pipelinedDSteps(ctx context.Context, n int) (prompts, gens []int32, vals map[string]float64, err error) {
+// members over two cores no longer leaving a core idle. While D takes the
+// last update, G runs the forward pass of its policy step over the last
+// prompts (returned, or nil where policyStep cannot take it): G does not
+// change before that step either.
+func (tr *Trainer) pipelinedDSteps(ctx context.Context, n int) (prompts, gens []int32, vals map[string]float64, pass *generator.Pass, err error) {
 	C := tr.Cfg.continuations()
 	f := tr.drawFakes(C)
 	for i := range n {
 		d := tr.newDStepFor(f)
 		if gens, err = tr.generate(ctx, f.requests, f.seeds); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		var next fakes
-		drawn := make(chan struct{})
-		if i+1 < n {
+		done := make(chan struct{})
+		switch {
+		case i+1 < n:
 			go func() {
-				defer close(drawn)
+				defer close(done)
 				next = tr.drawFakes(C)
 			}()
-		} else {
-			close(drawn)
+		case tr.earlyPolicyForward():
+			go func() {
+				defer close(done)
+				pass = tr.Gen.Forward(f.prompts, tr.Cfg.BatchSize, tr.Cfg.PromptLen, nil)
+			}()
+		default:
+			close(done)
 		}
 		vals = d.finish(gens)
-		<-drawn
+		<-done
 		prompts = f.prompts
 		f = next
 	}
-	return prompts, gens, vals, nil
+	return prompts, gens, vals, pass, nil
+}
+
+// earlyPolicyForward reports whether G's policy step may take a forward
+// pass run before the rewards: not when the rewards sample from G (rollout
+// credit: sampling reuses G's buffers) or may call out (a reward function),
+// nor when the step adds real prompts (mle_weight: drawn from the stream
+// the D updates read, so drawing them early would change the data order).
+func (tr *Trainer) earlyPolicyForward() bool {
+	return tr.Cfg.Credit != "rollout" && tr.Reward == nil && tr.Cfg.MLEWeight == 0 && tr.Gen.Wcond == nil
 }
 
 // generate asks the target for one generation of each of the (n,
@@ -552,6 +571,12 @@ func (tr *Trainer) requestSeeds(n int) []uint64 {
 // per-token advantages A, plus the entropy bonus and, with mle_weight, an
 // MLE term on a batch of real prompts.
 func (tr *Trainer) policyStep(prompts []int32, A []float64) map[string]float64 {
+	return tr.policyStepPass(prompts, A, nil)
+}
+
+// policyStepPass is policyStep with G's forward pass over the prompts
+// already run (pass; nil = run it here).
+func (tr *Trainer) policyStepPass(prompts []int32, A []float64, pass *generator.Pass) map[string]float64 {
 	B, k := tr.Cfg.BatchSize, tr.Cfg.PromptLen
 	bt := generator.Batch{B: B, T: k, Tokens: prompts, Weights: make([]float32, B*k), Entropy: fill(B*k, float32(tr.Cfg.EntropyBonus/float64(B*k)))}
 	for i, a := range A {
@@ -565,7 +590,12 @@ func (tr *Trainer) policyStep(prompts []int32, A []float64) map[string]float64 {
 	}
 	ps := tr.Gen.Params()
 	ps.ZeroGrad()
-	st := tr.Gen.Backprop(bt)
+	var st generator.Stats
+	if pass != nil && tr.Cfg.MLEWeight == 0 {
+		st = tr.Gen.BackpropPass(pass, bt)
+	} else {
+		st = tr.Gen.Backprop(bt)
+	}
 	return map[string]float64{"loss_g": st.Loss, "entropy": st.Entropy, "g_grad_norm": tr.gAdv.Update(ps), "lr_g": tr.gAdv.LR()}
 }
 

@@ -112,47 +112,61 @@ func init() {
 	BLAS = "OpenBLAS (" + C.GoString(C.corename()) + " kernels)"
 }
 
-// splitFlops is the size above which gemm splits a product across goroutines.
+// splitFlops is the size above which gemm splits a product in two.
 const splitFlops = 1 << 22
 
+// gemmParts is how many pieces gemm cuts a large product into. OpenBLAS's
+// result for an element depends on the shape of the call that computes it
+// (its kernels sum in an order that varies with the tile an element falls
+// in: TestGemmSplitChangesBits), so the cut is a constant, not the number
+// of cores, or a run's bits would depend on the machine's core count. Two
+// parts is what earlier versions used on 2 cores, so 2-core results stay as
+// they were.
+const gemmParts = 2
+
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers < 2 || 2*m*n*k < splitFlops || (m < 2*workers && n < 2*workers) {
+	if 2*m*n*k < splitFlops || (m < 2*gemmParts && n < 2*gemmParts) {
 		gemm1(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	// Each output element is computed by exactly one call over the whole of k,
-	// so the split changes no sum.
-	var wg sync.WaitGroup
-	if m >= n {
-		chunk := (m + workers - 1) / workers
-		for i0 := 0; i0 < m; i0 += chunk {
+	// Each part computes its rows (or columns) of C over the whole of k.
+	part := func(i int) {
+		if m >= n {
+			chunk := (m + gemmParts - 1) / gemmParts
+			i0 := i * chunk
 			i1 := min(i0+chunk, m)
 			aOff := i0 * lda
 			if transA {
 				aOff = i0
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				gemm1(transA, transB, i1-i0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[i0*ldc:], ldc)
-			}()
+			gemm1(transA, transB, i1-i0, n, k, alpha, a[aOff:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+			return
 		}
-	} else {
-		chunk := (n + workers - 1) / workers
-		for j0 := 0; j0 < n; j0 += chunk {
-			j1 := min(j0+chunk, n)
-			bOff := j0
-			if transB {
-				bOff = j0 * ldb
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				gemm1(transA, transB, m, j1-j0, k, alpha, a, lda, b[bOff:], ldb, beta, c[j0:], ldc)
-			}()
+		chunk := (n + gemmParts - 1) / gemmParts
+		j0 := i * chunk
+		j1 := min(j0+chunk, n)
+		bOff := j0
+		if transB {
+			bOff = j0 * ldb
 		}
+		gemm1(transA, transB, m, j1-j0, k, alpha, a, lda, b[bOff:], ldb, beta, c[j0:], ldc)
 	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		for i := range gemmParts {
+			part(i)
+		}
+		return
+	}
+	// The caller computes the last part itself rather than wait idle.
+	var wg sync.WaitGroup
+	for i := range gemmParts - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part(i)
+		}()
+	}
+	part(gemmParts - 1)
 	wg.Wait()
 }
 

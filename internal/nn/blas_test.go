@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"runtime"
 	"testing"
 )
 
@@ -133,6 +134,59 @@ func TestSoftmaxKernels(t *testing.T) {
 		SampleRows(zz, make([]float32, 3), 1, 3, 1, []float64{tc.u}, out)
 		if out[0] != tc.want {
 			t.Errorf("u=%v: drew %d, want %d", tc.u, out[0], tc.want)
+		}
+	}
+}
+
+// TestGemmBitsIndependentOfCores checks that a product's bits do not depend
+// on GOMAXPROCS. They did: gemm cut large products into one piece per core,
+// and OpenBLAS's result for an element depends on the shape of the call that
+// computes it, so a run resumed on a machine with another core count took
+// another path.
+func TestGemmBitsIndependentOfCores(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	rng := NewRNG(3, 0)
+	for _, sz := range []struct {
+		tA, tB  bool
+		m, n, k int
+	}{
+		{false, false, 3200, 256, 64}, // a D member's input projection
+		{false, true, 160, 64, 256},   // a D member's recurrent backward step
+		{true, false, 32, 5000, 1280}, // G's output weight gradient
+		{false, false, 64, 5000, 32},  // G's sampling logits
+	} {
+		a, b := make([]float32, sz.m*sz.k), make([]float32, sz.k*sz.n)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		lda, ldb := sz.k, sz.n
+		if sz.tA {
+			lda = sz.m
+		}
+		if sz.tB {
+			ldb = sz.k
+		}
+		var want []float32
+		for _, procs := range []int{1, 2, 3, 8} {
+			runtime.GOMAXPROCS(procs)
+			c := make([]float32, sz.m*sz.n)
+			Gemm(sz.tA, sz.tB, sz.m, sz.n, sz.k, 1, a, lda, b, ldb, 0, c, sz.n)
+			if want == nil {
+				want = c
+				continue
+			}
+			diff := 0
+			for i := range c {
+				if math.Float32bits(c[i]) != math.Float32bits(want[i]) {
+					diff++
+				}
+			}
+			if diff > 0 {
+				t.Errorf("%+v: GOMAXPROCS=%d changes %d of %d elements against GOMAXPROCS=1", sz, procs, diff, len(c))
+			}
 		}
 	}
 }
