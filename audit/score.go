@@ -169,7 +169,7 @@ func Summarize(texts []string, vs []Verdict) Summary {
 	}
 	n := float64(len(vs))
 	s.Score, s.MeanP, s.Fluent, s.Hit = s.Score/n, s.MeanP/n, s.Fluent/n, s.Hit/n
-	words := wordIDs(texts)
+	words := generator.WordIDs(texts)
 	s.Distinct2 = metrics.DistinctN(words, 2)
 	s.SelfBLEU3 = metrics.SelfBLEU(words, 3, 200)
 	return s
@@ -252,22 +252,4 @@ func EvalSeeds(n int) []uint64 {
 		s[i] = uint64(i + 1)
 	}
 	return s
-}
-
-// wordIDs maps texts' words to ids (first seen, first numbered) for the
-// n-gram diversity metrics.
-func wordIDs(texts []string) [][]int {
-	ids := map[string]int{}
-	out := make([][]int, len(texts))
-	for i, t := range texts {
-		for _, w := range generator.Words(t) {
-			id, ok := ids[w]
-			if !ok {
-				id = len(ids)
-				ids[w] = id
-			}
-			out[i] = append(out[i], id)
-		}
-	}
-	return out
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"promptgan/internal/atomicfile"
+
 	"promptgan/english"
 )
 
@@ -170,7 +172,7 @@ func WriteTasks(docs []Doc, dir string) error {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		if err := writeSynced(filepath.Join(tmp, n), files[n]); err != nil {
+		if err := atomicfile.Write(filepath.Join(tmp, n), files[n]); err != nil {
 			return fmt.Errorf("write English tasks: %w", err)
 		}
 	}
@@ -181,22 +183,6 @@ func WriteTasks(docs []Doc, dir string) error {
 		return fmt.Errorf("write English tasks: %w", err)
 	}
 	return nil
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // byHash returns texts ordered by a hash of each text (ties by the text), an

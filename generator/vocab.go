@@ -79,6 +79,24 @@ func Words(text string) []string {
 	})
 }
 
+// WordIDs maps the texts' words (Words) to ids, first seen first numbered:
+// the form the n-gram diversity metrics (distinct-n, self-BLEU) take.
+func WordIDs(texts []string) [][]int {
+	ids := map[string]int{}
+	out := make([][]int, len(texts))
+	for i, t := range texts {
+		for _, w := range Words(t) {
+			id, ok := ids[w]
+			if !ok {
+				id = len(ids)
+				ids[w] = id
+			}
+			out[i] = append(out[i], id)
+		}
+	}
+	return out
+}
+
 // WordsVocab is the max most frequent words of texts (ties broken by the
 // word, so the list is a function of the texts alone).
 func WordsVocab(texts []string, max int) (*Vocab, error) {

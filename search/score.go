@@ -233,7 +233,7 @@ func bleu2(gen string, refs []string) float64 {
 		return 0
 	}
 	all := append([]string{gen}, refs...)
-	ids := wordIDs(all)
+	ids := generator.WordIDs(all)
 	return metrics.BLEU(ids[0], ids[1:], 2)
 }
 

@@ -546,7 +546,7 @@ func (tr *Trainer) textEvaluate(ctx context.Context) (Stats, error) {
 	s := r.disc.Score(x, n)
 	vals["d_fake"], vals["d_std"] = mean(s.P), mean(s.Std)
 	vals["reward"] = mean(NonSaturatingRewards(float32s(s.Logit)))
-	words := wordIDs(gens)
+	words := generator.WordIDs(gens)
 	vals["distinct_2"] = metrics.DistinctN(words, 2)
 	vals["self_bleu_3"] = metrics.SelfBLEU(words, 3, 200)
 	vals["prompt_distinct_1"] = metrics.DistinctN(task.ToInts(prompts, n, k), 1)
@@ -565,24 +565,6 @@ func hasBoth(good []bool) bool {
 		g, b = g || v, b || !v
 	}
 	return g && b
-}
-
-// wordIDs maps the texts' words to ids (first seen, first numbered) for the
-// n-gram diversity metrics.
-func wordIDs(texts []string) [][]int {
-	ids := map[string]int{}
-	out := make([][]int, len(texts))
-	for i, t := range texts {
-		for _, w := range generator.Words(t) {
-			id, ok := ids[w]
-			if !ok {
-				id = len(ids)
-				ids[w] = id
-			}
-			out[i] = append(out[i], id)
-		}
-	}
-	return out
 }
 
 // updateTextHall keeps the hall_of_fame distinct prompts whose generations
