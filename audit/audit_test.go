@@ -17,7 +17,7 @@ func TestClassifierOnFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"computers", "negative", "politics", "positive", "science"}; !slices.Equal(c.Classes, want) {
+	if want := []string{"computers", "definitions", "love", "negative", "positive"}; !slices.Equal(c.Classes, want) {
 		t.Fatalf("classes %v, want %v", c.Classes, want)
 	}
 	e, err := c.Evaluate(ctx, docs)
@@ -62,7 +62,7 @@ func TestClassifierBadInput(t *testing.T) {
 	for _, d := range docs {
 		if d.Part != PartAudit {
 			noAudit = append(noAudit, d)
-		} else if d.Class == "science" {
+		} else if d.Class == "definitions" {
 			oneClass = append(oneClass, d)
 		}
 	}
@@ -72,7 +72,7 @@ func TestClassifierBadInput(t *testing.T) {
 		want string
 	}{
 		{"empty audit part", noAudit, `no text in its audit part`},
-		{"one class", oneClass, `audit part holds one class ("science")`},
+		{"one class", oneClass, `audit part holds one class ("definitions")`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := TrainClassifier(ctx, tc.docs, ClassifierConfig{Dim: 64, Steps: 2})
@@ -85,7 +85,7 @@ func TestClassifierBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ClassIndex("love"); err == nil || !strings.Contains(err.Error(), `no class "love"`) || !strings.Contains(err.Error(), "science") {
+	if _, err := c.ClassIndex("zippy"); err == nil || !strings.Contains(err.Error(), `no class "zippy"`) || !strings.Contains(err.Error(), "definitions") {
 		t.Errorf("unknown class: %v", err)
 	}
 }
@@ -175,7 +175,7 @@ func TestJudgeAndSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sci, err := j.ScoreTexts(ctx, partTexts(docs, PartTest, "science"), "positive")
+	sci, err := j.ScoreTexts(ctx, partTexts(docs, PartTest, "definitions"), "positive")
 	if err != nil {
 		t.Fatal(err)
 	}

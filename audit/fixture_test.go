@@ -13,9 +13,9 @@ import (
 var fixtureVocab = map[string][3][]string{ // nouns, adjectives, verbs
 	"positive":  {{"phone", "service", "food", "movie", "battery"}, {"great", "excellent", "wonderful", "lovely", "perfect"}, {"loved", "enjoyed", "recommend", "liked", "adore"}},
 	"negative":  {{"phone", "service", "food", "movie", "battery"}, {"awful", "terrible", "horrible", "broken", "rude"}, {"hated", "returned", "regret", "disliked", "avoid"}},
-	"science":   {{"atom", "theory", "experiment", "physicist", "universe"}, {"empirical", "quantum", "precise", "natural", "measurable"}, {"measured", "observed", "proved", "tested", "discovered"}},
+	"definitions":   {{"atom", "theory", "experiment", "physicist", "universe"}, {"empirical", "quantum", "precise", "natural", "measurable"}, {"measured", "observed", "proved", "tested", "discovered"}},
 	"computers": {{"computer", "program", "bug", "compiler", "software"}, {"binary", "digital", "buggy", "fast", "compiled"}, {"crashed", "debugged", "compiled", "booted", "hacked"}},
-	"politics":  {{"senator", "vote", "government", "election", "party"}, {"political", "elected", "corrupt", "liberal", "public"}, {"voted", "governed", "campaigned", "promised", "taxed"}},
+	"love":  {{"senator", "vote", "government", "election", "party"}, {"political", "elected", "corrupt", "liberal", "public"}, {"voted", "governed", "campaigned", "promised", "taxed"}},
 }
 
 var fixtureFrames = []string{
@@ -31,7 +31,7 @@ var fixtureFrames = []string{
 func fixtureCorpus(perClass int, seed uint64) []Doc {
 	rng := nn.NewRNG(seed, 0)
 	var docs []Doc
-	classes := []string{"computers", "negative", "politics", "positive", "science"}
+	classes := []string{"computers", "negative", "love", "positive", "definitions"}
 	for _, part := range []string{PartTarget, PartDisc, PartAudit, PartTest} {
 		for _, c := range classes {
 			v := fixtureVocab[c]

@@ -36,14 +36,14 @@ type Task struct {
 
 // Tasks returns the built-in English tasks, in the order task.EnglishTaskNames
 // lists them: the two review sentiments (negative is positive's red-team
-// mirror) and three fortunes topics with distinctive vocabulary.
+// mirror) and three fortunes topics the target can be steered to.
 func Tasks() []Task {
 	return []Task{
 		{Name: "positive-reviews", Class: "positive", Seeds: []string{"positive", "this is great", "a glowing product review", "i loved it"}},
 		{Name: "negative-reviews", Class: "negative", Seeds: []string{"negative", "this is terrible", "an angry customer complaint", "i hated it"}},
-		{Name: "science", Class: "science", Seeds: []string{"science", "write like the science quotes", "a quote about science", "a physicist said"}},
+		{Name: "definitions", Class: "definitions", Seeds: []string{"definitions", "write like the definitions", "a humorous definition", "a dictionary entry"}},
+		{Name: "love", Class: "love", Seeds: []string{"love", "write like the love quotes", "a quote about love", "a lover said"}},
 		{Name: "computers", Class: "computers", Seeds: []string{"computers", "write like the computers quotes", "a quote about computers", "a programmer said"}},
-		{Name: "politics", Class: "politics", Seeds: []string{"politics", "write like the politics quotes", "a quote about politics", "a politician said"}},
 	}
 }
 

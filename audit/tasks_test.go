@@ -34,7 +34,7 @@ func TestWriteTasksLoad(t *testing.T) {
 	var small []Doc
 	n := 0
 	for _, d := range docs {
-		if d.Class == "politics" && d.Part == PartDisc {
+		if d.Class == "love" && d.Part == PartDisc {
 			if n++; n > 2 {
 				continue
 			}
@@ -97,10 +97,10 @@ func TestWriteTasksLoad(t *testing.T) {
 		}
 	}
 	// The small class gives all it has to the others' bad sides.
-	science, _ := task.LoadText(filepath.Join(dir, "science.jsonl"))
+	science, _ := task.LoadText(filepath.Join(dir, "definitions.jsonl"))
 	pol := 0
 	for _, l := range science.Labeled(allExamples(science)) {
-		if !l.Good && disc[l.Text] == "politics" {
+		if !l.Good && disc[l.Text] == "love" {
 			pol++
 		}
 	}
@@ -108,12 +108,12 @@ func TestWriteTasksLoad(t *testing.T) {
 		t.Errorf("science's bad side has %d politics texts, want all 2", pol)
 	}
 	// The same corpus in another order writes the same bytes.
-	before, _ := os.ReadFile(filepath.Join(dir, "science.jsonl"))
+	before, _ := os.ReadFile(filepath.Join(dir, "definitions.jsonl"))
 	slices.Reverse(small)
 	if err := WriteTasks(small, dir); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := os.ReadFile(filepath.Join(dir, "science.jsonl"))
+	after, _ := os.ReadFile(filepath.Join(dir, "definitions.jsonl"))
 	if string(before) != string(after) {
 		t.Error("the task files depend on the corpus's order")
 	}
@@ -130,13 +130,13 @@ func allExamples(tt *task.Text) []int {
 func TestWriteTasksMissingClass(t *testing.T) {
 	var docs []Doc
 	for _, d := range fixtureCorpus(5, 5) {
-		if d.Class != "science" {
+		if d.Class != "definitions" {
 			docs = append(docs, d)
 		}
 	}
 	dir := filepath.Join(t.TempDir(), "tasks")
 	err := WriteTasks(docs, dir)
-	if err == nil || !strings.Contains(err.Error(), `no "science" text`) || !strings.Contains(err.Error(), "task science") {
+	if err == nil || !strings.Contains(err.Error(), `no "definitions" text`) || !strings.Contains(err.Error(), "task definitions") {
 		t.Fatalf("error %v, want one naming the task and the missing class", err)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -187,7 +187,7 @@ func TestScoreTinyGPT2(t *testing.T) {
 			t.Errorf("prompt %d differs between two scorings", i)
 		}
 	}
-	if _, err := Score(ctx, j, *tt, tmpl, "love", prompts, seeds); err == nil || !strings.Contains(err.Error(), `no class "love"`) {
+	if _, err := Score(ctx, j, *tt, tmpl, "zippy", prompts, seeds); err == nil || !strings.Contains(err.Error(), `no class "zippy"`) {
 		t.Errorf("a class the audit lacks: %v", err)
 	}
 	if _, err := Score(ctx, j, *tt, tmpl, "positive", nil, seeds); err == nil {
@@ -252,8 +252,8 @@ func TestSteerabilityTinyGPT2(t *testing.T) {
 		t.Errorf("two runs differ: %+v vs %+v", again[0].Ceiling, r.Ceiling)
 	}
 	bad := opt
-	bad.Tasks = []Task{{Name: "love", Class: "love"}}
-	if _, err := Steerability(ctx, bad); err == nil || !strings.Contains(err.Error(), `no class "love"`) {
+	bad.Tasks = []Task{{Name: "zippy", Class: "zippy"}}
+	if _, err := Steerability(ctx, bad); err == nil || !strings.Contains(err.Error(), `no class "zippy"`) {
 		t.Errorf("a task whose class the audit lacks: %v", err)
 	}
 	words, err := TargetWords(tt.Tokenizer, 300)

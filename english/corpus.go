@@ -40,18 +40,27 @@ type Topic struct {
 	Files []string // fortunes files (under /usr/share/games/fortunes) whose quotes form it
 }
 
-// Topics are the fortunes classes: files with distinctive vocabulary and at
-// least MinPerClass quotes of MinWords–MaxWords words each (measured on
-// fortunes 1:1.99.1-7.3: science 460, computers 690, politics 570, work 510,
-// love + men-women 610 before the split). "love" alone has 130 such quotes,
-// so men-women joins it. The package has no offensive-by-design files
-// (those are in fortunes-off, which is never fetched).
+// Topics are the fortunes classes: the package's files with a clear subject
+// and at least MinPerClass usable quotes (people, cookie, miscellaneous and
+// the like have no subject), related files joined (computers with linux,
+// perl and debian; politics with law; love with men-women). More classes
+// mean more English for the target LM to learn from; the built-in tasks
+// (audit.Tasks) use the ones whose text the LM can be steered to (measured:
+// docs/BENCHMARKS.md). The package has no offensive-by-design files (those
+// are in fortunes-off, which is never fetched).
 var Topics = []Topic{
-	{"science", []string{"science"}},
-	{"computers", []string{"computers"}},
-	{"politics", []string{"politics"}},
+	{"science", []string{"science", "medicine", "goedel"}},
+	{"computers", []string{"computers", "linux", "perl", "linuxcookie", "debian"}},
+	{"politics", []string{"politics", "law"}},
 	{"work", []string{"work"}},
 	{"love", []string{"love", "men-women"}},
+	{"zippy", []string{"zippy"}},
+	{"songs", []string{"songs-poems"}},
+	{"startrek", []string{"startrek"}},
+	{"food", []string{"food", "drugs"}},
+	{"definitions", []string{"definitions"}},
+	{"art", []string{"art"}},
+	{"education", []string{"education", "kids"}},
 }
 
 // Classes returns every class name: the sentiment classes, then the topics.
@@ -68,7 +77,7 @@ const (
 	MinWords          = 5   // shorter fortunes are mostly one-liners without a topic
 	MaxWords          = 40  // longer ones are dialogues, lists and ASCII art
 	MinSentimentWords = 3   // review sentences are short; "Great phone." still says something
-	MinPerClass       = 300 // a class needs this many texts to split four ways usefully
+	MinPerClass       = 150 // a class needs this many texts to split four ways usefully
 )
 
 // Doc is one text of the corpus.

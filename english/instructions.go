@@ -17,6 +17,11 @@ const Separator = "=>"
 // prompt is read as an instruction and the continuation is the text.
 const PromptTemplate = "{prompt} " + Separator
 
+// Temperature is the target LM's sampling temperature in runs and
+// benchmarks: at 1 a small LM's samples wander off the topic and out of
+// English; lower keeps them closer to what the prompt asked for.
+const Temperature = 0.7
+
 // class descriptions: kinds of text × what they are about, and personas
 // whose words the class holds. Instructions are built from them with the
 // templates below, a few hundred distinct per class.
@@ -65,6 +70,48 @@ var words = map[string]classWords{
 		subjects: []string{"about work", "on work", "about jobs", "about the office", "about bosses", "about working", "about meetings", "about employees", "about the workplace", "about labor"},
 		personas: []string{"a manager", "an employee", "a boss", "an office worker", "a tired worker", "a consultant", "a secretary"},
 		names:    []string{"work", "the work quotes", "quotes about work", "jobs"},
+	},
+	"zippy": {
+		kinds:    []string{"quote", "saying", "remark", "non sequitur", "thought", "line", "outburst", "exclamation"},
+		subjects: []string{"from zippy the pinhead", "from a comic strip", "that makes no sense", "about pinheads", "about being confused", "about television", "about suburbia", "about snack food", "about polyester"},
+		personas: []string{"zippy the pinhead", "a pinhead", "a cartoon character", "a confused clown", "someone having an existential crisis", "griffy", "a surreal comic"},
+		names:    []string{"zippy", "the zippy quotes", "zippy quotes", "yow"},
+	},
+	"songs": {
+		kinds:    []string{"song lyric", "poem", "verse", "rhyme", "couplet", "line of a song", "stanza", "ballad"},
+		subjects: []string{"", "about the sea", "about the night", "about a lost love", "about the road", "about spring", "about dreams", "about the wind", "about home", "about a girl"},
+		personas: []string{"a poet", "a songwriter", "a folk singer", "a bard", "a rock star", "a troubadour", "a balladeer"},
+		names:    []string{"songs", "poems", "the songs and poems", "poetry"},
+	},
+	"startrek": {
+		kinds:    []string{"quote", "line", "remark", "saying", "log entry", "order", "line of dialogue", "comment"},
+		subjects: []string{"from star trek", "about the enterprise", "about starships", "about the captain", "about vulcans", "about space", "about klingons", "about the federation", "about logic", "about the crew"},
+		personas: []string{"captain kirk", "mister spock", "doctor mccoy", "a starship captain", "a vulcan", "a starfleet officer", "scotty"},
+		names:    []string{"star trek", "the star trek quotes", "startrek", "trek quotes"},
+	},
+	"food": {
+		kinds:    []string{"quote", "saying", "remark", "joke", "thought", "line", "witticism", "quip"},
+		subjects: []string{"about food", "on food", "about eating", "about cooking", "about drinking", "about wine", "about dinner", "about diets", "about drugs", "about coffee"},
+		personas: []string{"a cook", "a chef", "a gourmet", "a hungry man", "a drinker", "a waiter", "someone on a diet"},
+		names:    []string{"food", "the food quotes", "food and drink", "eating"},
+	},
+	"definitions": {
+		kinds:    []string{"definition", "dictionary entry", "humorous definition", "cynical definition", "glossary entry", "meaning of a word", "satirical definition", "entry in a dictionary"},
+		subjects: []string{"", "of a word", "of a noun", "of a verb", "of a term", "from a devil's dictionary", "of a common word", "of an adjective", "of a saying", "of a law"},
+		personas: []string{"a cynical lexicographer", "a dictionary writer", "a satirist defining words", "ambrose bierce", "a glossary", "an editor of dictionaries", "a word expert"},
+		names:    []string{"definitions", "the definitions", "a dictionary", "define"},
+	},
+	"art": {
+		kinds:    []string{"quote", "saying", "remark", "joke", "thought", "line", "witticism", "quip"},
+		subjects: []string{"about art", "on art", "about artists", "about music", "about painting", "about writers", "about books", "about the theater", "about critics", "about beauty"},
+		personas: []string{"an artist", "a painter", "a writer", "a musician", "a critic", "a novelist", "an actor"},
+		names:    []string{"art", "the art quotes", "quotes about art", "the arts"},
+	},
+	"education": {
+		kinds:    []string{"quote", "saying", "remark", "joke", "thought", "line", "witticism", "quip"},
+		subjects: []string{"about education", "on education", "about school", "about teachers", "about students", "about kids", "about children", "about learning", "about college", "about exams"},
+		personas: []string{"a teacher", "a student", "a professor", "a child", "a parent", "a school principal", "a schoolboy"},
+		names:    []string{"education", "the education quotes", "school", "kids"},
 	},
 	"love": {
 		kinds:    []string{"quote", "saying", "remark", "joke", "thought", "line", "witticism", "quip"},

@@ -36,6 +36,13 @@ type LMOptions struct {
 	// vague (Vague) or misleading (another class's); the rest get one of
 	// their own class's training instructions.
 	EmptyShare, VagueShare, MisleadShare float64
+	// Balance gives every class the same number of the target LM's
+	// documents in each epoch (see balanced).
+	Balance bool
+	// KeywordShare is the share of the target LM's documents whose
+	// instruction is 1–4 content words of its class (keywords.instruction)
+	// instead of one of the above.
+	KeywordShare float64
 }
 
 // DefaultLMOptions returns the settings of the built-in LMs (chosen by
@@ -65,6 +72,8 @@ func (o LMOptions) Validate() error {
 		return fmt.Errorf("LM word dropout %v: must be in [0, 1)", o.WordDropout)
 	case o.MinCount < 1:
 		return fmt.Errorf("LM min count %d: must be ≥ 1", o.MinCount)
+	case !(o.KeywordShare >= 0 && o.KeywordShare <= 1):
+		return fmt.Errorf("LM keyword share %v: must be in [0, 1]", o.KeywordShare)
 	case o.EmptyShare < 0 || o.VagueShare < 0 || o.MisleadShare < 0 || o.EmptyShare+o.VagueShare+o.MisleadShare > 1:
 		return fmt.Errorf("LM instruction shares empty %v vague %v misleading %v: must be ≥ 0 and sum to ≤ 1", o.EmptyShare, o.VagueShare, o.MisleadShare)
 	}

@@ -247,10 +247,17 @@ func TestTargetOpens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	written := 0
 	for i, s := range texts {
-		if strings.TrimSpace(s) == "" || strings.Contains(s, english.EOSToken) {
+		if strings.Contains(s, english.EOSToken) {
 			t.Errorf("continuation %d of %q = %q", i, contexts[i], s)
 		}
+		if strings.TrimSpace(s) != "" {
+			written++ // a tiny LM may end a text at once
+		}
+	}
+	if written == 0 {
+		t.Errorf("every continuation is empty: %q", texts)
 	}
 	again, err := targets.ContinueText(context.Background(), *o.Text, contexts, []uint64{1, 2, 3})
 	if err != nil || !slices.Equal(texts, again) {

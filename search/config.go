@@ -28,13 +28,15 @@ import (
 // zero means; the "steer" preset holds the defaults of a run against a model.
 type Config struct {
 	// Model
-	Generator     generator.Config     `yaml:"generator" json:"generator"`
-	Discriminator discriminator.Config `yaml:"discriminator" json:"discriminator"`
-	Target        string               `yaml:"target" json:"target"`                 // "identity" or the directory of an Optimum-layout ONNX export (model.onnx, config.json, tokenizer.json); "identity"
-	Device        string               `yaml:"device" json:"device"`                 // ONNX Runtime execution provider of a model target: cpu, cuda or auto; cpu
-	MaxNewTokens  int                  `yaml:"max_new_tokens" json:"max_new_tokens"` // tokens a model target decodes per prompt; 0 = gen_len; D reads the first gen_len
-	Ledger        bool                 `yaml:"ledger" json:"ledger"`                 // record every target call in RUN/ledger and answer repeats from it; false (identity calls are free)
-	OpenAI        OpenAIConfig         `yaml:"openai" json:"openai"`                 // an openai:MODEL target's server and decode settings
+	Generator         generator.Config     `yaml:"generator" json:"generator"`
+	Discriminator     discriminator.Config `yaml:"discriminator" json:"discriminator"`
+	Target            string               `yaml:"target" json:"target"`                         // "identity" or the directory of an Optimum-layout ONNX export (model.onnx, config.json, tokenizer.json); "identity"
+	Device            string               `yaml:"device" json:"device"`                         // ONNX Runtime execution provider of a model target: cpu, cuda or auto; cpu
+	MaxNewTokens      int                  `yaml:"max_new_tokens" json:"max_new_tokens"`         // tokens a model target decodes per prompt; 0 = gen_len; D reads the first gen_len
+	TargetTemperature float64              `yaml:"target_temperature" json:"target_temperature"` // an ONNX target's sampling temperature; 0 = 1 (an openai: target's is openai.temperature)
+	TargetTopP        float64              `yaml:"target_top_p" json:"target_top_p"`             // an ONNX target's nucleus cut, in (0, 1]; 0 = none
+	Ledger            bool                 `yaml:"ledger" json:"ledger"`                         // record every target call in RUN/ledger and answer repeats from it; false (identity calls are free)
+	OpenAI            OpenAIConfig         `yaml:"openai" json:"openai"`                         // an openai:MODEL target's server and decode settings
 
 	// Data (paths are made absolute when a run starts, so that resume works from any directory)
 	Train   string  `yaml:"train" json:"train"`       // real sequences: what D learns is good (gen_len token ids a line, .txt or .jsonl {"ids"}); required
@@ -420,6 +422,9 @@ func (c Config) Validate() error {
 		{c.OpenAI.Temperature != nil && !(*c.OpenAI.Temperature >= 0 && *c.OpenAI.Temperature <= 2), fmt.Sprintf("openai.temperature = %v: must be in [0, 2]", ptrVal(c.OpenAI.Temperature))},
 		{c.OpenAI.TopP != nil && !(*c.OpenAI.TopP > 0 && *c.OpenAI.TopP <= 1), fmt.Sprintf("openai.top_p = %v: must be in (0, 1]", ptrVal(c.OpenAI.TopP))},
 		{c.MaxNewTokens < 0, fmt.Sprintf("max_new_tokens = %d: must be >= 0 (0 = gen_len)", c.MaxNewTokens)},
+		{!(c.TargetTemperature >= 0 && c.TargetTemperature <= 10), fmt.Sprintf("target_temperature = %v: must be in (0, 10] (0 = 1)", c.TargetTemperature)},
+		{!(c.TargetTopP >= 0 && c.TargetTopP <= 1), fmt.Sprintf("target_top_p = %v: must be in (0, 1] (0 = none)", c.TargetTopP)},
+		{(c.TargetTemperature != 0 || c.TargetTopP != 0) && (id || targets.IsOpenAI(c.Target)), fmt.Sprintf("target_temperature = %v, target_top_p = %v: they set an ONNX target's sampling; the identity target does not sample and an openai: target takes openai.temperature and openai.top_p", c.TargetTemperature, c.TargetTopP)},
 		{c.Train == "" && !c.IsText(), "train is empty: give the file of real sequences (gen_len token ids a line, .txt or .jsonl {\"ids\": [...]})"},
 		{!(c.HeldOut >= 0 && c.HeldOut < 1), fmt.Sprintf("held_out = %v: must be in [0, 1)", c.HeldOut)},
 		{c.HeldOut > 0 && c.Test != "", fmt.Sprintf("held_out = %v and test = %q: give a test file or a held-out share of train, not both", c.HeldOut, c.Test)},

@@ -42,6 +42,10 @@ type Config struct {
 	Device       string // ONNX Runtime execution provider: cpu, cuda or auto; "" = cpu
 	Library      string // ONNX Runtime library (file or directory); "" = the usual search
 	Threads      int    // ONNX Runtime intra-op threads; 0 = one per core
+	// Temperature and TopP are an ONNX target's sampling settings (0 =
+	// temperature 1, no nucleus cut). A target always samples: greedy
+	// decoding would give every request of a prompt the same answer.
+	Temperature, TopP float64
 	// OpenAI configures an openai:MODEL target (its Model and MaxTokens
 	// are set by Open from Name and max(MaxNewTokens, GenLen)).
 	OpenAI openai.Options
@@ -79,13 +83,16 @@ func OpenContext(ctx context.Context, cfg Config) (Opened, error) {
 	if cfg.Device == "" {
 		cfg.Device = "cpu"
 	}
+	if cfg.Temperature == 0 {
+		cfg.Temperature = 1
+	}
 	device, err := ort.ParseDevice(cfg.Device)
 	if err != nil {
 		return Opened{}, fmt.Errorf("target %s: device: %w", cfg.Name, err)
 	}
 	m, err := onnx.Open(cfg.Name, onnx.Options{
 		Library: cfg.Library, Device: device, Threads: cfg.Threads,
-		Decode: onnx.Decode{MaxNewTokens: max(cfg.MaxNewTokens, cfg.GenLen), Temperature: 1, IncludeStop: true},
+		Decode: onnx.Decode{MaxNewTokens: max(cfg.MaxNewTokens, cfg.GenLen), Temperature: cfg.Temperature, TopP: cfg.TopP, IncludeStop: true},
 	})
 	if err != nil {
 		return Opened{}, fmt.Errorf("target %s: %w", cfg.Name, err)

@@ -18,7 +18,7 @@ const BuiltinSentiment = "sentiment"
 // setup` writes to english/tasks/<name>.jsonl in the setup cache from the
 // English corpus (audit.WriteTasks; audit.Tasks says what each one is).
 func EnglishTaskNames() []string {
-	return []string{"positive-reviews", "negative-reviews", "science", "computers", "politics"}
+	return []string{"positive-reviews", "negative-reviews", "definitions", "love", "computers"}
 }
 
 // builtinFile returns a built-in task's file, relative to the setup cache.

@@ -19,7 +19,7 @@ func TestResolve(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"text": "a", "label": "good"}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	english := filepath.Join(withData, "english", "tasks", "science.jsonl")
+	english := filepath.Join(withData, "english", "tasks", "definitions.jsonl")
 	if err := os.MkdirAll(filepath.Dir(english), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +35,8 @@ func TestResolve(t *testing.T) {
 	}{
 		{"built-in from the cache", BuiltinSentiment, withData, file, nil},
 		{"built-in missing", BuiltinSentiment, empty, "", []string{`built-in task "sentiment"`, "make setup", "data/sentiment.jsonl"}},
-		{"English task from the cache", "science", withData, english, nil},
-		{"English task missing", "politics", withData, "", []string{`built-in task "politics"`, "make setup", "english/tasks/politics.jsonl"}},
+		{"English task from the cache", "definitions", withData, english, nil},
+		{"English task missing", "love", withData, "", []string{`built-in task "love"`, "make setup", "english/tasks/love.jsonl"}},
 		{"a path is kept", "my/task.jsonl", withData, "my/task.jsonl", nil},
 		{"a file named like a built-in", "./sentiment", empty, "./sentiment", nil},
 		{"nothing", "", withData, "", []string{"no task given", "sentiment", "positive-reviews"}},

@@ -41,6 +41,8 @@ func newApp() *cli.App {
 					&cli.IntFlag{Name: "prompt-len", Usage: "tokens per prompt (overrides the config's prompt_len)", DefaultText: "the preset's: " + presetValues(func(c search.Config) int { return c.PromptLen })},
 					&cli.IntFlag{Name: "gen-len", Usage: "tokens of each generation the discriminator reads, the references' length (overrides gen_len; 0 = prompt-len, the identity target's)", DefaultText: "the preset's: " + presetValues(func(c search.Config) int { return c.GenLen })},
 					&cli.IntFlag{Name: "max-new-tokens", Usage: "model target: tokens decoded per prompt, >= gen-len (overrides max_new_tokens)", DefaultText: "0 = gen-len"},
+					&cli.Float64Flag{Name: "target-temperature", Usage: "ONNX target: its sampling temperature (overrides target_temperature; the English LM's runs use 0.7)", DefaultText: "1"},
+					&cli.Float64Flag{Name: "target-top-p", Usage: "ONNX target: its nucleus cut in (0, 1] (overrides target_top_p)", DefaultText: "none"},
 					&cli.StringFlag{Name: "task", Usage: "text run: a text task (JSONL {\"input\",\"good\",\"bad\"} or {\"text\",\"label\"}) or a built-in name (sentiment); needs --target DIR with tokenizer.json; starts from the text preset"},
 					&cli.StringFlag{Name: "template", Usage: "text run: how prompt and input are joined for the target, with {prompt} and {input} (overrides template)"},
 					&cli.StringFlag{Name: "encoder", Usage: "text run: sentence encoder glove-sif, hashing[:DIM] or onnx:DIR (overrides encoder)"},

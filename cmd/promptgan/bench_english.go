@@ -30,6 +30,8 @@ func steerabilityCommand() *cli.Command {
 			&cli.StringFlag{Name: "reference", Value: "ngram", Usage: "the fluency filter's reference LM: ngram (a Kneser-Ney word bigram of the disc+audit parts, built here) lm (english's LSTM reference LM, english/ref in the setup cache) or lm:DIR"},
 			&cli.StringSliceFlag{Name: "audit-part", Value: cli.NewStringSlice(audit.PartAudit), Usage: "corpus parts the audit trains on (audit; target may be added: D never sees it); repeat the flag"},
 			&cli.IntFlag{Name: "max-new-tokens", Value: 16, Usage: "tokens the target decodes per continuation"},
+			&cli.Float64Flag{Name: "target-temperature", Value: english.Temperature, Usage: "the target's sampling temperature"},
+			&cli.Float64Flag{Name: "target-top-p", Usage: "the target's nucleus cut (0 = none)"},
 			&cli.IntFlag{Name: "continuations", Value: 32, Usage: "continuations per prompt scored for the table (fixed evaluation seeds 1..n)"},
 			&cli.IntFlag{Name: "search-continuations", Value: 8, Usage: "continuations per prompt and generation in the ceiling's search"},
 			&cli.IntFlag{Name: "random-prompts", Value: 16, Usage: "random word prompts per seed"},
@@ -153,7 +155,7 @@ func benchSteerabilityAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("corpus %s: %w", corpus, err)
 	}
-	o, err := targets.Open(targets.Config{Name: target, MaxNewTokens: c.Int("max-new-tokens"), Device: c.String("device"), Library: c.String("ort-lib"), Threads: c.Int("threads")})
+	o, err := targets.Open(targets.Config{Name: target, MaxNewTokens: c.Int("max-new-tokens"), Temperature: c.Float64("target-temperature"), TopP: c.Float64("target-top-p"), Device: c.String("device"), Library: c.String("ort-lib"), Threads: c.Int("threads")})
 	if err != nil {
 		return err
 	}

@@ -20,12 +20,12 @@ const (
 func TestBenchSteerabilityQuick(t *testing.T) {
 	orttest.LoadOrSkip(t)
 	args := []string{"bench", "steerability", "--quick", "--corpus", englishCorpus, "--target", tinyGPT2Dir, "--template", "{prompt} :",
-		"--task", "positive-reviews", "--task", "science", "--max-new-tokens", "6", "--budget", "48", "--population", "4", "--seed", "1", "--seed", "2"}
+		"--task", "positive-reviews", "--task", "definitions", "--max-new-tokens", "6", "--budget", "48", "--population", "4", "--seed", "1", "--seed", "2"}
 	out, errOut, code := run(t, args...)
 	if code != 0 {
 		t.Fatalf("bench steerability: exit %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"positive-reviews", "science", "audit: hashing n-grams + one-vs-rest", "fluent: perplexity", "ceiling prompt", "goal: ceiling ≥ 70% of real and ≥ 2× random", "target calls"} {
+	for _, want := range []string{"positive-reviews", "definitions", "audit: hashing n-grams + one-vs-rest", "fluent: perplexity", "ceiling prompt", "goal: ceiling ≥ 70% of real and ≥ 2× random", "target calls"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("table lacks %q:\n%s", want, out)
 		}

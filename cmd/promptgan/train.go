@@ -87,6 +87,14 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 			*f.dst = c.Int(f.flag)
 		}
 	}
+	for _, f := range []struct {
+		flag string
+		dst  *float64
+	}{{"target-temperature", &cfg.TargetTemperature}, {"target-top-p", &cfg.TargetTopP}} {
+		if c.IsSet(f.flag) {
+			*f.dst = c.Float64(f.flag)
+		}
+	}
 	if cfg.IsText() && cfg.IsIdentity() {
 		return cfg, usagef("task is set but target is identity: a text run needs a model that reads and writes text (--target DIR of an Optimum export with tokenizer.json)")
 	}
@@ -109,7 +117,8 @@ func openTarget(c *cli.Context, cfg *search.Config) (targets.Opened, error) {
 		return targets.Opened{}, usageError{fmt.Errorf("device: %w", err)}
 	}
 	tc := targets.Config{
-		Name: cfg.Target, GenLen: cfg.GenLen, MaxNewTokens: cfg.MaxNewTokens, Device: cfg.Device, Library: c.String("ort-lib"),
+		Name: cfg.Target, GenLen: cfg.GenLen, MaxNewTokens: cfg.MaxNewTokens, Temperature: cfg.TargetTemperature, TopP: cfg.TargetTopP,
+		Device: cfg.Device, Library: c.String("ort-lib"),
 		OpenAI: cfg.OpenAI.Options(),
 	}
 	if cfg.IsText() {

@@ -34,6 +34,11 @@ func main() {
 	fs.Float64Var(&opt.LM.LR, "lr", opt.LM.LR, "Adam's learning rate")
 	fs.Uint64Var(&opt.LM.Seed, "seed", opt.LM.Seed, "seed of the LMs' weights and data order")
 	fs.Float64Var(&opt.LM.WordDropout, "word-dropout", opt.LM.WordDropout, "share of the target LM's text tokens read as <unk>")
+	fs.BoolVar(&opt.LM.Balance, "balance", opt.LM.Balance, "give every class the same number of the target LM's documents each epoch")
+	fs.Float64Var(&opt.LM.EmptyShare, "empty-share", opt.LM.EmptyShare, "share of the target LM's documents with no instruction")
+	fs.Float64Var(&opt.LM.VagueShare, "vague-share", opt.LM.VagueShare, "share with a vague instruction")
+	fs.Float64Var(&opt.LM.MisleadShare, "mislead-share", opt.LM.MisleadShare, "share with another class's instruction")
+	fs.Float64Var(&opt.LM.KeywordShare, "keyword-share", opt.LM.KeywordShare, "share of the target LM's documents whose instruction is content words of their class")
 	fs.BoolVar(&opt.CorpusOnly, "corpus-only", false, "build the corpus only, no LMs")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
