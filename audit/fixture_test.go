@@ -11,11 +11,11 @@ import (
 // sentence frames and function words of fixtureFrames, so the classes differ
 // in content words only, as the corpus's topics do.
 var fixtureVocab = map[string][3][]string{ // nouns, adjectives, verbs
-	"positive":  {{"phone", "service", "food", "movie", "battery"}, {"great", "excellent", "wonderful", "lovely", "perfect"}, {"loved", "enjoyed", "recommend", "liked", "adore"}},
-	"negative":  {{"phone", "service", "food", "movie", "battery"}, {"awful", "terrible", "horrible", "broken", "rude"}, {"hated", "returned", "regret", "disliked", "avoid"}},
-	"definitions":   {{"atom", "theory", "experiment", "physicist", "universe"}, {"empirical", "quantum", "precise", "natural", "measurable"}, {"measured", "observed", "proved", "tested", "discovered"}},
-	"computers": {{"computer", "program", "bug", "compiler", "software"}, {"binary", "digital", "buggy", "fast", "compiled"}, {"crashed", "debugged", "compiled", "booted", "hacked"}},
-	"love":  {{"senator", "vote", "government", "election", "party"}, {"political", "elected", "corrupt", "liberal", "public"}, {"voted", "governed", "campaigned", "promised", "taxed"}},
+	"positive":    {{"phone", "service", "food", "movie", "battery"}, {"great", "excellent", "wonderful", "lovely", "perfect"}, {"loved", "enjoyed", "recommend", "liked", "adore"}},
+	"negative":    {{"phone", "service", "food", "movie", "battery"}, {"awful", "terrible", "horrible", "broken", "rude"}, {"hated", "returned", "regret", "disliked", "avoid"}},
+	"definitions": {{"atom", "theory", "experiment", "physicist", "universe"}, {"empirical", "quantum", "precise", "natural", "measurable"}, {"measured", "observed", "proved", "tested", "discovered"}},
+	"computers":   {{"computer", "program", "bug", "compiler", "software"}, {"binary", "digital", "buggy", "fast", "compiled"}, {"crashed", "debugged", "compiled", "booted", "hacked"}},
+	"love":        {{"senator", "vote", "government", "election", "party"}, {"political", "elected", "corrupt", "liberal", "public"}, {"voted", "governed", "campaigned", "promised", "taxed"}},
 }
 
 var fixtureFrames = []string{
