@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"promptgan/generator"
@@ -85,7 +84,6 @@ func buildLMs(ctx context.Context, dir string, docs []Doc, o LMOptions, log *slo
 		ins := held[valRNG.IntN(len(held))]
 		tvalSeqs = append(tvalSeqs, document(v, &ins, d.Text, o.MaxTokens))
 	}
-	kw := newKeywords(v, tdocs)
 	target, tstats, err := train(ctx, trainConfig{
 		name: "target", cfg: lmConfig(v, o.Emb, o.Hidden), epochs: o.Epochs, batch: o.Batch, lr: o.LR, seed: o.Seed,
 		epochSeqs: func(_ int, rng *nn.RNG) []seq {
@@ -95,13 +93,7 @@ func buildLMs(ctx context.Context, dir string, docs []Doc, o LMOptions, log *slo
 			}
 			out := make([]seq, len(docs))
 			for i, d := range docs {
-				var ins string
-				if o.KeywordShare > 0 && rng.Float64() < o.KeywordShare {
-					ins = kw.instruction(d, rng)
-				}
-				if ins == "" {
-					ins = instructionFor(d.Class, o, rng, instr, classes)
-				}
+				ins := instructionFor(d.Class, o, rng, instr, classes)
 				out[i] = document(v, &ins, d.Text, o.MaxTokens)
 				dropWords(out[i], o.WordDropout, rng)
 			}
@@ -292,78 +284,4 @@ func balanced(docs []Doc, rng *nn.RNG) []Doc {
 		}
 	}
 	return out
-}
-
-// keywords holds the content words of each training document, by class
-// and by text: words in the vocabulary that occur in under 1% of all the
-// documents (so not "the", "i", "is").
-type keywords struct {
-	byClass map[string][][]string
-	byText  map[string][]string
-}
-
-func newKeywords(v *Vocab, docs []Doc) keywords {
-	df := map[string]int{}
-	words := make([][]string, len(docs))
-	for i, d := range docs {
-		seen := map[string]bool{}
-		for _, w := range Words(d.Text) {
-			if !seen[w] {
-				seen[w] = true
-				words[i] = append(words[i], w)
-				df[w]++
-			}
-		}
-	}
-	k := keywords{byClass: map[string][][]string{}, byText: map[string][]string{}}
-	limit := max(len(docs)/100, 2)
-	for i, d := range docs {
-		var content []string
-		for _, w := range words[i] {
-			if df[w] < limit && len(w) >= 3 && v.Has(w) && isWord(w) {
-				content = append(content, w)
-			}
-		}
-		if len(content) > 0 {
-			k.byClass[d.Class] = append(k.byClass[d.Class], content)
-			k.byText[d.Text] = content
-		}
-	}
-	return k
-}
-
-func isWord(w string) bool {
-	for _, r := range w {
-		if r < 'a' || r > 'z' {
-			return false
-		}
-	}
-	return true
-}
-
-// instruction returns 1–4 content words, each from the document itself or,
-// as often, from another document of its class: the LM learns that words
-// in the prompt bring their topic (and sometimes themselves) into the
-// text, as a real LM's prompt does. "" when the class has none.
-func (k keywords) instruction(d Doc, rng *nn.RNG) string {
-	pool := k.byClass[d.Class]
-	if len(pool) == 0 {
-		return ""
-	}
-	own := k.byText[d.Text]
-	n := 1 + rng.IntN(4)
-	var out []string
-	for range 4 * n {
-		if len(out) == n {
-			break
-		}
-		src := pool[rng.IntN(len(pool))]
-		if len(own) > 0 && rng.Float64() < 0.5 {
-			src = own
-		}
-		if w := src[rng.IntN(len(src))]; !slices.Contains(out, w) {
-			out = append(out, w)
-		}
-	}
-	return strings.Join(out, " ")
 }

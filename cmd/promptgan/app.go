@@ -128,6 +128,7 @@ func newApp() *cli.App {
 				},
 			},
 			scoreCommand(),
+			demoCommand(),
 			searchCommand(),
 			exportCommand(),
 			doctorCommand(),

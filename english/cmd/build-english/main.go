@@ -38,7 +38,6 @@ func main() {
 	fs.Float64Var(&opt.LM.EmptyShare, "empty-share", opt.LM.EmptyShare, "share of the target LM's documents with no instruction")
 	fs.Float64Var(&opt.LM.VagueShare, "vague-share", opt.LM.VagueShare, "share with a vague instruction")
 	fs.Float64Var(&opt.LM.MisleadShare, "mislead-share", opt.LM.MisleadShare, "share with another class's instruction")
-	fs.Float64Var(&opt.LM.KeywordShare, "keyword-share", opt.LM.KeywordShare, "share of the target LM's documents whose instruction is content words of their class")
 	fs.BoolVar(&opt.CorpusOnly, "corpus-only", false, "build the corpus only, no LMs")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
