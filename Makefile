@@ -56,9 +56,13 @@ stress: setup
 	@PROMPTGAN_LEDGER_KILLS=$${PROMPTGAN_KILLS:-50} $(GO) test -count=1 -v -run '^TestKill$$' ./targets/ledger/ > runs/stress-ledger.log 2>&1; rc=$$?; \
 		grep -E 'kills survived|FAIL|^ok' runs/stress-ledger.log | sed 's/^ */ledger: /'; exit $$rc
 
+# The English demo: the target LM (built once, minutes), then a prompt
+# generator for positive reviews against it. The seqgan-oracle demo of
+# earlier versions is `promptgan bench seqgan-oracle --quick`.
 demo: build
+	@./scripts/setup-english.sh --lms
 	rm -rf runs/demo
-	./bin/promptgan train --preset quick --out runs/demo
+	./bin/promptgan demo --out runs/demo
 
 bench: build
 	PROMPTGAN_OPENBLAS=$(OPENBLAS_LIB) $(GO) test $(TAGS) -run '^$$' -bench . -benchtime 20x ./internal/nn/ ./generator/

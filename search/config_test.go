@@ -62,6 +62,12 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(c *Config) { c.LabelSmoothing = 0.5 }, "label_smoothing = 0.5"},
 		{func(c *Config) { c.Train = "" }, "train is empty"},
 		{func(c *Config) { c.OpenAI.SeedBits = 32 }, "openai.seed_bits = 32: choose 31"},
+		{func(c *Config) { c.TargetTemperature = -0.5 }, "target_temperature = -0.5: must be in (0, 10]"},
+		{func(c *Config) { c.TargetTopP = 1.5 }, "target_top_p = 1.5: must be in (0, 1]"},
+		{func(c *Config) { c.TargetTemperature = 0.7 }, "the identity target does not sample"},
+		{func(c *Config) {
+			c.Target, c.Oracle, c.Test, c.GenLen, c.TargetTopP, c.OpenAI.BaseURL, c.Ledger = "openai:m", "", "", 8, 0.9, "http://127.0.0.1:1/v1", true
+		}, "an openai: target takes openai.temperature"},
 	}
 	for _, tc := range tests {
 		cfg, _ := Preset("seqgan-oracle")

@@ -103,3 +103,34 @@ func TestContinueTextTinyGPT2(t *testing.T) {
 		t.Error("the identity target offers text")
 	}
 }
+
+// Open passes the sampling settings to an ONNX target: they are in its
+// fingerprint (so a ledger and a resume tell the runs apart), 0 means
+// temperature 1, and a colder target writes more predictable text.
+func TestOpenSamplingSettings(t *testing.T) {
+	orttest.LoadOrSkip(t)
+	const dir = "../internal/ort/export/testdata/tiny-gpt2"
+	for _, tc := range []struct {
+		temperature, topP float64
+		want              []string
+	}{
+		{0, 0, []string{"temperature=1", "top_p=0"}},
+		{0.7, 0, []string{"temperature=0.7", "top_p=0"}},
+		{0.7, 0.9, []string{"temperature=0.7", "top_p=0.9"}},
+	} {
+		o, err := Open(Config{Name: dir, MaxNewTokens: 4, Temperature: tc.temperature, TopP: tc.topP})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp := o.Model.Fingerprint()
+		o.Close()
+		for _, w := range tc.want {
+			if !strings.Contains(fp, w) {
+				t.Errorf("T %v, top-p %v: fingerprint %q lacks %q", tc.temperature, tc.topP, fp, w)
+			}
+		}
+	}
+	if _, err := Open(Config{Name: dir, Temperature: -1}); err == nil || !strings.Contains(err.Error(), "Temperature") {
+		t.Errorf("temperature -1: %v", err)
+	}
+}
