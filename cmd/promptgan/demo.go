@@ -28,7 +28,7 @@ func demoCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "task", Value: "positive-reviews", Usage: "the English task: " + strings.Join(task.EnglishTaskNames(), ", ")},
 			&cli.StringFlag{Name: "out", Value: "runs/demo", Usage: "run directory (must not hold a run)"},
-			&cli.IntFlag{Name: "steps", Value: 200, Usage: "training steps (D pre-training included)"},
+			&cli.IntFlag{Name: "steps", Value: 1000, Usage: "training steps (D pre-training included)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the run"},
 			&cli.IntFlag{Name: "draws", Value: 256, Usage: "prompts drawn from the trained generator to pick the learned ones from (ranked by D)"},
 			&cli.IntFlag{Name: "top", Value: 5, Usage: "learned prompts shown"},
