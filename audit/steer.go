@@ -116,7 +116,8 @@ type Spread struct {
 	PerSeed []float64 `json:"per_seed"`
 }
 
-func spreadOf(xs []float64) Spread {
+// SpreadOf is the mean and sample standard deviation of xs (over seeds).
+func SpreadOf(xs []float64) Spread {
 	s := Spread{PerSeed: xs}
 	for _, x := range xs {
 		s.Mean += x / float64(len(xs))
@@ -205,7 +206,7 @@ func Steerability(ctx context.Context, o SteerOptions) ([]SteerRow, error) {
 			d2 += r.Distinct2 / float64(len(o.Seeds))
 			row.Calls += r.Calls
 		}
-		row.Random, row.RandomD2 = spreadOf(per), d2
+		row.Random, row.RandomD2 = SpreadOf(per), d2
 		if len(t.Seeds) > 0 {
 			r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, t.Seeds, eval)
 			if err != nil {
