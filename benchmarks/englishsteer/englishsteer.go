@@ -101,7 +101,8 @@ type Options struct {
 	MaxWords          int
 
 	// Train is promptgan's text run (and the shared start's); Run sets its
-	// task, seed, template and steps. See DefaultTrain.
+	// task, seed, template and steps; Train.Target names the target's
+	// directory (Target is what is called). See DefaultTrain.
 	Train search.Config
 
 	Ceiling              bool
@@ -220,13 +221,13 @@ func (o *Options) Validate() error {
 
 // Point is a method's output scored at one point of the schedule.
 type Point struct {
-	Calls     int      `json:"calls"`      // target calls the method had spent (pre-training included)
-	Top       float64  `json:"top"`        // the audit's task score of its first prompt
-	Mean      float64  `json:"mean"`       // the mean over its output prompts
-	Distinct2 float64  `json:"distinct_2"` // of the output prompts' evaluation continuations
-	D         float64  `json:"d"`          // its own evaluator's score of the first prompt (D's mean verdict; the audit's for the ceiling)
-	Prompts   []string `json:"prompts"`    // best first
-	Sample    string   `json:"sample"`     // the first prompt's first evaluation continuation
+	Calls     int      `json:"calls"`       // target calls the method had spent (pre-training included)
+	Top       float64  `json:"top"`         // the audit's task score of its first prompt
+	Mean      float64  `json:"mean"`        // the mean over its output prompts
+	Distinct2 float64  `json:"distinct_2"`  // of the output prompts' evaluation continuations
+	D         float64  `json:"d,omitempty"` // its own evaluator's score of the first prompt (D's mean verdict; the audit's for the ceiling; none for random)
+	Prompts   []string `json:"prompts"`     // best first
+	Sample    string   `json:"sample"`      // the first prompt's first evaluation continuation
 }
 
 // MethodResult is one method's curve in one (task, seed) run.
@@ -594,7 +595,7 @@ func (r *run) random(ctx context.Context, _ int) (MethodResult, error) {
 	for i := range prompts {
 		prompts[i] = audit.RandomPrompt(rng, r.o.Vocab, r.o.MinWords, r.o.MaxWords)
 	}
-	p, err := r.score(ctx, prompts, 0, math.NaN())
+	p, err := r.score(ctx, prompts, 0, 0)
 	p.Top = p.Mean
 	mr.Points = append(mr.Points, p)
 	return mr, err

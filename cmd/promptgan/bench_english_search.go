@@ -36,6 +36,7 @@ func englishSearchCommand() *cli.Command {
 			&cli.IntFlag{Name: "population", Value: d.Population, Usage: "evolution: population and children per generation"},
 			&cli.IntFlag{Name: "random-prompts", Value: d.RandomPrompts, Usage: "random word prompts per seed"},
 			&cli.StringFlag{Name: "prompt-vocab", Value: d.Train.PromptVocab, Usage: "G's tokens: words (the task's frequent good words) or target (the target's tokens)"},
+			&cli.StringFlag{Name: "encoder", Value: d.Train.Encoder, Usage: "D's sentence encoder: glove-sif, hashing[:DIM] or onnx:DIR"},
 			&cli.IntFlag{Name: "prompt-len", Value: d.Train.PromptLen, Usage: "tokens G writes per prompt"},
 			&cli.IntFlag{Name: "batch-size", Value: d.Train.BatchSize, Usage: "promptgan: prompts per step"},
 			&cli.IntFlag{Name: "mle-steps", Value: d.Train.MLESteps, Usage: "the shared start: G's MLE steps on the good texts (no calls)"},
@@ -83,6 +84,7 @@ func benchEnglishSearchAction(c *cli.Context) error {
 	default:
 		return usagef("--prompt-vocab %q: choose words or target", v)
 	}
+	tc.Encoder = c.String("encoder")
 	tc.PromptLen, tc.BatchSize, tc.MLESteps, tc.DPretrainSteps = c.Int("prompt-len"), c.Int("batch-size"), c.Int("mle-steps"), c.Int("d-pretrain-steps")
 	tc.DStepsPerG, tc.ContinuationsPerPrompt, tc.GAdvLR = c.Int("d-steps-per-g"), c.Int("continuations-per-prompt"), c.Float64("g-adv-lr")
 	tc.GenLen, tc.TargetTemperature = c.Int("max-new-tokens"), c.Float64("target-temperature")
