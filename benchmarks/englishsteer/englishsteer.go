@@ -275,18 +275,21 @@ type TaskResult struct {
 	Class   string          `json:"class"`
 	Runs    []SeedRun       `json:"runs"`
 	Methods []MethodSummary `json:"methods"`
-	// BestBaseline is the baseline with the highest final Top (mean over
+	// The comparisons are on Mean, the audit's score of a method's output
+	// prompts (Top, one prompt on EvalContinuations draws, is noisier).
+	// BestBaseline is the baseline with the highest final Mean (mean over
 	// seeds); ReachCalls promptgan's calls at its first point (on the mean
 	// curve) at or above it, -1 if never.
 	BestBaseline      string  `json:"best_baseline"`
 	BestBaselineFinal float64 `json:"best_baseline_final"`
 	BestBaselineCalls float64 `json:"best_baseline_calls"`
 	ReachCalls        float64 `json:"reach_calls"`
-	// Margin is promptgan's final Top minus the best baseline's, and
+	// Margin is promptgan's final Mean minus the best baseline's, and
 	// Spread the larger of their standard deviations over seeds.
 	Margin float64 `json:"margin"`
 	Spread float64 `json:"spread"`
-	// OfCeiling is promptgan's final Top over the ceiling's (means over seeds).
+	// OfCeiling is promptgan's final Mean over the ceiling's (one prompt,
+	// the audit's best: its Mean is its Top), means over seeds.
 	OfCeiling          float64 `json:"of_ceiling"`
 	OutsideTargetShare float64 `json:"outside_target_share"` // mean over seeds
 }
@@ -849,8 +852,8 @@ func summarise(tr *TaskResult) {
 	tr.ReachCalls, tr.BestBaselineFinal = -1, math.Inf(-1)
 	var bestSD float64
 	for _, b := range baselines {
-		if m, ok := byName[b]; ok && len(m.Points) > 0 && m.Final().Top.Mean > tr.BestBaselineFinal {
-			tr.BestBaseline, tr.BestBaselineFinal, tr.BestBaselineCalls, bestSD = b, m.Final().Top.Mean, m.Final().Calls, m.Final().Top.SD
+		if m, ok := byName[b]; ok && len(m.Points) > 0 && m.Final().Mean.Mean > tr.BestBaselineFinal {
+			tr.BestBaseline, tr.BestBaselineFinal, tr.BestBaselineCalls, bestSD = b, m.Final().Mean.Mean, m.Final().Calls, m.Final().Mean.SD
 		}
 	}
 	pg, ok := byName[MethodPromptgan]
@@ -858,14 +861,14 @@ func summarise(tr *TaskResult) {
 		return
 	}
 	for _, p := range pg.Points {
-		if p.Top.Mean >= tr.BestBaselineFinal {
+		if p.Mean.Mean >= tr.BestBaselineFinal {
 			tr.ReachCalls = p.Calls
 			break
 		}
 	}
-	tr.Margin, tr.Spread = pg.Final().Top.Mean-tr.BestBaselineFinal, max(pg.Final().Top.SD, bestSD)
-	if ce, ok := byName[MethodCeiling]; ok && len(ce.Points) > 0 && ce.Final().Top.Mean > 0 {
-		tr.OfCeiling = pg.Final().Top.Mean / ce.Final().Top.Mean
+	tr.Margin, tr.Spread = pg.Final().Mean.Mean-tr.BestBaselineFinal, max(pg.Final().Mean.SD, bestSD)
+	if ce, ok := byName[MethodCeiling]; ok && len(ce.Points) > 0 && ce.Final().Mean.Mean > 0 {
+		tr.OfCeiling = pg.Final().Mean.Mean / ce.Final().Mean.Mean
 	}
 	for _, run := range tr.Runs {
 		tr.OutsideTargetShare += run.OutsideTargetShare / float64(len(tr.Runs))

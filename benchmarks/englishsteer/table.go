@@ -7,8 +7,8 @@ import (
 )
 
 // WriteTable prints res as one table per task: each method's audit score
-// of its top prompt (mean ± sd over seeds) at each point of the schedule,
-// then its final mean over the output prompts and distinct-2, and the
+// of its output prompts (mean ± sd over seeds) at each point of the
+// schedule, then the final score of its first prompt and distinct-2, and the
 // comparison of promptgan with the best baseline and the ceiling.
 func WriteTable(w io.Writer, res *Result) error {
 	var b strings.Builder
@@ -16,7 +16,7 @@ func WriteTable(w io.Writer, res *Result) error {
 		res.Budget, res.Train.DPretrainSteps*res.Train.BatchSize, res.Seeds)
 	fmt.Fprintf(&b, "output: a method's best %d prompts by its own evaluator (D; the audit for the ceiling), each scored by the audit on %d fixed continuations (not counted)\n",
 		res.Output, res.EvalContinuations)
-	fmt.Fprintf(&b, "top: the audit's task score of the first prompt, mean ± sd over seeds; mean: over the %d prompts; d2: their continuations' distinct-2\n\n", res.Output)
+	fmt.Fprintf(&b, "score: the audit's task score of the output prompts (mean over them), mean ± sd over seeds; top: of the first alone; d2: distinct-2 of the output's continuations\n\n")
 	for _, t := range res.Tasks {
 		fmt.Fprintf(&b, "%s (class %s)\n", t.Task, t.Class)
 		width := 0
@@ -25,16 +25,16 @@ func WriteTable(w io.Writer, res *Result) error {
 		}
 		fmt.Fprintf(&b, "  %-13s", "method")
 		for i := range width {
-			fmt.Fprintf(&b, " %-18s", fmt.Sprintf("top @%s", pointCalls(t, i)))
+			fmt.Fprintf(&b, " %-18s", fmt.Sprintf("score @%s", pointCalls(t, i)))
 		}
-		fmt.Fprintf(&b, " %-15s %5s\n", "final mean", "d2")
+		fmt.Fprintf(&b, " %-15s %5s\n", "final top", "d2")
 		for _, m := range t.Methods {
 			fmt.Fprintf(&b, "  %-13s", m.Name)
 			for i := range width {
 				cell := ""
 				if i < len(m.Points) {
 					p := m.Points[i]
-					cell = fmt.Sprintf("%.3f ± %.3f", p.Top.Mean, p.Top.SD)
+					cell = fmt.Sprintf("%.3f ± %.3f", p.Mean.Mean, p.Mean.SD)
 					if len(m.Points) < width {
 						cell += fmt.Sprintf(" @%.0f", p.Calls)
 					}
@@ -42,7 +42,7 @@ func WriteTable(w io.Writer, res *Result) error {
 				fmt.Fprintf(&b, " %-18s", cell)
 			}
 			f := m.Final()
-			fmt.Fprintf(&b, " %-15s %5.3f\n", fmt.Sprintf("%.3f ± %.3f", f.Mean.Mean, f.Mean.SD), f.Distinct2)
+			fmt.Fprintf(&b, " %-15s %5.3f\n", fmt.Sprintf("%.3f ± %.3f", f.Top.Mean, f.Top.SD), f.Distinct2)
 		}
 		reach := "never"
 		if t.ReachCalls >= 0 {
