@@ -398,7 +398,7 @@ func (tr *Trainer) textFakesAndDStep(ctx context.Context, C int) ([]int32, []flo
 		return nil, nil, nil, err
 	}
 	if tr.OnTextGenerations != nil {
-		tr.OnTextGenerations(reqTexts, gens)
+		tr.OnTextGenerations(prompts, reqTexts, gens)
 	}
 	fake, err := r.features(ctx, inputs, gens)
 	if err != nil {

@@ -108,11 +108,11 @@ type Trainer struct {
 	Reward func(gens []int32) []float64
 
 	// OnTextGenerations, when set, receives each of a text run's D updates
-	// on generations: the prompt text of every request (a prompt repeated
-	// once per continuation) and the target's generation of it. Benchmarks
-	// keep a hall of fame from it without extra target calls. It is not
-	// part of the run's state.
-	OnTextGenerations func(prompts, gens []string)
+	// on generations: the (batch_size, prompt_len) prompts, the prompt text
+	// of every request (a prompt repeated once per continuation) and the
+	// target's generation of it. Benchmarks keep a hall of fame from it
+	// without extra target calls. It is not part of the run's state.
+	OnTextGenerations func(prompts []int32, texts, gens []string)
 
 	// Calls counts the requests sent to Target (checkpointed).
 	Calls int

@@ -51,6 +51,7 @@ import (
 
 	"promptgan/audit"
 	"promptgan/english"
+	"promptgan/generator"
 	"promptgan/internal/nn"
 	"promptgan/search"
 	"promptgan/targets"
@@ -104,6 +105,14 @@ type Options struct {
 	// task, seed, template and steps; Train.Target names the target's
 	// directory (Target is what is called). See DefaultTrain.
 	Train search.Config
+
+	// ExpertIteration, when > 0, adds AdvPrompter's expert iteration to
+	// promptgan's loop (an item-5 lever): after each adversarial step G
+	// takes one maximum-likelihood step on that step's prompts whose
+	// continuations the current D rates in the top ExpertIteration share,
+	// with its own Adam at ExpertLR (0 = 0.005). D stays the evaluator.
+	ExpertIteration float64
+	ExpertLR        float64
 
 	Ceiling              bool
 	CeilingContinuations int // the ceiling's continuations per prompt and generation
@@ -195,6 +204,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--tournament %d: must be in [1, --population %d]", o.Tournament, o.Population)
 	case o.MinWords < 1 || o.MaxWords < o.MinWords:
 		return fmt.Errorf("words per random prompt %d..%d: need 1 ≤ min ≤ max", o.MinWords, o.MaxWords)
+	case !(o.ExpertIteration >= 0 && o.ExpertIteration <= 1) || !(o.ExpertLR >= 0):
+		return fmt.Errorf("--expert-iteration %v (a share in [0, 1]), --expert-lr %v (>= 0)", o.ExpertIteration, o.ExpertLR)
 	case o.Train.BatchSize < 1:
 		return fmt.Errorf("--batch-size %d: must be at least 1", o.Train.BatchSize)
 	case o.Train.DPretrainSteps < 0 || o.Train.MLESteps < 0:
@@ -303,6 +314,8 @@ type Result struct {
 	EvalContinuations int           `json:"eval_continuations"`
 	Continuations     int           `json:"continuations"`
 	Train             search.Config `json:"train"`
+	ExpertIteration   float64       `json:"expert_iteration,omitempty"`
+	ExpertLR          float64       `json:"expert_lr,omitempty"`
 	Tasks             []TaskResult  `json:"tasks"`
 	CPUs              int           `json:"cpus"`
 	WallS             float64       `json:"wall_s"`
@@ -329,7 +342,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	res := &Result{Budget: o.Budget, Schedule: o.Schedule, Seeds: o.Seeds, Output: o.Output, EvalContinuations: o.EvalContinuations,
-		Continuations: o.Continuations, Train: o.Train, CPUs: runtime.NumCPU()}
+		Continuations: o.Continuations, Train: o.Train, ExpertIteration: o.ExpertIteration, ExpertLR: o.ExpertLR, CPUs: runtime.NumCPU()}
 	for _, t := range o.Tasks {
 		tr := TaskResult{Task: t.Name, Class: t.Class}
 		for _, seed := range o.Seeds {
@@ -732,7 +745,10 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 	type seen struct{ gens []string }
 	hall := map[string]*seen{}
 	var order []string // first-seen order: ties are stable
-	r.tr.OnTextGenerations = func(prompts, gens []string) {
+	var stepPrompts []int32
+	var stepGens []string
+	r.tr.OnTextGenerations = func(tokens []int32, prompts, gens []string) {
+		stepPrompts, stepGens = tokens, gens
 		for i, p := range prompts {
 			h := hall[p]
 			if h == nil {
@@ -747,9 +763,22 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 	sched := schedule{o: r.o}
 	sched.due(pre) // points the pre-training alone passed have no output yet
 	per := r.tr.Cfg.CallsPerStep()
+	var expert *nn.Adam
+	if r.o.ExpertIteration > 0 {
+		lr := r.o.ExpertLR
+		if lr == 0 {
+			lr = 0.005
+		}
+		expert = nn.NewAdam(nn.DefaultAdam(lr), r.tr.Gen.Params())
+	}
 	var wall float64
 	start := time.Now()
 	_, err := search.Run(ctx, r.tr, search.RunOptions{NoEvaluation: true, Logger: r.o.Logger, AfterStep: func(st search.Stats) error {
+		if expert != nil && st.Phase == search.PhaseAdversarial {
+			if err := r.expertStep(ctx, expert, stepPrompts, stepGens); err != nil {
+				return err
+			}
+		}
 		wall += time.Since(start).Seconds()
 		defer func() { start = time.Now() }()
 		calls := pre + c.calls
@@ -788,6 +817,40 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 	}
 	mr.Calls, mr.WallS, mr.GenerateS = pre+c.calls, wall, c.seconds
 	return mr, nil
+}
+
+// expertStep is one step of expert iteration: G's maximum-likelihood
+// update on the (B, k) prompts of the last D update whose C continuations
+// each (gens, prompt by prompt) the current D rates in the top
+// ExpertIteration share.
+func (r *run) expertStep(ctx context.Context, opt *nn.Adam, prompts []int32, gens []string) error {
+	k := r.tr.Cfg.PromptLen
+	B := len(prompts) / k
+	if B == 0 || len(gens)%B != 0 {
+		return fmt.Errorf("expert iteration: %d prompts and %d generations", B, len(gens))
+	}
+	d, err := r.dMeans(ctx, gens, len(gens)/B)
+	if err != nil {
+		return err
+	}
+	order := make([]int, B)
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return d[order[a]] > d[order[b]] })
+	n := max(1, int(math.Round(r.o.ExpertIteration*float64(B))))
+	bt := generator.Batch{B: n, T: k, Weights: make([]float32, n*k)}
+	for _, i := range order[:n] {
+		bt.Tokens = append(bt.Tokens, prompts[i*k:(i+1)*k]...)
+	}
+	for i := range bt.Weights {
+		bt.Weights[i] = 1 / float32(n*k)
+	}
+	ps := r.tr.Gen.Params()
+	ps.ZeroGrad()
+	r.tr.Gen.Backprop(bt)
+	opt.Update(ps)
+	return nil
 }
 
 func pairsOf(gens []string) []search.Pair {

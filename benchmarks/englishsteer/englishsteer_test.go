@@ -238,3 +238,34 @@ func TestSummarise(t *testing.T) {
 		t.Errorf("promptgan below the baseline: reach %v, of ceiling %v; want -1, 0", never.ReachCalls, never.OfCeiling)
 	}
 }
+
+// TestExpertIteration: with expert iteration promptgan still spends the
+// budget exactly, and its G (so its prompts) moves away from the plain
+// loop's.
+func TestExpertIteration(t *testing.T) {
+	o := fixture(t)
+	o.Seeds, o.Ceiling = []uint64{1}, false
+	ctx := context.Background()
+	plain, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ExpertIteration, o.ExpertLR = 0.5, 0.05
+	ei, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := func(r *Result) MethodResult { return r.Tasks[0].Runs[0].Methods[4] }
+	if m := pg(ei); m.Name != MethodPromptgan || m.Calls != o.Budget {
+		t.Fatalf("%s spent %d calls, want promptgan and %d", m.Name, m.Calls, o.Budget)
+	}
+	a, _ := json.Marshal(pg(plain).Points)
+	b, _ := json.Marshal(pg(ei).Points)
+	if string(a) == string(b) {
+		t.Errorf("expert iteration changed nothing: %s", a)
+	}
+	o.ExpertIteration = 1.5
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--expert-iteration 1.5") {
+		t.Errorf("a share over 1: %v", err)
+	}
+}

@@ -44,6 +44,8 @@ func englishSearchCommand() *cli.Command {
 			&cli.IntFlag{Name: "d-steps-per-g", Value: d.Train.DStepsPerG, Usage: "promptgan: D updates per G update"},
 			&cli.IntFlag{Name: "continuations-per-prompt", Value: 1, Usage: "promptgan: continuations of each prompt per D update, rewards averaged"},
 			&cli.Float64Flag{Name: "g-adv-lr", Value: d.Train.GAdvLR, Usage: "promptgan: G's adversarial learning rate"},
+			&cli.Float64Flag{Name: "expert-iteration", Usage: "promptgan: after each step, an MLE step of G on the step's prompts D rates in this top share (0 = off; an item-5 lever)"},
+			&cli.Float64Flag{Name: "expert-lr", Usage: "promptgan: the expert iteration's learning rate (0 = 0.005)"},
 			&cli.BoolFlag{Name: "no-ceiling", Usage: "skip the audit-rewarded ceiling"},
 			&cli.IntFlag{Name: "max-new-tokens", Value: d.Train.GenLen, Usage: "tokens the target decodes per continuation"},
 			&cli.Float64Flag{Name: "target-temperature", Value: english.Temperature, Usage: "the target's sampling temperature"},
@@ -77,6 +79,7 @@ func benchEnglishSearchAction(c *cli.Context) error {
 	o.CandidateBatch, o.Population, o.RandomPrompts = c.Int("candidate-batch"), c.Int("population"), c.Int("random-prompts")
 	o.Tournament = min(o.Tournament, max(o.Population, 1))
 	o.Ceiling = !c.Bool("no-ceiling")
+	o.ExpertIteration, o.ExpertLR = c.Float64("expert-iteration"), c.Float64("expert-lr")
 	tc := &o.Train
 	switch v := c.String("prompt-vocab"); v {
 	case "words", "target":
