@@ -116,7 +116,8 @@ type Spread struct {
 	PerSeed []float64 `json:"per_seed"`
 }
 
-func spreadOf(xs []float64) Spread {
+// SpreadOf is the mean and sample standard deviation of xs (over seeds).
+func SpreadOf(xs []float64) Spread {
 	s := Spread{PerSeed: xs}
 	for _, x := range xs {
 		s.Mean += x / float64(len(xs))
@@ -195,7 +196,7 @@ func Steerability(ctx context.Context, o SteerOptions) ([]SteerRow, error) {
 			rng := nn.NewRNG(seed, 0x5eed)
 			prompts := make([]string, o.RandomPrompts)
 			for i := range prompts {
-				prompts[i] = randomPrompt(rng, o.Vocab, o.MinWords, o.MaxWords)
+				prompts[i] = RandomPrompt(rng, o.Vocab, o.MinWords, o.MaxWords)
 			}
 			r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, prompts, eval)
 			if err != nil {
@@ -205,7 +206,7 @@ func Steerability(ctx context.Context, o SteerOptions) ([]SteerRow, error) {
 			d2 += r.Distinct2 / float64(len(o.Seeds))
 			row.Calls += r.Calls
 		}
-		row.Random, row.RandomD2 = spreadOf(per), d2
+		row.Random, row.RandomD2 = SpreadOf(per), d2
 		if len(t.Seeds) > 0 {
 			r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, t.Seeds, eval)
 			if err != nil {
@@ -249,7 +250,9 @@ func partTextsOf(docs []Doc, part, class string) []string {
 	return out
 }
 
-func randomPrompt(rng *nn.RNG, vocab []string, lo, hi int) string {
+// RandomPrompt returns lo..hi words drawn uniformly from vocab, joined by
+// spaces: the random word prompts of the steerability table.
+func RandomPrompt(rng *nn.RNG, vocab []string, lo, hi int) string {
 	n := lo + rng.IntN(hi-lo+1)
 	ws := make([]string, n)
 	for i := range ws {
@@ -267,6 +270,20 @@ type candidate struct {
 }
 
 func (c candidate) mean() float64 { return c.sum / float64(max(c.evals, 1)) }
+
+// SearchCeiling is the ceiling's search (below) for task t with o's
+// Ceiling* settings, Vocab, words per prompt and Continuations (the
+// evaluation seeds its best prompt is re-scored on): the perfect-evaluator
+// diagnostic that other benchmarks compare their methods with.
+func SearchCeiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error) {
+	if err := o.Validate(); err != nil {
+		return Ceiling{}, err
+	}
+	if err := o.validateInputs(); err != nil {
+		return Ceiling{}, err
+	}
+	return ceiling(ctx, o, t)
+}
 
 // ceiling is a (μ+λ) evolutionary search over word prompts, started from
 // the task's seed prompts and random ones, whose fitness is the task score
@@ -330,7 +347,7 @@ func ceiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error) {
 		}
 	}
 	for len(pop) < o.CeilingPopulation {
-		w := fresh(func() []string { return strings.Fields(randomPrompt(rng, o.Vocab, o.MinWords, o.MaxWords)) })
+		w := fresh(func() []string { return strings.Fields(RandomPrompt(rng, o.Vocab, o.MinWords, o.MaxWords)) })
 		if w == nil {
 			break
 		}

@@ -330,6 +330,15 @@ func (tr *Trainer) promptTexts(prompts []int32) ([]string, error) {
 	return out, nil
 }
 
+// PromptTexts decodes (n, prompt_len) prompts of a text run's generator
+// (SamplePrompts) to text, as the run puts them to the target.
+func (tr *Trainer) PromptTexts(prompts []int32) ([]string, error) {
+	if tr.text == nil {
+		return nil, ErrNotText
+	}
+	return tr.promptTexts(prompts)
+}
+
 // generateText fills each prompt text into the template with its input and
 // has the target continue it (through the ledger when the run uses one);
 // Calls counts the requests.
@@ -387,6 +396,9 @@ func (tr *Trainer) textFakesAndDStep(ctx context.Context, C int) ([]int32, []flo
 	gens, err := tr.generateText(ctx, reqTexts, inputs, seeds)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if tr.OnTextGenerations != nil {
+		tr.OnTextGenerations(prompts, reqTexts, gens)
 	}
 	fake, err := r.features(ctx, inputs, gens)
 	if err != nil {

@@ -107,6 +107,13 @@ type Trainer struct {
 	// evaluator) and is not part of the run's state.
 	Reward func(gens []int32) []float64
 
+	// OnTextGenerations, when set, receives each of a text run's D updates
+	// on generations: the (batch_size, prompt_len) prompts, the prompt text
+	// of every request (a prompt repeated once per continuation) and the
+	// target's generation of it. Benchmarks keep a hall of fame from it
+	// without extra target calls. It is not part of the run's state.
+	OnTextGenerations func(prompts []int32, texts, gens []string)
+
 	// Calls counts the requests sent to Target (checkpointed).
 	Calls int
 	// Timing is the wall time per phase in this process (not part of the

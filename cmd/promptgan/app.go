@@ -124,6 +124,7 @@ func newApp() *cli.App {
 					benchDecodeCommand(),
 					textDiscCommand(),
 					steerabilityCommand(),
+					englishSearchCommand(),
 					benchServeCommand(),
 				},
 			},
