@@ -256,7 +256,8 @@ func (r Report) Markdown() string {
 	return b.String()
 }
 
-// balanced returns as many documents as docs, the same number from each
+// balanced returns as many documents as docs (rounded down to a multiple of
+// the number of classes), the same number from each
 // class: a larger class gives a fresh random subset, a smaller one all its
 // documents then a random subset of them again. With the corpus's mix
 // (reviews are half of it) the unprompted LM writes reviews; balanced, no
