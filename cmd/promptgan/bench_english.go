@@ -16,6 +16,25 @@ import (
 	"promptgan/task"
 )
 
+// englishCorpusPath returns path, or the setup cache's English corpus when
+// it is empty.
+func englishCorpusPath(path string) (string, error) {
+	return cachedOr(path, "english/"+english.CorpusFile, "the English corpus", "make setup")
+}
+
+// englishLMDir returns dir, or the setup cache's English target LM
+// directory when it is empty.
+func englishLMDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	p, err := cache.Find("english/lm/model.onnx", "the English target LM", "make english")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(p), nil
+}
+
 // steerabilityCommand is `promptgan bench steerability`.
 func steerabilityCommand() *cli.Command {
 	return &cli.Command{
@@ -70,21 +89,13 @@ type steerabilityResult struct {
 
 func benchSteerabilityAction(c *cli.Context) error {
 	start := time.Now()
-	corpus := c.String("corpus")
-	if corpus == "" {
-		p, err := cache.Find("english/"+english.CorpusFile, "the English corpus", "make setup")
-		if err != nil {
-			return err
-		}
-		corpus = p
+	corpus, err := englishCorpusPath(c.String("corpus"))
+	if err != nil {
+		return err
 	}
-	target := c.String("target")
-	if target == "" {
-		p, err := cache.Find("english/lm/model.onnx", "the English target LM", "make english")
-		if err != nil {
-			return err
-		}
-		target = filepath.Dir(p)
+	target, err := englishLMDir(c.String("target"))
+	if err != nil {
+		return err
 	}
 	tmpl, err := task.ParseTemplate(c.String("template"))
 	if err != nil {

@@ -125,16 +125,13 @@ func benchEnglishSearchAction(c *cli.Context) error {
 	if err := o.Validate(); err != nil {
 		return usageError{err}
 	}
-	corpus, err := cachedOr(c.String("corpus"), "english/"+english.CorpusFile, "the English corpus", "make setup")
+	corpus, err := englishCorpusPath(c.String("corpus"))
 	if err != nil {
 		return err
 	}
-	target, err := cachedOr(c.String("target"), "english/lm/model.onnx", "the English target LM", "make english")
+	target, err := englishLMDir(c.String("target"))
 	if err != nil {
 		return err
-	}
-	if c.String("target") == "" {
-		target = filepath.Dir(target)
 	}
 	if o.TasksDir, err = cachedOr(c.String("tasks-dir"), "english/tasks/positive-reviews.jsonl", "the English task files", "make setup"); err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"promptgan/checkpoints"
 	"promptgan/english"
 	"promptgan/internal/atomicfile"
-	"promptgan/internal/cache"
 	"promptgan/search"
 	"promptgan/task"
 )
@@ -58,11 +57,11 @@ func demoAction(c *cli.Context) error {
 	if _, err := checkpoints.Latest(filepath.Join(out, search.CheckpointsDir)); err == nil {
 		return usagef("%s already holds a run: remove it or choose another --out", out)
 	}
-	lmFile, err := cache.Find("english/lm/model.onnx", "the English target LM", "make english")
+	lmDir, err := englishLMDir("")
 	if err != nil {
 		return err
 	}
-	corpus, err := cache.Find("english/"+english.CorpusFile, "the English corpus", "make setup")
+	corpus, err := englishCorpusPath("")
 	if err != nil {
 		return err
 	}
@@ -74,7 +73,7 @@ func demoAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg.Task, cfg.Target, cfg.Template = taskFile, filepath.Dir(lmFile), english.PromptTemplate
+	cfg.Task, cfg.Target, cfg.Template = taskFile, lmDir, english.PromptTemplate
 	cfg.TargetTemperature = english.Temperature
 	cfg.GenLen = 16 // the English texts are ~12 words
 	cfg.Steps, cfg.Seed = c.Int("steps"), c.Uint64("seed")
