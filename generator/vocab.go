@@ -149,10 +149,48 @@ func LoadPhrases(path string) (*Vocab, error) {
 
 // ParsePhrases is LoadPhrases on a reader; name is used in errors.
 func ParsePhrases(r io.Reader, name string) (*Vocab, error) {
+	phrases, err := readLines(r, name, "phrase")
+	if err != nil {
+		return nil, err
+	}
+	if len(phrases) < 2 {
+		return nil, fmt.Errorf("%s: %d phrase(s); a phrase bank needs at least 2, one a line", name, len(phrases))
+	}
+	return piecesVocab(VocabPhrases, phrases), nil
+}
+
+// LoadExamples reads example prompts — prompts of the kind a user would
+// write, which G pre-trains on by maximum likelihood — with a phrase
+// bank's rules: one a line, UTF-8 (a BOM and CRLF line ends accepted),
+// blank lines and lines starting with # skipped, surrounding space
+// trimmed, duplicates refused, at least one.
+func LoadExamples(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("example prompts: %w", err)
+	}
+	defer f.Close()
+	return ParseExamples(f, path)
+}
+
+// ParseExamples is LoadExamples on a reader; name is used in errors.
+func ParseExamples(r io.Reader, name string) ([]string, error) {
+	ex, err := readLines(r, name, "example prompt")
+	if err == nil && len(ex) == 0 {
+		err = fmt.Errorf("%s: no example prompts: write one a line", name)
+	}
+	return ex, err
+}
+
+// readLines reads one item (a phrase, an example prompt) a line: UTF-8, a
+// BOM and CRLF line ends accepted, blank lines and lines starting with #
+// skipped, surrounding space trimmed, at most MaxPhraseLen bytes, each
+// once; what names an item in errors.
+func readLines(r io.Reader, name, what string) ([]string, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 256), MaxPhraseLen+2)
 	seen := map[string]int{}
-	var phrases []string
+	var items []string
 	line := 0
 	for sc.Scan() {
 		line++
@@ -168,24 +206,29 @@ func ParsePhrases(r io.Reader, name string) (*Vocab, error) {
 			continue
 		}
 		if len(p) > MaxPhraseLen {
-			return nil, fmt.Errorf("%s:%d: a phrase of %d bytes; the limit is %d", name, line, len(p), MaxPhraseLen)
+			return nil, fmt.Errorf("%s:%d: %s of %d bytes; the limit is %d", name, line, article(what), len(p), MaxPhraseLen)
 		}
 		if first, ok := seen[p]; ok {
-			return nil, fmt.Errorf("%s:%d: phrase %q repeats line %d: each phrase once", name, line, p, first)
+			return nil, fmt.Errorf("%s:%d: %s %q repeats line %d: each %s once", name, line, what, p, first, what)
 		}
 		seen[p] = line
-		phrases = append(phrases, p)
+		items = append(items, p)
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s:%d: a line longer than %d bytes: one short phrase a line", name, line+1, MaxPhraseLen)
+			return nil, fmt.Errorf("%s:%d: a line longer than %d bytes: one short %s a line", name, line+1, MaxPhraseLen, what)
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(phrases) < 2 {
-		return nil, fmt.Errorf("%s: %d phrase(s); a phrase bank needs at least 2, one a line", name, len(phrases))
+	return items, nil
+}
+
+// article is "a what" or "an what".
+func article(what string) string {
+	if strings.ContainsRune("aeiou", rune(what[0])) {
+		return "an " + what
 	}
-	return piecesVocab(VocabPhrases, phrases), nil
+	return "a " + what
 }
 
 func piecesVocab(kind string, pieces []string) *Vocab {

@@ -325,15 +325,15 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer
 		return nil, fmt.Errorf("%w: the checkpoint is of a %s run, the config makes a %s run", ErrArchitectureChanged, want, got)
 	}
 	if tr.text != nil {
-		for _, key := range []string{"task", "split", "prompt_vocab", "encoder", "template"} {
-			if key == "prompt_vocab" && tr.text.vocab == nil {
+		for _, key := range []string{"task", "split", "prompt_vocab", "prompt_examples", "encoder", "template"} {
+			if (key == "prompt_vocab" || key == "prompt_examples") && tr.text.vocab == nil {
 				continue // loaded without the target to score pairs: no prompts are written
 			}
 			if got, want := fp[key], ck.Manifest.Fingerprints[key]; got != want {
-				if key == "task" || key == "split" { // hex hashes
+				if key == "task" || key == "split" || key == "prompt_examples" { // hex hashes
 					got, want = short(got), short(want)+"…"
 				}
-				return nil, fmt.Errorf("%w: the run's %s is not what the checkpoint was trained with (%s, was %s): resume with the original task (%s), split_seed, shares, prompt_vocab, encoder and template", ErrDataChanged, key, got, want, cfg.Task)
+				return nil, fmt.Errorf("%w: the run's %s is not what the checkpoint was trained with (%s, was %s): resume with the original task (%s), split_seed, shares, prompt_vocab, prompt_examples, encoder and template", ErrDataChanged, key, got, want, cfg.Task)
 			}
 		}
 	}

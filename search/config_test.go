@@ -61,6 +61,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(c *Config) { c.MaxNewTokens = -1 }, "max_new_tokens = -1"},
 		{func(c *Config) { c.LabelSmoothing = 0.5 }, "label_smoothing = 0.5"},
 		{func(c *Config) { c.Train = "" }, "train is empty"},
+		{func(c *Config) { c.PromptExamples = "ex.txt" }, "example prompts are for text runs"},
 		{func(c *Config) { c.OpenAI.SeedBits = 32 }, "openai.seed_bits = 32: choose 31"},
 		{func(c *Config) { c.TargetTemperature = -0.5 }, "target_temperature = -0.5: must be in (0, 10]"},
 		{func(c *Config) { c.TargetTopP = 1.5 }, "target_top_p = 1.5: must be in (0, 1]"},

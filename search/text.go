@@ -61,7 +61,8 @@ type textRun struct {
 	good, bad        *batches         // cursors over the train split's good and bad items (T = 1 index tables)
 	inputs           *batches         // over the train split's examples, for tasks with inputs; nil for input-free
 	replay           *Replay[float32] // old fakes' feature rows
-	prior            *task.Sequences  // prompt_len windows of the good train texts in G's vocabulary, for MLE (mle_steps, mle_weight); nil = none
+	prior            *task.Sequences  // prompt_len windows of the good train texts (or the example prompts) in G's vocabulary, for MLE (mle_steps, mle_weight); nil = none
+	examples         bool             // the prior is the example prompts (prompt_examples)
 }
 
 // labelled is a split's items with their features.
@@ -84,19 +85,84 @@ func textVocab(cfg Config, tk *task.Text, sp task.Splits, tt *targets.TextTarget
 	kind, arg, _ := strings.Cut(cfg.PromptVocab, ":")
 	switch kind {
 	case "", generator.VocabWords:
-		var texts []string
-		for _, it := range tk.Labeled(sp.Train) {
-			if it.Good {
-				texts = append(texts, it.Text)
-			}
+		texts, err := priorTexts(cfg, tk.Labeled(sp.Train))
+		if err != nil {
+			return nil, err
 		}
-		return generator.WordsVocab(texts, cfg.PromptWords)
+		src := "the good train texts"
+		if cfg.PromptExamples != "" {
+			src = cfg.PromptExamples
+		}
+		v, err := generator.WordsVocab(texts, cfg.PromptWords)
+		if err != nil {
+			return nil, fmt.Errorf("words vocabulary of %s: %w", src, err)
+		}
+		if cfg.PromptExamples != "" {
+			return v, outsideTarget(v.Pieces, cfg.PromptExamples, "word", tt.Tokenizer)
+		}
+		return v, nil
 	case generator.VocabPhrases:
-		return generator.LoadPhrases(arg)
+		v, err := generator.LoadPhrases(arg)
+		if err != nil {
+			return nil, err
+		}
+		return v, outsideTarget(v.Pieces, arg, "phrase", tt.Tokenizer)
 	case generator.VocabTarget:
 		return generator.TargetVocab(cfg.Generator.Vocab, tt.Tokenizer.Decode, fingerprint)
 	}
 	return nil, fmt.Errorf("prompt_vocab = %q: choose words, target or phrases:FILE", cfg.PromptVocab)
+}
+
+// priorTexts are the texts a words vocabulary and G's MLE prior come from:
+// the example prompts (prompt_examples), else the good items of the train
+// split.
+func priorTexts(cfg Config, train []task.Labeled) ([]string, error) {
+	if cfg.PromptExamples != "" {
+		return generator.LoadExamples(cfg.PromptExamples)
+	}
+	var texts []string
+	for _, it := range train {
+		if it.Good {
+			texts = append(texts, it.Text)
+		}
+	}
+	return texts, nil
+}
+
+// outsideTarget refuses pieces (words or phrases of file) that the target's
+// tokenizer does not give back — a word-level tokenizer's unknown word, a
+// character it drops — because a prompt made of them would not say to the
+// target what G and D take it to say. The comparison ignores case and
+// spacing (tokenizers that lower-case or split punctuation pass).
+func outsideTarget(pieces []string, file, what string, tok targets.Tokenizer) error {
+	if tok == nil {
+		return nil
+	}
+	norm := func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), "")) }
+	for _, p := range pieces {
+		ids, err := tok.Encode(p)
+		if err != nil {
+			return fmt.Errorf("%s: %s %q: the target's tokenizer: %w", file, what, p, err)
+		}
+		back, err := tok.Decode(ids)
+		if err != nil {
+			return fmt.Errorf("%s: %s %q: the target's tokenizer: %w", file, what, p, err)
+		}
+		if norm(back) != norm(p) {
+			return fmt.Errorf("%s: %s %q is outside the target's vocabulary (its tokenizer gives back %q): remove it or use words the target knows", file, what, p, back)
+		}
+	}
+	return nil
+}
+
+// asTarget is text as the target writes it: encoded and decoded by its
+// tokenizer.
+func asTarget(tok targets.Tokenizer, text string) (string, error) {
+	ids, err := tok.Encode(text)
+	if err != nil {
+		return "", err
+	}
+	return tok.Decode(ids)
 }
 
 // loadTextTask reads cfg's task, splits it and parses its template.
@@ -136,6 +202,11 @@ func CheckText(cfg Config) error {
 	}
 	if kind, file, _ := strings.Cut(cfg.PromptVocab, ":"); kind == generator.VocabPhrases {
 		if _, err := generator.LoadPhrases(file); err != nil {
+			return err
+		}
+	}
+	if cfg.PromptExamples != "" {
+		if _, err := generator.LoadExamples(cfg.PromptExamples); err != nil {
 			return err
 		}
 	}
@@ -190,7 +261,7 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 	if err := cfg.TextDiscriminator.Validate(); err != nil {
 		return nil, err
 	}
-	r := &textRun{task: tk, splits: sp, tmpl: tmpl, vocab: vocab, enc: embeddings.NewCache(enc, 1<<16)}
+	r := &textRun{task: tk, splits: sp, tmpl: tmpl, vocab: vocab, enc: embeddings.NewCache(enc, 1<<16), examples: cfg.PromptExamples != ""}
 	if tt != nil {
 		r.target = *tt
 	}
@@ -200,6 +271,11 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 		inputs, texts := make([]string, len(items)), make([]string, len(items))
 		for j, it := range items {
 			l.good[j], inputs[j], texts[j] = it.Good, it.Input, it.Text
+			if cfg.LabelledAsTarget && tt != nil { // without the target (scoring pairs) D does not train on them
+				if texts[j], err = asTarget(tt.Tokenizer, it.Text); err != nil {
+					return nil, fmt.Errorf("labelled_as_target: item %d of the %s split: %w", j, [3]string{"train", "validation", "test"}[i], err)
+				}
+			}
 		}
 		if l.x, err = r.features(ctx, inputs, texts); err != nil {
 			return nil, fmt.Errorf("encode the task's texts: %w", err)
@@ -234,20 +310,25 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 	}
 	r.replay = NewReplay[float32](cfg.ReplaySize, cfg.TextDiscriminator.Features())
 	if vocab != nil && (cfg.MLESteps > 0 || cfg.MLEWeight > 0) {
-		if r.prior, err = textPrior(*cfg, r.train, vocab, tt); err != nil {
+		if r.prior, err = textPrior(*cfg, splits[0], vocab, tt); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
 }
 
-// textPrior cuts the train split's good texts into prompt_len windows of
-// G's vocabulary — the prompts G pre-trains on by MLE, so that it starts
-// from text that reads like the task's good examples. With the words
-// vocabulary a text is split at words outside it (a window never spans a
-// gap); with the target's tokens it is the tokenizer's encoding.
-func textPrior(cfg Config, train labelled, vocab *generator.Vocab, tt *targets.TextTarget) (*task.Sequences, error) {
+// textPrior cuts the prior's texts (priorTexts: the example prompts, else
+// the train split's good texts) into prompt_len windows of G's vocabulary
+// — the prompts G pre-trains on by MLE, so that it starts from text that
+// reads like them. With the words vocabulary a text is split at words
+// outside it (a window never spans a gap); with the target's tokens it is
+// the tokenizer's encoding.
+func textPrior(cfg Config, train []task.Labeled, vocab *generator.Vocab, tt *targets.TextTarget) (*task.Sequences, error) {
 	k := cfg.PromptLen
+	texts, err := priorTexts(cfg, train)
+	if err != nil {
+		return nil, err
+	}
 	index := map[string]int32{}
 	for i, w := range vocab.Pieces {
 		index[w] = int32(i)
@@ -258,12 +339,9 @@ func textPrior(cfg Config, train labelled, vocab *generator.Vocab, tt *targets.T
 			windows = append(windows, seg[j:j+k]...)
 		}
 	}
-	for i, it := range train.items {
-		if !train.good[i] {
-			continue
-		}
+	for _, text := range texts {
 		if vocab.Kind == generator.VocabTarget {
-			ids, err := tt.Tokenizer.Encode(it.Text)
+			ids, err := tt.Tokenizer.Encode(text)
 			if err != nil {
 				return nil, fmt.Errorf("prior for G's MLE: %w", err)
 			}
@@ -271,7 +349,7 @@ func textPrior(cfg Config, train labelled, vocab *generator.Vocab, tt *targets.T
 			continue
 		}
 		var seg []int32
-		for _, w := range generator.Words(it.Text) {
+		for _, w := range generator.Words(text) {
 			id, ok := index[w]
 			if !ok {
 				addWindows(seg)
@@ -284,7 +362,11 @@ func textPrior(cfg Config, train labelled, vocab *generator.Vocab, tt *targets.T
 	}
 	n := len(windows) / k
 	if n == 0 {
-		return nil, fmt.Errorf("mle_steps = %d, mle_weight = %v: the good train texts hold no run of %d tokens of the prompt vocabulary to pre-train G on; lower prompt_len or set both to 0", cfg.MLESteps, cfg.MLEWeight, k)
+		src := "the good train texts hold"
+		if cfg.PromptExamples != "" {
+			src = cfg.PromptExamples + " holds"
+		}
+		return nil, fmt.Errorf("mle_steps = %d, mle_weight = %v: %s no run of %d tokens of the prompt vocabulary to pre-train G on; lower prompt_len or set both to 0", cfg.MLESteps, cfg.MLEWeight, src, k)
 	}
 	return &task.Sequences{N: n, T: k, Tokens: windows}, nil
 }
@@ -621,6 +703,9 @@ func (r *textRun) fingerprints() map[string]string {
 	}
 	if r.vocab != nil {
 		fp["prompt_vocab"] = r.vocab.Fingerprint()
+	}
+	if r.examples && r.prior != nil {
+		fp["prompt_examples"] = TokensHash(r.prior)
 	}
 	return fp
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -159,11 +161,168 @@ func TestTextConfigRefusals(t *testing.T) {
 		{func(c *Config) { c.Credit = "prefix" }, "use credit: sequence"},
 		{func(c *Config) { c.TextDiscriminator.Members = 0 }, "text_discriminator.members = 0"},
 		{func(c *Config) { c.MaxNewTokens = 9 }, "set max_new_tokens: 0"},
+		{func(c *Config) { c.PromptExamples, c.PromptVocab, c.MLESteps = "ex.txt", "phrases:bank.txt", 0 }, "a phrase bank cannot segment"},
+		{func(c *Config) { c.PromptExamples, c.MLESteps, c.MLEWeight = "ex.txt", 0, 0 }, "G learns from the examples only by MLE"},
 	} {
 		c := tinyTextConfig("reviews.jsonl")
 		tc.tweak(&c)
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate: %v, want %q", err, tc.want)
+		}
+	}
+}
+
+// TestPromptExamples: with prompt_examples G's words vocabulary is the
+// examples' words and its MLE prior their prompt_len windows (a short
+// example gives none); a resume with other examples is refused.
+func TestPromptExamples(t *testing.T) {
+	tt := openTextTarget(t, 6)
+	dir := t.TempDir()
+	examples := filepath.Join(dir, "examples.txt")
+	if err := os.WriteFile(examples, []byte("# example prompts\nwrite a glowing review\n\ufeffa happy customer review\nshort\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyTextConfig("reviews.jsonl")
+	cfg.PromptExamples = examples
+	cfg, err := cfg.Resolved()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := New(cfg, tt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Clone(tr.text.vocab.Pieces)
+	slices.Sort(got)
+	want := []string{"a", "customer", "glowing", "happy", "review", "short", "write"}
+	if !slices.Equal(got, want) {
+		t.Errorf("vocabulary %v, want the examples' words %v", got, want)
+	}
+	var windows []string
+	p := tr.text.prior
+	for i := range p.N {
+		var ws []string
+		for _, id := range p.Tokens[i*p.T : (i+1)*p.T] {
+			ws = append(ws, tr.text.vocab.Pieces[id])
+		}
+		windows = append(windows, strings.Join(ws, " "))
+	}
+	wantW := []string{"write a glowing", "a glowing review", "a happy customer", "happy customer review"}
+	if !slices.Equal(windows, wantW) {
+		t.Errorf("prior windows %q, want %q", windows, wantW)
+	}
+	dir = t.TempDir()
+	if _, err := Run(context.Background(), tr, RunOptions{Dir: dir, Until: 4, NoEvaluation: true}); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := checkpoints.Load(filepath.Join(dir, CheckpointsDir, checkpointName(4)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := cfg
+	cfg, err = ConfigOf(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(ck, cfg, tt); err != nil {
+		t.Fatalf("resume with the same examples: %v", err)
+	}
+	if err := os.WriteFile(examples, []byte("write a glowing review\na happy customer review\nshort\nreview a happy customer\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(ck, cfg, tt); !errors.Is(err, ErrDataChanged) || !strings.Contains(err.Error(), "prompt_examples") {
+		t.Errorf("resume with other examples: %v, want ErrDataChanged naming prompt_examples", err)
+	}
+	for _, tc := range []struct {
+		text, want string
+	}{
+		{"", "no example prompts"},
+		{"ab\nab\n", "repeats line 1"},
+		{"one two\n", "no run of 3 tokens"},
+	} {
+		if err := os.WriteFile(examples, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New(fresh, tt); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), examples) {
+			t.Errorf("examples %q: %v, want an error naming %s and %q", tc.text, err, examples, tc.want)
+		}
+	}
+}
+
+// wordTokenizer is a word-level tokenizer that gives back <unk> for a word
+// outside its vocabulary, lower-cases, and splits off punctuation.
+type wordTokenizer map[string]int32
+
+func (w wordTokenizer) Encode(s string) ([]int32, error) {
+	var ids []int32
+	for _, f := range strings.Fields(strings.ToLower(strings.ReplaceAll(s, ",", " , "))) {
+		ids = append(ids, w[f]) // 0 = <unk>
+	}
+	return ids, nil
+}
+
+func (w wordTokenizer) Decode(ids []int32) (string, error) {
+	var out []string
+	for _, id := range ids {
+		s := "<unk>"
+		for k, v := range w {
+			if v == id && id != 0 {
+				s = k
+			}
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " "), nil
+}
+
+func TestOutsideTarget(t *testing.T) {
+	tok := wordTokenizer{"a": 1, "glowing": 2, "review": 3, ",": 4, "please": 5}
+	for _, tc := range []struct {
+		pieces []string
+		want   string // "" = accepted
+	}{
+		{[]string{"a glowing review", "Review, please"}, ""},
+		{[]string{"a glowing review", "a shiny review"}, `phrase "a shiny review" is outside the target's vocabulary`},
+	} {
+		err := outsideTarget(tc.pieces, "bank.txt", "phrase", tok)
+		if (tc.want == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bank.txt"))) {
+			t.Errorf("%q: %v, want %q", tc.pieces, err, tc.want)
+		}
+	}
+}
+
+// TestLabelledAsTarget: with labelled_as_target D's labelled features are
+// those of the texts as the target's tokenizer gives them back (a
+// word-level tokenizer's unknown words become <unk>), and without it those
+// of the texts as written.
+func TestLabelledAsTarget(t *testing.T) {
+	tt := openTextTarget(t, 6)
+	words := wordTokenizer{"the": 1, "was": 2, "room": 3, "food": 4, "lovely": 5}
+	wordTarget := &targets.TextTarget{Model: tt.Model, Tokenizer: words, Stop: tt.Stop}
+	ctx := context.Background()
+	for _, on := range []bool{false, true} {
+		cfg := tinyTextConfig("reviews.jsonl")
+		cfg.LabelledAsTarget = on
+		tr, err := New(cfg, wordTarget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := tr.text
+		item := r.train.items[0]
+		want := item.Text
+		if on {
+			want, _ = asTarget(words, item.Text)
+			if !strings.Contains(want, "<unk>") {
+				t.Fatalf("%q comes back as %q: the test needs a word outside the tokenizer", item.Text, want)
+			}
+		}
+		x, err := r.features(ctx, []string{item.Input}, []string{want})
+		if err != nil {
+			t.Fatal(err)
+		}
+		F := len(x)
+		if !slices.Equal(r.train.x[:F], x) {
+			t.Errorf("labelled_as_target %v: D's first train row is not the features of %q", on, want)
 		}
 	}
 }

@@ -47,6 +47,7 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "template", Usage: "text run: how prompt and input are joined for the target, with {prompt} and {input} (overrides template)"},
 					&cli.StringFlag{Name: "encoder", Usage: "text run: sentence encoder glove-sif, hashing[:DIM] or onnx:DIR (overrides encoder)"},
 					&cli.StringFlag{Name: "prompt-vocab", Usage: "text run: what the generator's tokens are: words, phrases:FILE or target (overrides prompt_vocab)"},
+					&cli.StringFlag{Name: "prompt-examples", Usage: "text run: example prompts, one a line, that G pre-trains on by MLE (and whose words make a words vocabulary; overrides prompt_examples)"},
 					&cli.StringFlag{Name: "base-url", Usage: "--target openai:MODEL: the OpenAI-compatible server's API root, e.g. http://127.0.0.1:8000/v1 (overrides openai.base_url)"},
 					&cli.StringFlag{Name: "api-key-env", Usage: "--target openai:MODEL: environment variable holding the API key (overrides openai.api_key_env)", DefaultText: "OPENAI_API_KEY"},
 					&cli.StringFlag{Name: "endpoint", Usage: "--target openai:MODEL: completions (continue the prompt) or chat (the context as one user message) (overrides openai.endpoint)", DefaultText: "completions"},

@@ -73,7 +73,7 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 		flag string
 		dst  *string
 	}{{"target", &cfg.Target}, {"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle}, {"prior", &cfg.Prior}, {"device", &cfg.Device},
-		{"task", &cfg.Task}, {"template", &cfg.Template}, {"encoder", &cfg.Encoder}, {"prompt-vocab", &cfg.PromptVocab},
+		{"task", &cfg.Task}, {"template", &cfg.Template}, {"encoder", &cfg.Encoder}, {"prompt-vocab", &cfg.PromptVocab}, {"prompt-examples", &cfg.PromptExamples},
 		{"base-url", &cfg.OpenAI.BaseURL}, {"api-key-env", &cfg.OpenAI.APIKeyEnv}, {"endpoint", &cfg.OpenAI.Endpoint}} {
 		if c.IsSet(f.flag) {
 			*f.dst = c.String(f.flag)
