@@ -401,6 +401,7 @@ func TestTextBadInput(t *testing.T) {
 		{"hashing dimension", train("--task", reviews, "--encoder", "hashing:1"), 1, []string{`encoder "hashing:1"`, "hashing:DIM"}},
 		{"missing phrase bank", train("--task", reviews, "--prompt-vocab", "phrases:"+filepath.Join(dir, "none.txt")), 1, []string{filepath.Join(dir, "none.txt")}},
 		{"phrases without a file", train("--task", reviews, "--prompt-vocab", "phrases"), 2, []string{"phrases:FILE"}},
+		{"example prompts without MLE", train("--task", reviews, "--prompt-examples", textFixture(t, "prompts.txt")), 2, []string{"G learns from the examples only by MLE"}},
 		{"unknown prompt vocabulary", train("--task", reviews, "--prompt-vocab", "letters"), 2, []string{`prompt_vocab = "letters"`}},
 		{"identity target", []string{"train", "--task", reviews, "--target", "identity", "--out", filepath.Join(t.TempDir(), "run")}, 2, []string{"a text run needs a model that reads and writes text"}},
 		{"task without a target", []string{"train", "--task", reviews, "--out", filepath.Join(t.TempDir(), "run")}, 2, []string{"needs --target DIR"}},
@@ -554,4 +555,59 @@ func TestTextExportAndONNXScoring(t *testing.T) {
 		t.Fatalf("token run: %s", errOut)
 	}
 	checkBad(t, []string{"export", "--out", t.TempDir(), token}, "", 2, "not a text run")
+}
+
+// TestTextRunExamplesCLI: a text run whose G pre-trains on example prompts
+// (--prompt-examples) and whose D reads the task through the target's
+// tokenizer (labelled_as_target) trains, resumes and writes prompts of the
+// examples' words.
+func TestTextRunExamplesCLI(t *testing.T) {
+	needORT(t)
+	tiny, err := os.ReadFile(textFixture(t, "tiny.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "examples.yaml")
+	if err := os.WriteFile(cfg, append(tiny, "mle_steps: 2\nlabelled_as_target: true\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "none.txt")
+	_, errOut, code := run(t, "train", "--task", textFixture(t, "reviews.jsonl"), "--target", tinyGPT2, "--config", cfg,
+		"--prompt-examples", missing, "--out", filepath.Join(t.TempDir(), "run"), "--quiet")
+	if code != 1 || !strings.Contains(errOut, missing) {
+		t.Fatalf("train with missing example prompts: exit %d, want 1 and an error naming %s:\n%s", code, missing, errOut)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	examples := textFixture(t, "prompts.txt")
+	out, errOut, code := run(t, "train", "--task", textFixture(t, "reviews.jsonl"), "--target", tinyGPT2, "--config", cfg,
+		"--prompt-examples", examples, "--out", dir, "--quiet")
+	if code != 0 || !strings.Contains(out, "finished at step 8") {
+		t.Fatalf("train: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if out, errOut, code = run(t, "resume", dir, "--steps", "10", "--quiet"); code != 0 || !strings.Contains(out, "finished at step 10") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
+	}
+	words := map[string]bool{}
+	raw, err := os.ReadFile(examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range strings.Fields(string(raw)) {
+		words[w] = true
+	}
+	out, errOut, code = run(t, "search", "--n", "8", "--top", "3", "--verify", "1", dir)
+	if code != 0 {
+		t.Fatalf("search: exit %d\n%s", code, errOut)
+	}
+	_, _, prompts := promptTable(t, out)
+	if len(prompts) == 0 {
+		t.Fatalf("search printed no prompts:\n%s", out)
+	}
+	for _, p := range prompts {
+		for _, w := range strings.Fields(strings.Trim(p, `"`)) {
+			if !words[w] {
+				t.Errorf("prompt %s has %q, not a word of the examples", p, w)
+			}
+		}
+	}
 }
