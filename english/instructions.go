@@ -195,6 +195,21 @@ func Instructions(class string) (train, heldOut []string) {
 	return train, heldOut
 }
 
+// ExamplePrompts are instructions of every class that the target LMs never
+// train with (the held-out ~10% of Instructions), sorted: a prior over how
+// instructions to this target read that favours no task — G pre-trained on
+// them writes instruction-like prompts, and the search must still find the
+// ones that steer to its task.
+func ExamplePrompts() []string {
+	var out []string
+	for class := range words {
+		_, held := Instructions(class)
+		out = append(out, held...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // Names returns the plain names of a class ("science", "the science
 // quotes", "positive reviews", …), the hand-written seed prompts a task
 // starts from; nil for an unknown class. Each is also the core of training

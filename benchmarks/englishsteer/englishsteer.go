@@ -79,6 +79,7 @@ const (
 	streamBestOfNSeeds
 	streamEvolution
 	streamEvolutionSeeds
+	streamHallVerify
 )
 
 // Options configure Run. Zero numbers take the defaults of Defaults.
@@ -113,6 +114,22 @@ type Options struct {
 	// with its own Adam at ExpertLR (0 = 0.005). D stays the evaluator.
 	ExpertIteration float64
 	ExpertLR        float64
+
+	// HallVerify, when > 0, has promptgan check its hall of fame before
+	// each output, as `promptgan search --verify` does: the HallVerify
+	// prompts the current D ranks first that have not been checked yet get
+	// Continuations more continuations each (target calls, counted: its
+	// training stops that much earlier), and the output is ranked on all
+	// of a prompt's continuations — so that one lucky continuation does not
+	// put a prompt on top.
+	HallVerify int
+
+	// HallShrinkage ranks promptgan's hall of fame by each prompt's mean D
+	// verdict shrunk toward the hall's mean as if HallShrinkage more
+	// continuations had scored that mean — (Σ d + m·μ)/(n + m) — so that a
+	// prompt that one lucky continuation put on top does not outrank one
+	// that several continuations rate almost as high (0 = the plain mean).
+	HallShrinkage float64
 
 	Ceiling              bool
 	CeilingContinuations int // the ceiling's continuations per prompt and generation
@@ -192,6 +209,10 @@ func (o *Options) defaults() {
 	}
 }
 
+// verifyCalls is what promptgan keeps back from training to check its
+// hall of fame at every point of the schedule (HallVerify).
+func (o *Options) verifyCalls() int { return len(o.Schedule) * o.HallVerify * o.Continuations }
+
 // pretrainCalls is the shared start's target calls: D's pre-training steps
 // on generations, one request per prompt each.
 func (o *Options) pretrainCalls() int { return o.Train.DPretrainSteps * o.Train.BatchSize }
@@ -212,6 +233,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--tournament %d: must be in [1, --population %d]", o.Tournament, o.Population)
 	case o.MinWords < 1 || o.MaxWords < o.MinWords:
 		return fmt.Errorf("words per random prompt %d..%d: need 1 ≤ min ≤ max", o.MinWords, o.MaxWords)
+	case o.HallVerify < 0:
+		return fmt.Errorf("--hall-verify %d: must be >= 0", o.HallVerify)
+	case !(o.HallShrinkage >= 0 && o.HallShrinkage <= 1000):
+		return fmt.Errorf("--hall-shrinkage %v: must be in [0, 1000]", o.HallShrinkage)
 	case !(o.ExpertIteration >= 0 && o.ExpertIteration <= 1) || !(o.ExpertLR >= 0):
 		return fmt.Errorf("--expert-iteration %v (a share in [0, 1]), --expert-lr %v (>= 0)", o.ExpertIteration, o.ExpertLR)
 	case o.Train.BatchSize < 1:
@@ -228,7 +253,7 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("schedule %v: the last point must be the whole budget (1)", o.Schedule)
 	}
 	per := o.Train.CallsPerStep()
-	need := o.pretrainCalls() + max(per, o.CandidateBatch*o.Continuations, o.Population*o.Continuations)
+	need := o.pretrainCalls() + max(per+o.verifyCalls(), o.CandidateBatch*o.Continuations, o.Population*o.Continuations)
 	if o.Ceiling {
 		need = max(need, o.CeilingPopulation*o.CeilingContinuations)
 	}
@@ -324,6 +349,8 @@ type Result struct {
 	Train             search.Config `json:"train"`
 	ExpertIteration   float64       `json:"expert_iteration,omitempty"`
 	ExpertLR          float64       `json:"expert_lr,omitempty"`
+	HallShrinkage     float64       `json:"hall_shrinkage,omitempty"`
+	HallVerify        int           `json:"hall_verify,omitempty"`
 	Tasks             []TaskResult  `json:"tasks"`
 	CPUs              int           `json:"cpus"`
 	WallS             float64       `json:"wall_s"`
@@ -350,7 +377,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	res := &Result{Budget: o.Budget, Schedule: o.Schedule, Seeds: o.Seeds, Output: o.Output, EvalContinuations: o.EvalContinuations,
-		Continuations: o.Continuations, Train: o.Train, ExpertIteration: o.ExpertIteration, ExpertLR: o.ExpertLR, CPUs: runtime.NumCPU()}
+		Continuations: o.Continuations, Train: o.Train, ExpertIteration: o.ExpertIteration, ExpertLR: o.ExpertLR, HallShrinkage: o.HallShrinkage, HallVerify: o.HallVerify, CPUs: runtime.NumCPU()}
 	for _, t := range o.Tasks {
 		tr := TaskResult{Task: t.Name, Class: t.Class}
 		for _, seed := range o.Seeds {
@@ -374,7 +401,7 @@ func taskCheck(o Options, t audit.Task) (search.Config, string, int, error) {
 	cfg.Task = filepath.Join(o.TasksDir, t.Name+".jsonl")
 	cfg.Template = o.Template.String()
 	pre := cfg.MLESteps + cfg.DPretrainSteps
-	cfg.Steps = pre + (o.Budget-o.pretrainCalls())/cfg.CallsPerStep()
+	cfg.Steps = pre + (o.Budget-o.pretrainCalls()-o.verifyCalls())/cfg.CallsPerStep()
 	if err := search.CheckText(cfg); err != nil {
 		return cfg, "", 0, fmt.Errorf("task %s: %w", t.Name, err)
 	}
@@ -505,6 +532,16 @@ func (r *run) score(ctx context.Context, prompts []string, calls int, d float64)
 // dScore continues each prompt n times on tg (seeds from rng) and returns
 // D's mean verdict per prompt.
 func (r *run) dScore(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]float64, error) {
+	gens, err := r.continueEach(ctx, tg, prompts, n, rng)
+	if err != nil {
+		return nil, err
+	}
+	return r.dMeans(ctx, gens, n)
+}
+
+// continueEach continues each prompt n times on tg (seeds from rng): the
+// generations, prompt by prompt.
+func (r *run) continueEach(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]string, error) {
 	contexts := make([]string, 0, len(prompts)*n)
 	seeds := make([]uint64, 0, cap(contexts))
 	for _, p := range prompts {
@@ -513,11 +550,7 @@ func (r *run) dScore(ctx context.Context, tg targets.Model, prompts []string, n 
 			contexts, seeds = append(contexts, c), append(seeds, rng.Uint64())
 		}
 	}
-	gens, err := targets.ContinueText(ctx, r.textTarget(tg), contexts, seeds)
-	if err != nil {
-		return nil, err
-	}
-	return r.dMeans(ctx, gens, n)
+	return targets.ContinueText(ctx, r.textTarget(tg), contexts, seeds)
 }
 
 // dMeans scores gens with the trainer's current D and averages each run of n.
@@ -768,9 +801,9 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 		}
 	}
 	defer func() { r.tr.OnTextGenerations = nil }()
+	verified, verifySeeds := map[string]bool{}, nn.NewRNG(r.seed, streamHallVerify)
 	sched := schedule{o: r.o}
 	sched.due(pre) // points the pre-training alone passed have no output yet
-	per := r.tr.Cfg.CallsPerStep()
 	var expert *nn.Adam
 	if r.o.ExpertIteration > 0 {
 		lr := r.o.ExpertLR
@@ -790,26 +823,47 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 		wall += time.Since(start).Seconds()
 		defer func() { start = time.Now() }()
 		calls := pre + c.calls
-		if !sched.due(calls) && calls+per <= r.o.Budget {
+		if !sched.due(calls) && st.Step < r.tr.Cfg.Steps {
 			return nil
 		}
 		t0 := time.Now()
-		var gens []string
-		for _, p := range order {
-			gens = append(gens, hall[p].gens...)
+		rank := func() ([]candidate, error) {
+			var gens []string
+			for _, p := range order {
+				gens = append(gens, hall[p].gens...)
+			}
+			ps, err := r.tr.ScorePairs(ctx, pairsOf(gens), nil)
+			if err != nil {
+				return nil, err
+			}
+			return r.rankHall(ps, order, func(p string) int { return len(hall[p].gens) }), nil
 		}
-		ps, err := r.tr.ScorePairs(ctx, pairsOf(gens), nil)
+		pool, err := rank()
 		if err != nil {
 			return err
 		}
-		pool := make([]candidate, len(order))
-		at := 0
-		for i, p := range order {
-			n := len(hall[p].gens)
-			for _, s := range ps[at : at+n] {
-				pool[i].score += s.Score / float64(n)
+		if r.o.HallVerify > 0 {
+			var check []string
+			for _, cd := range top(pool, len(pool)) {
+				if len(check) == r.o.HallVerify {
+					break
+				}
+				if !verified[cd.text] {
+					check, verified[cd.text] = append(check, cd.text), true
+				}
 			}
-			pool[i].text, at = p, at+n
+			k := r.o.Continuations
+			gens, err := r.continueEach(ctx, c, check, k, verifySeeds)
+			if err != nil {
+				return fmt.Errorf("verify the hall of fame: %w", err)
+			}
+			for i, p := range check {
+				hall[p].gens = append(hall[p].gens, gens[i*k:(i+1)*k]...)
+			}
+			if pool, err = rank(); err != nil {
+				return err
+			}
+			calls = pre + c.calls
 		}
 		best := top(pool, r.o.Output)
 		wall += time.Since(t0).Seconds() // ranking the hall is the method's work
@@ -825,6 +879,29 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 	}
 	mr.Calls, mr.WallS, mr.GenerateS = pre+c.calls, wall, c.seconds
 	return mr, nil
+}
+
+// rankHall scores the hall's prompts (order) from D's verdicts ps on
+// their generations, prompt by prompt (n(p) each): the mean, shrunk toward
+// the hall's mean by HallShrinkage.
+func (r *run) rankHall(ps []search.PairScore, order []string, n func(string) int) []candidate {
+	var mu float64
+	for _, s := range ps {
+		mu += s.Score / float64(len(ps))
+	}
+	m := r.o.HallShrinkage
+	pool := make([]candidate, len(order))
+	at := 0
+	for i, p := range order {
+		k := n(p)
+		sum := m * mu
+		for _, s := range ps[at : at+k] {
+			sum += s.Score
+		}
+		pool[i] = candidate{text: p, score: sum / (float64(k) + m)}
+		at += k
+	}
+	return pool
 }
 
 // expertStep is one step of expert iteration: G's maximum-likelihood

@@ -269,3 +269,41 @@ func TestExpertIteration(t *testing.T) {
 		t.Errorf("a share over 1: %v", err)
 	}
 }
+
+// TestHallVerify: checking the hall of fame keeps promptgan within the
+// budget (its training stops earlier by what the checks may cost) and
+// changes its output.
+func TestHallVerify(t *testing.T) {
+	o := fixture(t)
+	o.Seeds, o.Ceiling = []uint64{1}, false
+	ctx := context.Background()
+	plain, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.HallVerify = 2
+	hv, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := func(r *Result) MethodResult { return r.Tasks[0].Runs[0].Methods[4] }
+	m := pg(hv)
+	if m.Name != MethodPromptgan || m.Calls > o.Budget || m.Calls < o.Budget-o.verifyCalls() || len(m.Points) != len(o.Schedule) {
+		t.Fatalf("%s spent %d calls with %d points, want promptgan, %d to %d calls and %d points",
+			m.Name, m.Calls, len(m.Points), o.Budget-o.verifyCalls(), o.Budget, len(o.Schedule))
+	}
+	for i, p := range m.Points {
+		if i > 0 && p.Calls <= m.Points[i-1].Calls {
+			t.Errorf("point %d at %d calls, after %d", i, p.Calls, m.Points[i-1].Calls)
+		}
+	}
+	a, _ := json.Marshal(pg(plain).Points)
+	b, _ := json.Marshal(m.Points)
+	if string(a) == string(b) {
+		t.Errorf("checking the hall changed nothing: %s", a)
+	}
+	o.HallVerify = -1
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--hall-verify -1") {
+		t.Errorf("a negative count: %v", err)
+	}
+}

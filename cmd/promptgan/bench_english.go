@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"promptgan/audit"
 	"promptgan/english"
+	"promptgan/generator"
+	"promptgan/internal/atomicfile"
 	"promptgan/internal/cache"
 	"promptgan/targets"
 	"promptgan/task"
@@ -20,6 +23,33 @@ import (
 // it is empty.
 func englishCorpusPath(path string) (string, error) {
 	return cachedOr(path, "english/"+english.CorpusFile, "the English corpus", "make setup")
+}
+
+// ExamplesInstructions names english.ExamplePrompts in --prompt-examples.
+const examplesInstructions = "instructions"
+
+// englishExamples resolves a --prompt-examples value: "" none,
+// "instructions" english.ExamplePrompts written to dir/example-prompts.txt
+// (so that a run directory holds the examples its checkpoints name), else
+// a file of example prompts, checked here.
+func englishExamples(spec, dir string) (string, error) {
+	switch spec {
+	case "":
+		return "", nil
+	case examplesInstructions:
+		path := filepath.Join(dir, "example-prompts.txt")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		if err := atomicfile.Write(path, []byte(strings.Join(english.ExamplePrompts(), "\n")+"\n")); err != nil {
+			return "", fmt.Errorf("write the example prompts: %w", err)
+		}
+		return path, nil
+	}
+	if _, err := generator.LoadExamples(spec); err != nil {
+		return "", fmt.Errorf("--prompt-examples: %w", err)
+	}
+	return spec, nil
 }
 
 // englishLMDir returns dir, or the setup cache's English target LM

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -36,6 +37,8 @@ func englishSearchCommand() *cli.Command {
 			&cli.IntFlag{Name: "population", Value: d.Population, Usage: "evolution: population and children per generation"},
 			&cli.IntFlag{Name: "random-prompts", Value: d.RandomPrompts, Usage: "random word prompts per seed"},
 			&cli.StringFlag{Name: "prompt-vocab", Value: d.Train.PromptVocab, Usage: "G's tokens: words (the task's frequent good words) or target (the target's tokens)"},
+			&cli.StringFlag{Name: "prompt-examples", Usage: "the shared start: G pre-trains by MLE on these example prompts (one a line; its words vocabulary becomes theirs) instead of the good texts; " +
+				"'instructions' = the held-out instructions of every class (english.ExamplePrompts)"},
 			&cli.StringFlag{Name: "encoder", Value: d.Train.Encoder, Usage: "D's sentence encoder: glove-sif, hashing[:DIM] or onnx:DIR"},
 			&cli.IntFlag{Name: "prompt-len", Value: d.Train.PromptLen, Usage: "tokens G writes per prompt"},
 			&cli.IntFlag{Name: "batch-size", Value: d.Train.BatchSize, Usage: "promptgan: prompts per step"},
@@ -43,9 +46,13 @@ func englishSearchCommand() *cli.Command {
 			&cli.IntFlag{Name: "d-pretrain-steps", Value: d.Train.DPretrainSteps, Usage: "the shared start: D's steps on generations (batch-size calls each, counted against every method)"},
 			&cli.IntFlag{Name: "d-steps-per-g", Value: d.Train.DStepsPerG, Usage: "promptgan: D updates per G update"},
 			&cli.IntFlag{Name: "continuations-per-prompt", Value: 1, Usage: "promptgan: continuations of each prompt per D update, rewards averaged"},
+			&cli.Float64Flag{Name: "mle-weight", Value: d.Train.MLEWeight, Usage: "promptgan: weight of G's MLE term on its prior (the good texts' windows or the example prompts) in its adversarial loss"},
+			&cli.BoolFlag{Name: "labelled-as-target", Value: d.Train.LabelledAsTarget, Usage: "the shared start: D reads the task's texts as the target writes them (through its tokenizer)"},
 			&cli.Float64Flag{Name: "g-adv-lr", Value: d.Train.GAdvLR, Usage: "promptgan: G's adversarial learning rate"},
 			&cli.Float64Flag{Name: "expert-iteration", Usage: "promptgan: after each step, an MLE step of G on the step's prompts D rates in this top share (0 = off; an item-5 lever)"},
 			&cli.Float64Flag{Name: "expert-lr", Usage: "promptgan: the expert iteration's learning rate (0 = 0.005)"},
+			&cli.IntFlag{Name: "hall-verify", Value: d.HallVerify, Usage: "promptgan: before each output, the hall's first N unchecked prompts by D get --continuations more continuations each (counted; training stops that much earlier); 0 = off"},
+			&cli.Float64Flag{Name: "hall-shrinkage", Usage: "promptgan: rank its hall of fame by each prompt's mean D verdict shrunk toward the hall's mean as if this many more continuations had scored it (0 = the plain mean)"},
 			&cli.BoolFlag{Name: "no-ceiling", Usage: "skip the audit-rewarded ceiling"},
 			&cli.IntFlag{Name: "max-new-tokens", Value: d.Train.GenLen, Usage: "tokens the target decodes per continuation"},
 			&cli.Float64Flag{Name: "target-temperature", Value: english.Temperature, Usage: "the target's sampling temperature"},
@@ -79,7 +86,7 @@ func benchEnglishSearchAction(c *cli.Context) error {
 	o.CandidateBatch, o.Population, o.RandomPrompts = c.Int("candidate-batch"), c.Int("population"), c.Int("random-prompts")
 	o.Tournament = min(o.Tournament, max(o.Population, 1))
 	o.Ceiling = !c.Bool("no-ceiling")
-	o.ExpertIteration, o.ExpertLR = c.Float64("expert-iteration"), c.Float64("expert-lr")
+	o.ExpertIteration, o.ExpertLR, o.HallShrinkage, o.HallVerify = c.Float64("expert-iteration"), c.Float64("expert-lr"), c.Float64("hall-shrinkage"), c.Int("hall-verify")
 	tc := &o.Train
 	switch v := c.String("prompt-vocab"); v {
 	case "words", "target":
@@ -87,9 +94,17 @@ func benchEnglishSearchAction(c *cli.Context) error {
 	default:
 		return usagef("--prompt-vocab %q: choose words or target", v)
 	}
-	tc.Encoder = c.String("encoder")
+	tc.Encoder, tc.LabelledAsTarget = c.String("encoder"), c.Bool("labelled-as-target")
+	tmp, err := os.MkdirTemp("", "promptgan-bench-english-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if tc.PromptExamples, err = englishExamples(c.String("prompt-examples"), tmp); err != nil {
+		return err
+	}
 	tc.PromptLen, tc.BatchSize, tc.MLESteps, tc.DPretrainSteps = c.Int("prompt-len"), c.Int("batch-size"), c.Int("mle-steps"), c.Int("d-pretrain-steps")
-	tc.DStepsPerG, tc.ContinuationsPerPrompt, tc.GAdvLR = c.Int("d-steps-per-g"), c.Int("continuations-per-prompt"), c.Float64("g-adv-lr")
+	tc.DStepsPerG, tc.ContinuationsPerPrompt, tc.GAdvLR, tc.MLEWeight = c.Int("d-steps-per-g"), c.Int("continuations-per-prompt"), c.Float64("g-adv-lr"), c.Float64("mle-weight")
 	tc.GenLen, tc.TargetTemperature = c.Int("max-new-tokens"), c.Float64("target-temperature")
 	if c.Bool("quick") {
 		if !c.IsSet("task") {
@@ -114,6 +129,9 @@ func benchEnglishSearchAction(c *cli.Context) error {
 		if v < 1 {
 			return usagef("--%s %d: must be at least 1", name, v)
 		}
+	}
+	if w := tc.MLEWeight; !(w >= 0 && w <= 1000) {
+		return usagef("--mle-weight %v: must be in [0, 1000]", w)
 	}
 	if g := tc.GAdvLR; !(g > 0) {
 		return usagef("--g-adv-lr %v: must be > 0", g)
