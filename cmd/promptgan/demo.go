@@ -32,6 +32,8 @@ func demoCommand() *cli.Command {
 			&cli.IntFlag{Name: "draws", Value: 256, Usage: "prompts drawn from the trained generator to pick the learned ones from (ranked by D)"},
 			&cli.IntFlag{Name: "top", Value: 5, Usage: "learned prompts shown"},
 			&cli.IntFlag{Name: "continuations", Value: 32, Usage: "continuations per prompt the audit scores (fixed evaluation seeds)"},
+			&cli.StringFlag{Name: "prompt-examples", Value: examplesInstructions, Usage: "example prompts G pre-trains on by MLE, one a line: " +
+				"'instructions' (held-out instructions of every English class, written to the run directory), a FILE, or 'none' (windows of the task's good texts, the words vocabulary of the text preset)"},
 			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar or log lines, only the result"},
 		},
@@ -76,7 +78,19 @@ func demoAction(c *cli.Context) error {
 	cfg.Task, cfg.Target, cfg.Template = taskFile, lmDir, english.PromptTemplate
 	cfg.TargetTemperature = english.Temperature
 	cfg.GenLen = 16 // the English texts are ~12 words
+	// D reads the task's texts as the target writes them (lower-case, <unk>
+	// for words outside its vocabulary), so that it judges what a text says.
+	cfg.LabelledAsTarget = true
 	cfg.Steps, cfg.Seed = c.Int("steps"), c.Uint64("seed")
+	if ex := c.String("prompt-examples"); ex != "none" {
+		if cfg.PromptExamples, err = englishExamples(ex, out); err != nil {
+			return err
+		}
+		// G starts from instruction-like prompts of every class: MLE on the
+		// examples' 6-word windows (no target calls), 200 steps of the
+		// default 1,000 (a fifth of shorter runs).
+		cfg.PromptLen, cfg.MLESteps = 6, min(200, max(cfg.Steps/5, 1))
+	}
 	cfg.EvalEvery, cfg.CheckpointEvery = max(cfg.Steps/4, 1), max(cfg.Steps/4, 1)
 	if err := cfg.Validate(); err != nil {
 		return usageError{fmt.Errorf("invalid config: %w", err)}

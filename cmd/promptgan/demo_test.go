@@ -51,8 +51,16 @@ func TestDemoEnglish(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(out, "REPORT.md")); err != nil || !strings.Contains(string(b), "| learned |") {
 		t.Fatalf("REPORT.md: %v\n%s", err, b)
 	}
+	if b, err := os.ReadFile(filepath.Join(out, "example-prompts.txt")); err != nil || !strings.Contains(string(b), "write a") {
+		t.Fatalf("the run directory's example prompts: %v\n%.200s", err, b)
+	}
 	_, errOut, code = run(t, "demo", "--quiet", "--out", out, "--steps", "6")
 	if code != 2 || !strings.Contains(errOut, "already holds a run") {
 		t.Fatalf("a second demo into the same directory: exit %d\n%s", code, errOut)
+	}
+	missing := filepath.Join(t.TempDir(), "none.txt")
+	_, errOut, code = run(t, "demo", "--quiet", "--out", filepath.Join(t.TempDir(), "d"), "--steps", "6", "--prompt-examples", missing)
+	if code != 1 || !strings.Contains(errOut, missing) {
+		t.Fatalf("demo with missing example prompts: exit %d, want 1 naming %s\n%s", code, missing, errOut)
 	}
 }
