@@ -37,12 +37,12 @@ func englishSearchCommand() *cli.Command {
 			&cli.IntFlag{Name: "population", Value: d.Population, Usage: "evolution: population and children per generation"},
 			&cli.IntFlag{Name: "random-prompts", Value: d.RandomPrompts, Usage: "random word prompts per seed"},
 			&cli.StringFlag{Name: "prompt-vocab", Value: d.Train.PromptVocab, Usage: "G's tokens: words (the task's frequent good words) or target (the target's tokens)"},
-			&cli.StringFlag{Name: "prompt-examples", Usage: "the shared start: G pre-trains by MLE on these example prompts (one a line; its words vocabulary becomes theirs) instead of the good texts; " +
-				"'instructions' = the held-out instructions of every class (english.ExamplePrompts)"},
+			&cli.StringFlag{Name: "prompt-examples", Value: examplesInstructions, Usage: "the shared start: G pre-trains by MLE on these example prompts (one a line; its words vocabulary becomes theirs) instead of the good texts; " +
+				"'instructions' = the held-out instructions of every class (english.ExamplePrompts); '' = the good texts"},
 			&cli.StringFlag{Name: "encoder", Value: d.Train.Encoder, Usage: "D's sentence encoder: glove-sif, hashing[:DIM] or onnx:DIR"},
 			&cli.IntFlag{Name: "prompt-len", Value: d.Train.PromptLen, Usage: "tokens G writes per prompt"},
 			&cli.IntFlag{Name: "batch-size", Value: d.Train.BatchSize, Usage: "promptgan: prompts per step"},
-			&cli.IntFlag{Name: "mle-steps", Value: d.Train.MLESteps, Usage: "the shared start: G's MLE steps on the good texts (no calls)"},
+			&cli.IntFlag{Name: "mle-steps", Value: d.Train.MLESteps, Usage: "the shared start: G's MLE steps on the example prompts or the good texts (no calls)"},
 			&cli.IntFlag{Name: "d-pretrain-steps", Value: d.Train.DPretrainSteps, Usage: "the shared start: D's steps on generations (batch-size calls each, counted against every method)"},
 			&cli.IntFlag{Name: "d-steps-per-g", Value: d.Train.DStepsPerG, Usage: "promptgan: D updates per G update"},
 			&cli.IntFlag{Name: "continuations-per-prompt", Value: 1, Usage: "promptgan: continuations of each prompt per D update, rewards averaged"},
@@ -114,10 +114,10 @@ func benchEnglishSearchAction(c *cli.Context) error {
 		if !c.IsSet("seed") {
 			o.Seeds = []uint64{1}
 		}
-		quick := map[string]int{"budget": 256, "eval-continuations": 8, "continuations": 2, "candidate-batch": 16, "population": 8, "random-prompts": 8, "batch-size": 16, "mle-steps": 40, "d-pretrain-steps": 2}
+		quick := map[string]int{"budget": 256, "eval-continuations": 8, "continuations": 2, "candidate-batch": 16, "population": 8, "random-prompts": 8, "batch-size": 16, "mle-steps": 40, "d-pretrain-steps": 2, "hall-verify": 4}
 		for name, p := range map[string]*int{"budget": &o.Budget, "eval-continuations": &o.EvalContinuations, "continuations": &o.Continuations,
 			"candidate-batch": &o.CandidateBatch, "population": &o.Population, "random-prompts": &o.RandomPrompts,
-			"batch-size": &tc.BatchSize, "mle-steps": &tc.MLESteps, "d-pretrain-steps": &tc.DPretrainSteps} {
+			"batch-size": &tc.BatchSize, "mle-steps": &tc.MLESteps, "d-pretrain-steps": &tc.DPretrainSteps, "hall-verify": &o.HallVerify} {
 			if !c.IsSet(name) {
 				*p = quick[name]
 			}
