@@ -65,7 +65,8 @@ const (
 	MethodBestOfN   = "best-of-n"
 	MethodEvolution = "evolution"
 	MethodPromptgan = "promptgan"
-	MethodCeiling   = "ceiling" // a diagnostic: rewarded by the audit
+	MethodCeiling   = "ceiling"   // a diagnostic: evolution over the target's words rewarded by the audit
+	MethodCeilingG  = "ceiling-g" // a diagnostic: evolution over G's prompts (as evolution) rewarded by the audit
 )
 
 // baselines are the methods promptgan is compared with.
@@ -80,6 +81,8 @@ const (
 	streamEvolution
 	streamEvolutionSeeds
 	streamHallVerify
+	streamCeilingG
+	streamCeilingGSeeds
 )
 
 // Options configure Run. Zero numbers take the defaults of Defaults.
@@ -337,8 +340,10 @@ type TaskResult struct {
 	// Spread the larger of their standard deviations over seeds.
 	Margin float64 `json:"margin"`
 	Spread float64 `json:"spread"`
-	// OfCeiling is promptgan's final Mean over the ceiling's (one prompt,
-	// the audit's best: its Mean is its Top), means over seeds.
+	// OfCeiling is promptgan's final Mean over the better ceiling's
+	// (ceiling: one prompt, the audit's best, so its Mean is its Top;
+	// ceiling-g: evolution's output with the audit as fitness), means over
+	// seeds.
 	OfCeiling          float64 `json:"of_ceiling"`
 	OutsideTargetShare float64 `json:"outside_target_share"` // mean over seeds
 }
@@ -473,8 +478,13 @@ func runOne(ctx context.Context, o Options, t audit.Task, seed uint64) (SeedRun,
 	out.PretrainCalls = pre.calls
 	o.Logger.Info("english search: pre-trained", "task", t.Name, "seed", seed, "calls", pre.calls, "d_real", out.PretrainD["d_real"], "d_fake", out.PretrainD["d_fake"])
 
-	// The baselines rank by the pre-trained D, which only promptgan (last) trains.
-	for _, m := range []func(context.Context, int) (MethodResult, error){r.seedPrompts, r.random, r.bestOfN, r.evolution, r.promptgan} {
+	// The baselines rank by the pre-trained D and draw from the pre-trained
+	// G, which only promptgan (last) trains.
+	methods := []func(context.Context, int) (MethodResult, error){r.seedPrompts, r.random, r.bestOfN, r.evolution}
+	if o.Ceiling {
+		methods = append(methods, r.ceilingG)
+	}
+	for _, m := range append(methods, r.promptgan) {
 		mr, err := m(ctx, pre.calls)
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", mr.Name, err)
@@ -721,10 +731,40 @@ func (r *run) bestOfN(ctx context.Context, pre int) (MethodResult, error) {
 // fitness is D's mean verdict on Continuations continuations; the best
 // Population of parents and children survive.
 func (r *run) evolution(ctx context.Context, pre int) (MethodResult, error) {
-	mr := MethodResult{Name: MethodEvolution}
+	return r.evolve(ctx, pre, MethodEvolution, r.o.Continuations, nn.NewRNG(r.seed, streamEvolution), nn.NewRNG(r.seed, streamEvolutionSeeds), r.dScore)
+}
+
+// ceilingG is evolution with a perfect evaluator: the same search over
+// G's prompts, its fitness the audit's task score on CeilingContinuations
+// continuations (fresh seeds each generation) instead of D's verdict — the
+// diagnostic of what search from G's prior reaches at this budget when
+// its evaluator is the audit itself.
+func (r *run) ceilingG(ctx context.Context, pre int) (MethodResult, error) {
+	fitness := func(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]float64, error) {
+		seeds := make([]uint64, n)
+		for i := range seeds {
+			seeds[i] = rng.Uint64()
+		}
+		rep, err := audit.Score(ctx, r.o.Judge, r.textTarget(tg), r.o.Template, r.t.Class, prompts, seeds)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float64, len(prompts))
+		for i, p := range rep.Prompts {
+			out[i] = p.Score
+		}
+		return out, nil
+	}
+	return r.evolve(ctx, pre, MethodCeilingG, r.o.CeilingContinuations, nn.NewRNG(r.seed, streamCeilingG), nn.NewRNG(r.seed, streamCeilingGSeeds), fitness)
+}
+
+// evolve is evolution's search, named name, with k continuations a
+// candidate scored by fitness (D's mean verdict, or the audit's score).
+func (r *run) evolve(ctx context.Context, pre int, name string, k int, rng, seeds *nn.RNG,
+	fitness func(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]float64, error)) (MethodResult, error) {
+	mr := MethodResult{Name: name}
 	c := &counter{Model: r.o.Target.Model}
-	rng, seeds := nn.NewRNG(r.seed, streamEvolution), nn.NewRNG(r.seed, streamEvolutionSeeds)
-	k, budget, K := r.o.Continuations, r.o.Budget-pre, r.tr.Cfg.PromptLen
+	budget, K := r.o.Budget-pre, r.tr.Cfg.PromptLen
 	sched := schedule{o: r.o}
 	var pop []candidate // best first
 	var wall float64
@@ -765,7 +805,7 @@ func (r *run) evolution(ctx context.Context, pre int) (MethodResult, error) {
 		if err != nil {
 			return mr, err
 		}
-		d, err := r.dScore(ctx, c, ts, k, seeds)
+		d, err := fitness(ctx, c, ts, k, seeds)
 		if err != nil {
 			return mr, err
 		}
@@ -1033,8 +1073,14 @@ func summarise(tr *TaskResult) {
 		}
 	}
 	tr.Margin, tr.Spread = pg.Final().Mean.Mean-tr.BestBaselineFinal, max(pg.Final().Mean.SD, bestSD)
-	if ce, ok := byName[MethodCeiling]; ok && len(ce.Points) > 0 && ce.Final().Mean.Mean > 0 {
-		tr.OfCeiling = pg.Final().Mean.Mean / ce.Final().Mean.Mean
+	var ceiling float64 // the better of the two perfect-evaluator searches
+	for _, name := range []string{MethodCeiling, MethodCeilingG} {
+		if ce, ok := byName[name]; ok && len(ce.Points) > 0 {
+			ceiling = max(ceiling, ce.Final().Mean.Mean)
+		}
+	}
+	if ceiling > 0 {
+		tr.OfCeiling = pg.Final().Mean.Mean / ceiling
 	}
 	for _, run := range tr.Runs {
 		tr.OutsideTargetShare += run.OutsideTargetShare / float64(len(tr.Runs))

@@ -81,8 +81,8 @@ func TestRunTinyGPT2(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := res.Tasks[0]
-	if len(tr.Runs) != 2 || len(tr.Methods) != 6 {
-		t.Fatalf("%d runs, %d methods; want 2 and 6", len(tr.Runs), len(tr.Methods))
+	if len(tr.Runs) != 2 || len(tr.Methods) != 7 {
+		t.Fatalf("%d runs, %d methods; want 2 and 7", len(tr.Runs), len(tr.Methods))
 	}
 	for _, r := range tr.Runs {
 		if r.PretrainCalls != 16 {
@@ -90,7 +90,7 @@ func TestRunTinyGPT2(t *testing.T) {
 		}
 		for _, m := range r.Methods {
 			switch m.Name {
-			case MethodBestOfN, MethodEvolution, MethodPromptgan:
+			case MethodBestOfN, MethodEvolution, MethodCeilingG, MethodPromptgan:
 				if m.Calls != o.Budget {
 					t.Errorf("seed %d: %s spent %d calls, want the budget %d", r.Seed, m.Name, m.Calls, o.Budget)
 				}
