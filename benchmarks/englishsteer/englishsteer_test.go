@@ -61,6 +61,7 @@ func fixture(t *testing.T) Options {
 	o.CandidateBatch, o.Population, o.RandomPrompts = 8, 4, 3
 	o.CeilingContinuations, o.CeilingPopulation = 2, 4
 	o.HallVerify = 1 // 4 points × 1 prompt × 2 continuations kept back from promptgan's training
+	o.Train.ContinuationsPerPrompt = 1
 	o.Train.Encoder, o.Train.PromptLen, o.Train.GenLen, o.Train.BatchSize = "hashing:64", 3, 6, 8
 	o.Train.MLESteps, o.Train.DPretrainSteps, o.Train.DFitEpochs = 10, 2, 5
 	o.Train.TextDiscriminator.Members, o.Train.TextDiscriminator.Hidden = 2, 8
@@ -283,7 +284,7 @@ func TestHallVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.HallVerify = 2
+	o.HallVerify, o.Train.ContinuationsPerPrompt = 2, 2 // steps of 16 calls: the last check also spends the steps' rounding
 	hv, err := Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
