@@ -45,7 +45,7 @@ func englishSearchCommand() *cli.Command {
 			&cli.IntFlag{Name: "mle-steps", Value: d.Train.MLESteps, Usage: "the shared start: G's MLE steps on the example prompts or the good texts (no calls)"},
 			&cli.IntFlag{Name: "d-pretrain-steps", Value: d.Train.DPretrainSteps, Usage: "the shared start: D's steps on generations (batch-size calls each, counted against every method)"},
 			&cli.IntFlag{Name: "d-steps-per-g", Value: d.Train.DStepsPerG, Usage: "promptgan: D updates per G update"},
-			&cli.IntFlag{Name: "continuations-per-prompt", Value: 1, Usage: "promptgan: continuations of each prompt per D update, rewards averaged"},
+			&cli.IntFlag{Name: "continuations-per-prompt", Value: d.Train.ContinuationsPerPrompt, Usage: "promptgan: continuations of each prompt per D update, rewards averaged"},
 			&cli.Float64Flag{Name: "mle-weight", Value: d.Train.MLEWeight, Usage: "promptgan: weight of G's MLE term on its prior (the good texts' windows or the example prompts) in its adversarial loss"},
 			&cli.BoolFlag{Name: "labelled-as-target", Value: d.Train.LabelledAsTarget, Usage: "the shared start: D reads the task's texts as the target writes them (through its tokenizer)"},
 			&cli.Float64Flag{Name: "g-adv-lr", Value: d.Train.GAdvLR, Usage: "promptgan: G's adversarial learning rate"},
