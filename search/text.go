@@ -77,18 +77,15 @@ func (l labelled) n() int { return len(l.items) }
 // IsText reports whether the run is a text run (a task is set).
 func (c Config) IsText() bool { return c.Task != "" }
 
-// textVocab builds the prompt vocabulary that cfg names.
-func textVocab(cfg Config, tk *task.Text, sp task.Splits, tt *targets.TextTarget, fingerprint string) (*generator.Vocab, error) {
+// textVocab builds the prompt vocabulary that cfg names; texts are the
+// prior's (priorTexts), whose words a words vocabulary is.
+func textVocab(cfg Config, texts []string, tt *targets.TextTarget, fingerprint string) (*generator.Vocab, error) {
 	if tt == nil {
 		return nil, nil // no target: the run scores pairs only and writes no prompts
 	}
 	kind, arg, _ := strings.Cut(cfg.PromptVocab, ":")
 	switch kind {
 	case "", generator.VocabWords:
-		texts, err := priorTexts(cfg, tk.Labeled(sp.Train))
-		if err != nil {
-			return nil, err
-		}
 		src := "the good train texts"
 		if cfg.PromptExamples != "" {
 			src = cfg.PromptExamples
@@ -234,7 +231,13 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 	if tg != nil {
 		targetPrint = tg.Fingerprint()
 	}
-	vocab, err := textVocab(*cfg, tk, sp, tt, targetPrint)
+	var prior []string // read once: the words vocabulary and G's MLE prior both come from it
+	if tt != nil {
+		if prior, err = priorTexts(*cfg, tk.Labeled(sp.Train)); err != nil {
+			return nil, err
+		}
+	}
+	vocab, err := textVocab(*cfg, prior, tt, targetPrint)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +313,7 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 	}
 	r.replay = NewReplay[float32](cfg.ReplaySize, cfg.TextDiscriminator.Features())
 	if vocab != nil && (cfg.MLESteps > 0 || cfg.MLEWeight > 0) {
-		if r.prior, err = textPrior(*cfg, splits[0], vocab, tt); err != nil {
+		if r.prior, err = textPrior(*cfg, prior, vocab, tt); err != nil {
 			return nil, err
 		}
 	}
@@ -323,12 +326,8 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 // reads like them. With the words vocabulary a text is split at words
 // outside it (a window never spans a gap); with the target's tokens it is
 // the tokenizer's encoding.
-func textPrior(cfg Config, train []task.Labeled, vocab *generator.Vocab, tt *targets.TextTarget) (*task.Sequences, error) {
+func textPrior(cfg Config, texts []string, vocab *generator.Vocab, tt *targets.TextTarget) (*task.Sequences, error) {
 	k := cfg.PromptLen
-	texts, err := priorTexts(cfg, train)
-	if err != nil {
-		return nil, err
-	}
 	index := map[string]int32{}
 	for i, w := range vocab.Pieces {
 		index[w] = int32(i)
