@@ -25,9 +25,18 @@
 //     CURRENT D's mean verdict on the continuations it already has — no
 //     extra calls (fresh samples would have to be continued, out of the
 //     same budget), and the same evaluator the baselines rank by;
-//   - ceiling (with Options.Ceiling; a diagnostic, not a method): the
-//     steerability bench's evolution rewarded by the audit itself
-//     (audit.SearchCeiling) at the same budget.
+//   - ceiling-g (with Options.Ceiling; a diagnostic, not a method):
+//     evolution with the same draws, its fitness the audit's score instead
+//     of D's verdict — what a perfect evaluator adds to search from G;
+//   - ceiling (with Options.Ceiling; a diagnostic): the steerability
+//     bench's evolution over the target's words rewarded by the audit
+//     itself (audit.SearchCeiling) at the same budget — search without
+//     G's prior.
+//
+// Beside them, with Options.Docs, each task's Real: the audit's score of
+// the class's own held-out text, the level at which a method has made the
+// target write as the class does (a reference, not a bound: a prompt can
+// make the target write more typical text than the real one).
 //
 // A method's output at a point of the call schedule is its best Output
 // prompts by its own evaluator (D; the audit for the ceiling only). Each is
@@ -66,7 +75,7 @@ const (
 	MethodEvolution = "evolution"
 	MethodPromptgan = "promptgan"
 	MethodCeiling   = "ceiling"   // a diagnostic: evolution over the target's words rewarded by the audit
-	MethodCeilingG  = "ceiling-g" // a diagnostic: evolution over G's prompts (as evolution) rewarded by the audit
+	MethodCeilingG  = "ceiling-g" // a diagnostic: evolution with the same draws, rewarded by the audit instead of D
 )
 
 // baselines are the methods promptgan is compared with.
@@ -81,8 +90,6 @@ const (
 	streamEvolution
 	streamEvolutionSeeds
 	streamHallVerify
-	streamCeilingG
-	streamCeilingGSeeds
 )
 
 // Options configure Run. Zero numbers take the defaults of Defaults.
@@ -138,6 +145,7 @@ type Options struct {
 	CeilingContinuations int // the ceiling's continuations per prompt and generation
 	CeilingPopulation    int
 
+	Docs     []audit.Doc         // the corpus: each task's Real is the audit's score of its class's held-out texts; nil = not measured
 	Target   *targets.TextTarget // the English target, sampling at english.Temperature
 	Template task.Template       // english.PromptTemplate
 	Judge    *audit.Judge
@@ -349,7 +357,14 @@ type TaskResult struct {
 	// (ceiling: one prompt, the audit's best, so its Mean is its Top;
 	// ceiling-g: evolution's output with the audit as fitness), means over
 	// seeds.
-	OfCeiling          float64 `json:"of_ceiling"`
+	OfCeiling float64 `json:"of_ceiling"`
+	// Real is the audit's score of the class's held-out real text (the
+	// corpus's "test" part; 0 without Options.Docs), and BaselineOfReal the
+	// best baseline's final Mean over it: near 1, the best baseline already
+	// makes the target write as the class's own text scores, and no method
+	// can be above it by much.
+	Real               float64 `json:"real,omitempty"`
+	BaselineOfReal     float64 `json:"baseline_of_real,omitempty"`
 	OutsideTargetShare float64 `json:"outside_target_share"` // mean over seeds
 }
 
@@ -395,6 +410,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Continuations: o.Continuations, Train: o.Train, ExpertIteration: o.ExpertIteration, ExpertLR: o.ExpertLR, HallShrinkage: o.HallShrinkage, HallVerify: o.HallVerify, CPUs: runtime.NumCPU()}
 	for _, t := range o.Tasks {
 		tr := TaskResult{Task: t.Name, Class: t.Class}
+		if o.Docs != nil {
+			real := english.Select(o.Docs, audit.PartTest, t.Class)
+			if len(real) == 0 {
+				return nil, fmt.Errorf("task %s: the corpus has no %q text in its %q part to score as real text; rebuild the corpus (make setup)", t.Name, t.Class, audit.PartTest)
+			}
+			texts := make([]string, len(real))
+			for i, d := range real {
+				texts[i] = d.Text
+			}
+			sum, err := o.Judge.ScoreTexts(ctx, texts, t.Class)
+			if err != nil {
+				return nil, fmt.Errorf("task %s: score its real text: %w", t.Name, err)
+			}
+			tr.Real = sum.Score
+		}
 		for _, seed := range o.Seeds {
 			r, err := runOne(ctx, o, t, seed)
 			if err != nil {
@@ -740,10 +770,14 @@ func (r *run) evolution(ctx context.Context, pre int) (MethodResult, error) {
 }
 
 // ceilingG is evolution with a perfect evaluator: the same search over
-// G's prompts, its fitness the audit's task score on CeilingContinuations
-// continuations (fresh seeds each generation) instead of D's verdict — the
-// diagnostic of what search from G's prior reaches at this budget when
-// its evaluator is the audit itself.
+// G's prompts with the same draws — evolution's RNG streams, its
+// Continuations continuations a candidate — its fitness the audit's task
+// score on those continuations instead of D's verdict. The two differ in
+// the evaluator alone, so ceiling-g − evolution is what a perfect
+// evaluator would add to search from G's prior at this budget. (Before,
+// ceiling-g spent CeilingContinuations = 8 calls a candidate on streams of
+// its own: half as many candidates as evolution, and below it on the
+// review tasks — not a ceiling of it.)
 func (r *run) ceilingG(ctx context.Context, pre int) (MethodResult, error) {
 	fitness := func(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]float64, error) {
 		seeds := make([]uint64, n)
@@ -760,7 +794,7 @@ func (r *run) ceilingG(ctx context.Context, pre int) (MethodResult, error) {
 		}
 		return out, nil
 	}
-	return r.evolve(ctx, pre, MethodCeilingG, r.o.CeilingContinuations, nn.NewRNG(r.seed, streamCeilingG), nn.NewRNG(r.seed, streamCeilingGSeeds), fitness)
+	return r.evolve(ctx, pre, MethodCeilingG, r.o.Continuations, nn.NewRNG(r.seed, streamEvolution), nn.NewRNG(r.seed, streamEvolutionSeeds), fitness)
 }
 
 // evolve is evolution's search, named name, with k continuations a
@@ -1067,6 +1101,9 @@ func summarise(tr *TaskResult) {
 			tr.BestBaseline, tr.BestBaselineFinal, tr.BestBaselineCalls, bestSD = b, m.Final().Mean.Mean, m.Final().Calls, m.Final().Mean.SD
 		}
 	}
+	if tr.Real > 0 && tr.BestBaseline != "" {
+		tr.BaselineOfReal = tr.BestBaselineFinal / tr.Real
+	}
 	pg, ok := byName[MethodPromptgan]
 	if !ok || len(pg.Points) == 0 {
 		return
@@ -1087,6 +1124,7 @@ func summarise(tr *TaskResult) {
 	if ceiling > 0 {
 		tr.OfCeiling = pg.Final().Mean.Mean / ceiling
 	}
+
 	for _, run := range tr.Runs {
 		tr.OutsideTargetShare += run.OutsideTargetShare / float64(len(tr.Runs))
 	}

@@ -65,7 +65,7 @@ func fixture(t *testing.T) Options {
 	o.Train.Encoder, o.Train.PromptLen, o.Train.GenLen, o.Train.BatchSize = "hashing:64", 3, 6, 8
 	o.Train.MLESteps, o.Train.DPretrainSteps, o.Train.DFitEpochs = 10, 2, 5
 	o.Train.TextDiscriminator.Members, o.Train.TextDiscriminator.Hidden = 2, 8
-	o.Target, o.Template, o.Judge, o.Train.Target = op.Text, tmpl, judge, tinyGPT2
+	o.Target, o.Template, o.Judge, o.Docs, o.Train.Target = op.Text, tmpl, judge, docs, tinyGPT2
 	o.Vocab = []string{"great", "phone", "atom", "quantum", "vote", "bug", "the", "i", "loved", "awful"}
 	return o
 }
@@ -82,6 +82,9 @@ func TestRunTinyGPT2(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := res.Tasks[0]
+	if !(tr.Real > 0 && tr.Real <= 1) || math.Abs(tr.BaselineOfReal*tr.Real-tr.BestBaselineFinal) > 1e-9 {
+		t.Errorf("real text's score %v, best baseline %v at %v of it", tr.Real, tr.BestBaselineFinal, tr.BaselineOfReal)
+	}
 	if len(tr.Runs) != 2 || len(tr.Methods) != 7 {
 		t.Fatalf("%d runs, %d methods; want 2 and 7", len(tr.Runs), len(tr.Methods))
 	}
@@ -214,7 +217,7 @@ func TestSummarise(t *testing.T) {
 			curve(MethodCeiling, []int{400}, 0.8+shift),
 		}}
 	}
-	tr := TaskResult{Runs: []SeedRun{run(0, 0.1), run(0.02, 0.3), run(-0.02, 0.2)}}
+	tr := TaskResult{Runs: []SeedRun{run(0, 0.1), run(0.02, 0.3), run(-0.02, 0.2)}, Real: 0.25}
 	summarise(&tr)
 	approx := func(name string, got, want float64) {
 		if math.Abs(got-want) > 1e-9 {
@@ -231,13 +234,14 @@ func TestSummarise(t *testing.T) {
 	approx("spread", tr.Spread, 0.01)
 	approx("of ceiling", tr.OfCeiling, 0.25/0.4)
 	approx("outside-target share", tr.OutsideTargetShare, 0.2)
+	approx("best baseline of real", tr.BaselineOfReal, 0.2/0.25)
 	if got := tr.Methods[4].Final().Top.Mean; math.Abs(got-0.5) > 1e-9 {
 		t.Errorf("promptgan's final top %v, want 0.5", got)
 	}
 	never := TaskResult{Runs: []SeedRun{{Methods: []MethodResult{curve(MethodBestOfN, sched, 0.5, 0.5, 0.5, 0.6), curve(MethodPromptgan, sched, 0.1, 0.2, 0.3, 0.4)}}}}
 	summarise(&never)
-	if never.ReachCalls != -1 || never.OfCeiling != 0 {
-		t.Errorf("promptgan below the baseline: reach %v, of ceiling %v; want -1, 0", never.ReachCalls, never.OfCeiling)
+	if never.ReachCalls != -1 || never.OfCeiling != 0 || never.BaselineOfReal != 0 {
+		t.Errorf("promptgan below the baseline, no real text: reach %v, of ceiling %v, baseline of real %v; want -1, 0, 0", never.ReachCalls, never.OfCeiling, never.BaselineOfReal)
 	}
 }
 

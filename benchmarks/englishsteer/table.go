@@ -50,6 +50,9 @@ func WriteTable(w io.Writer, res *Result) error {
 		}
 		fmt.Fprintf(&b, "  promptgan − best baseline (%s, %.3f): %+.3f (seed spread %.3f); %s; of ceiling %.2f; time outside the target %.0f%%\n",
 			t.BestBaseline, t.BestBaselineFinal, t.Margin, t.Spread, reach, t.OfCeiling, 100*t.OutsideTargetShare)
+		if t.Real > 0 {
+			fmt.Fprintf(&b, "  the class's own held-out text scores %.3f: the best baseline is at %.2f of it\n", t.Real, t.BaselineOfReal)
+		}
 		for _, r := range t.Runs[:1] {
 			for _, m := range r.Methods {
 				p := m.Points[len(m.Points)-1]

@@ -182,7 +182,7 @@ func benchEnglishSearchAction(c *cli.Context) error {
 	if tc.PromptVocab == "target" {
 		tc.Generator.Vocab = op.Vocab
 	}
-	o.Target, o.Judge, o.Logger = op.Text, judge, benchLogger(c)
+	o.Target, o.Judge, o.Docs, o.Logger = op.Text, judge, docs, benchLogger(c)
 	res, err := englishsteer.Run(ctx, o)
 	if err != nil {
 		return err
