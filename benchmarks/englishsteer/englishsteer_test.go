@@ -139,6 +139,23 @@ func TestRunTinyGPT2(t *testing.T) {
 	}
 }
 
+// TestRealTextMissing: a corpus with no held-out text of a task's class is
+// refused before any method runs, naming the task and the part.
+func TestRealTextMissing(t *testing.T) {
+	o := fixture(t)
+	var kept []audit.Doc
+	for _, d := range o.Docs {
+		if d.Part != audit.PartTest {
+			kept = append(kept, d)
+		}
+	}
+	o.Docs = kept
+	_, err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "positive-reviews") || !strings.Contains(err.Error(), `"test" part`) {
+		t.Fatalf("err = %v; want the task and the corpus's test part named", err)
+	}
+}
+
 // figures is res as JSON without its wall times: what must repeat.
 func figures(t *testing.T, res *Result) string {
 	t.Helper()
