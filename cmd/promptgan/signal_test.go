@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,15 +63,41 @@ func TestSignalCheckpointsAndExits(t *testing.T) {
 	}
 }
 
-// buildBinary builds promptgan into a temporary directory.
+// testBinary is the promptgan binary that the tests running it as a
+// process share: linking it takes 10–20 s on 2 cores, and five tests run it.
+var testBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// buildBinary returns the promptgan binary, built on first use into a
+// temporary directory that TestMain removes.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "promptgan")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	testBinary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "promptgan-test-bin-")
+		if err != nil {
+			testBinary.err = err
+			return
+		}
+		testBinary.dir, testBinary.path = dir, filepath.Join(dir, "promptgan")
+		if out, err := exec.Command("go", "build", "-o", testBinary.path, ".").CombinedOutput(); err != nil {
+			testBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if testBinary.err != nil {
+		t.Fatal(testBinary.err)
 	}
-	return bin
+	return testBinary.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if testBinary.dir != "" {
+		os.RemoveAll(testBinary.dir)
+	}
+	os.Exit(code)
 }
 
 // TestSecondInterruptAborts sends SIGINT twice: the first starts the
