@@ -785,9 +785,10 @@ func (r *run) evolution(ctx context.Context, pre int) (MethodResult, error) {
 }
 
 // ceilingG is evolution with the audit as its evaluator: the same search
-// over G's prompts with the same draws — evolution's RNG streams, its
-// Continuations continuations a candidate — its fitness the audit's task
-// score on those continuations instead of D's verdict. The two differ in
+// over G's prompts with the same draws — evolution's RNG streams for G's
+// samples and the continuation seeds, consumed alike (continueEach), its
+// Continuations continuations a candidate — its fitness the audit's mean
+// success on those continuations instead of D's mean verdict. The two differ in
 // the evaluator alone, so ceiling-g − evolution is what judging by the
 // audit itself would add at this budget. Measured (docs/BENCHMARKS.md), it
 // is no upper bound: on the review tasks it is below D-ranked evolution at
@@ -796,17 +797,17 @@ func (r *run) evolution(ctx context.Context, pre int) (MethodResult, error) {
 // candidates less reliably than D's smooth one.
 func (r *run) ceilingG(ctx context.Context, pre int) (MethodResult, error) {
 	fitness := func(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]float64, error) {
-		seeds := make([]uint64, n)
-		for i := range seeds {
-			seeds[i] = rng.Uint64()
+		gens, err := r.continueEach(ctx, tg, prompts, n, rng) // as dScore: the same continuations evolution's D judges
+		if err != nil {
+			return nil, err
 		}
-		rep, err := audit.Score(ctx, r.o.Judge, r.textTarget(tg), r.o.Template, r.t.Class, prompts, seeds)
+		vs, err := r.o.Judge.Judge(ctx, gens, r.t.Class)
 		if err != nil {
 			return nil, err
 		}
 		out := make([]float64, len(prompts))
-		for i, p := range rep.Prompts {
-			out[i] = p.Score
+		for i, v := range vs {
+			out[i/n] += v.Success / float64(n)
 		}
 		return out, nil
 	}
@@ -1131,7 +1132,7 @@ func summarise(tr *TaskResult) {
 		}
 	}
 	tr.Margin, tr.Spread = pg.Final().Mean.Mean-tr.BestBaselineFinal, max(pg.Final().Mean.SD, bestSD)
-	var ceiling float64 // the better of the two perfect-evaluator searches
+	var ceiling float64 // the better of the two audit-rewarded searches
 	for _, name := range []string{MethodCeiling, MethodCeilingG} {
 		if ce, ok := byName[name]; ok && len(ce.Points) > 0 {
 			ceiling = max(ceiling, ce.Final().Mean.Mean)
