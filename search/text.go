@@ -137,11 +137,7 @@ func outsideTarget(pieces []string, file, what string, tok targets.Tokenizer) er
 	}
 	norm := func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), "")) }
 	for _, p := range pieces {
-		ids, err := tok.Encode(p)
-		if err != nil {
-			return fmt.Errorf("%s: %s %q: the target's tokenizer: %w", file, what, p, err)
-		}
-		back, err := tok.Decode(ids)
+		back, err := asTarget(tok, p)
 		if err != nil {
 			return fmt.Errorf("%s: %s %q: the target's tokenizer: %w", file, what, p, err)
 		}
