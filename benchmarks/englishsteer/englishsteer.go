@@ -791,10 +791,9 @@ func (r *run) evolution(ctx context.Context, pre int) (MethodResult, error) {
 // success on those continuations instead of D's mean verdict. The two differ in
 // the evaluator alone, so ceiling-g − evolution is what judging by the
 // audit itself would add at this budget. Measured (docs/BENCHMARKS.md), it
-// is no upper bound: on the review tasks it is below D-ranked evolution at
-// every seed — the audit's verdict on four continuations (a class
-// probability that counts only when the continuation is fluent) ranks
-// candidates less reliably than D's smooth one.
+// is no upper bound: it is level with D-ranked evolution on the review
+// tasks (below it on some seeds) — on four continuations the audit's
+// verdict ranks candidates no better than D's.
 func (r *run) ceilingG(ctx context.Context, pre int) (MethodResult, error) {
 	fitness := func(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]float64, error) {
 		gens, err := r.continueEach(ctx, tg, prompts, n, rng) // as dScore: the same continuations evolution's D judges
