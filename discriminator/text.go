@@ -165,32 +165,21 @@ func (e *TextEnsemble) Params() nn.Params {
 	return ps
 }
 
-// TrainStep takes one binary cross-entropy step of every member, each with
-// its own optimiser (opts[k] for member k, made over Members[k].Params()), on
-// the same n rows of features x. targets are soft labels in [0, 1] (the
-// caller applies label smoothing); weights weigh the rows (replay
-// weighting; nil = all 1). The loss of a member is
-//
-//	Σ_i w_i · [softplus(z_i) − t_i·z_i] / Σ_i w_i
-//
-// and TrainStep returns its mean over the members, before the update.
-func (e *TextEnsemble) TrainStep(opts []*nn.Adam, x []float32, n int, targets, weights []float32) float64 {
+// TrainStep takes one step of every member on L_D (Loss), each with its
+// own optimiser (opts[k] for member k, made over Members[k].Params()), on
+// the rows of features x: the sets' rows one after another (a set of one
+// row gives a row its own label and weight). It returns the loss's mean
+// over the members, before the update.
+func (e *TextEnsemble) TrainStep(opts []*nn.Adam, x []float32, sets []Set) float64 {
 	if len(opts) != len(e.Members) {
 		panic(fmt.Sprintf("discriminator: %d optimisers for %d members", len(opts), len(e.Members)))
 	}
-	if len(targets) != n || (weights != nil && len(weights) != n) {
-		panic(fmt.Sprintf("discriminator: %d targets and %d weights for %d rows", len(targets), len(weights), n))
+	n := 0
+	for _, s := range sets {
+		n += s.N
 	}
-	var wsum float64
-	for i := range n {
-		w := 1.0
-		if weights != nil {
-			w = float64(weights[i])
-		}
-		wsum += w
-	}
-	if !(wsum > 0) {
-		panic("discriminator: TrainStep needs row weights with a positive sum")
+	if len(x) != n*e.Cfg.Features() {
+		panic(fmt.Sprintf("discriminator: %d feature values for %d rows of %d features", len(x), n, e.Cfg.Features()))
 	}
 	losses := make([]float64, len(e.Members))
 	// Members are independent: each goroutine writes only its member's
@@ -202,17 +191,7 @@ func (e *TextEnsemble) TrainStep(opts []*nn.Adam, x []float32, n int, targets, w
 			ps.ZeroGrad()
 			logits, cache := m.Forward(x, n)
 			dl := make([]float32, n)
-			var loss float64
-			for i, z := range logits {
-				w := 1.0
-				if weights != nil {
-					w = float64(weights[i])
-				}
-				z64, t := float64(z), float64(targets[i])
-				loss += w * (-nn.LogSigmoid(-z64) - t*z64) // softplus(z) − t·z
-				dl[i] = float32(w * (1/(1+math.Exp(-z64)) - t) / wsum)
-			}
-			losses[k] = loss / wsum
+			losses[k], _ = Loss(logits, 1, sets, dl)
 			m.Backward(cache, dl)
 			opts[k].Update(ps)
 		}

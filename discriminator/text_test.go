@@ -264,16 +264,17 @@ func TestTextTrainAndCalibrate(t *testing.T) {
 	for k, m := range e.Members {
 		opts[k] = nn.NewAdam(nn.DefaultAdam(0.01), m.Params())
 	}
-	targets := make([]float32, len(trainGood))
+	sets := make([]Set, len(trainGood))
 	for i, g := range trainGood {
+		sets[i] = Set{N: 1, Weight: 1 / float64(len(trainGood))}
 		if g {
-			targets[i] = 1
+			sets[i].Label = 1
 		}
 	}
-	first := e.TrainStep(opts, trainX, len(trainGood), targets, nil)
+	first := e.TrainStep(opts, trainX, sets)
 	var last float64
 	for range 300 {
-		last = e.TrainStep(opts, trainX, len(trainGood), targets, nil)
+		last = e.TrainStep(opts, trainX, sets)
 	}
 	if !(last < first/4) {
 		t.Fatalf("training loss %v → %v: the members did not fit the training rows", first, last)

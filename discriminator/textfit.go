@@ -17,7 +17,8 @@ type TextFitOptions struct {
 }
 
 // FitText trains e on labelled feature rows (x: (n, F), good) with
-// minibatch BCE steps of every member (TrainStep with opts), keeping the
+// minibatch steps of every member on L_D with one-sided label smoothing
+// (TrainStep with opts), keeping the
 // weights of the epoch whose validation loss (the log loss of σ(mean
 // logit), uncalibrated, on vx, vgood) was lowest and stopping after
 // Patience epochs without a better one. It returns the epochs run and that
@@ -37,10 +38,9 @@ func FitText(e *TextEnsemble, opts []*nn.Adam, x []float32, n int, good []bool, 
 		return 0, 0, fmt.Errorf("fit: label smoothing %v: must be in [0, 0.5)", o.LabelSmoothing)
 	}
 	B := min(o.BatchSize, n)
-	bx, by, bw := make([]float32, B*F), make([]float32, B), make([]float32, B)
-	for i := range bw {
-		bw[i] = 1
-	}
+	// One set a row: each row its own label, every row the weight 1/B (the
+	// batch's mean BCE).
+	bx, sets := make([]float32, B*F), make([]Set, B)
 	vloss := func() float64 {
 		s := e.Score(vx, vn)
 		l := 0.0
@@ -62,12 +62,12 @@ func FitText(e *TextEnsemble, opts []*nn.Adam, x []float32, n int, good []bool, 
 			for j := range B {
 				i := perm[lo+j]
 				copy(bx[j*F:(j+1)*F], x[i*F:(i+1)*F])
-				by[j] = 0
+				sets[j] = Set{N: 1, Label: 0, Weight: 1 / float64(B)}
 				if good[i] {
-					by[j] = float32(1 - o.LabelSmoothing)
+					sets[j].Label = 1 - o.LabelSmoothing
 				}
 			}
-			e.TrainStep(opts, bx, B, by, bw)
+			e.TrainStep(opts, bx, sets)
 		}
 		if l := vloss(); l < best {
 			best, bestEpoch, bestW = l, epoch, e.Params().Weights()

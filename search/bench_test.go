@@ -79,13 +79,15 @@ func BenchmarkAdversarialStep(b *testing.B) {
 // replayed sequences, and their Adam steps.
 func BenchmarkDUpdate(b *testing.B) {
 	tr := adversarialBenchTrainer(b)
-	f := tr.drawFakes(1)
+	c := tr.critic.(*tokenCritic)
+	prompts, _ := tr.drawPrompts(1)
+	real := tr.real.next()
 	for range 4 { // fill the replay buffer past batch/2 fakes
-		tr.replay.Add(f.prompts)
+		c.replay.Add(prompts)
 	}
 	b.ResetTimer()
 	for range b.N {
-		tr.newDStepFor(f).finish(f.prompts)
+		c.newDStep(real).finish(prompts)
 	}
 	reportGFLOPs(b, dUpdateFLOPs(tr.Cfg))
 }

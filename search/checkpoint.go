@@ -114,23 +114,13 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 		Baseline: slices.Clone(tr.baseline), BaselineInit: tr.baselineInit,
 		BestStep: tr.bestStep, SinceBest: tr.sinceBest, Stabilised: tr.stabilised,
 		GMLESteps: tr.gMLE.Step, GMLELRScale: tr.gMLE.LRScale, GAdvSteps: tr.gAdv.Step, GAdvLRScale: tr.gAdv.LRScale,
-		ReplayHead: tr.replay.Head, ReplayCount: tr.replay.Count, Calls: tr.Calls, LastEval: finite(tr.lastEval),
+		Calls: tr.Calls, LastEval: finite(tr.lastEval),
 	}
 	if tr.real != nil {
 		st.DataCursor = tr.real.cursor
 	}
 	if tr.prior != nil && tr.prior != tr.real {
 		st.PriorCursor = tr.prior.cursor
-	}
-	if r := tr.text; r != nil {
-		st.ReplayHead, st.ReplayCount = r.replay.Head, r.replay.Count
-		st.Text = &textState{GoodCursor: r.good.cursor, Temperature: r.disc.Temperature, Bias: r.disc.Bias, Split: r.splits.Record(), Vocab: r.vocab.Pieces}
-		if r.bad != nil {
-			st.Text.BadCursor = r.bad.cursor
-		}
-		if r.inputs != nil {
-			st.Text.InputCursor = r.inputs.cursor
-		}
 	}
 	if tr.ledger != nil {
 		st.LedgerRecords = tr.ledger.Len()
@@ -151,10 +141,6 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 			optD[name] = a
 		}
 	}
-	stJSON, err := json.Marshal(st)
-	if err != nil {
-		return nil, fmt.Errorf("encode trainer state: %w", err)
-	}
 	tensors := map[string]map[string]checkpoints.Tensor{
 		fileGen:     toTensors(tr.Gen.Params().Weights()),
 		fileDisc:    toTensors(tr.dParams().Weights()),
@@ -165,15 +151,10 @@ func (tr *Trainer) Checkpoint() (*checkpoints.Checkpoint, error) {
 	if tr.mleWeights != nil {
 		tensors[fileMLEGen] = toTensors(tr.mleWeights)
 	}
-	if r := tr.text; r != nil && r.replay.Count > 0 {
-		tensors[fileReplay] = map[string]checkpoints.Tensor{
-			"features": checkpoints.F32Tensor([]int{r.replay.Count, r.replay.Width}, slices.Clone(r.replay.Data)),
-		}
-	}
-	if tr.replay.Count > 0 {
-		tensors[fileReplay] = map[string]checkpoints.Tensor{
-			"tokens": checkpoints.I32Tensor([]int{tr.replay.Count, tr.replay.Width}, slices.Clone(tr.replay.Data)),
-		}
+	tr.critic.save(&st, tensors)
+	stJSON, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encode trainer state: %w", err)
 	}
 	hall, err := json.Marshal(tr.hall)
 	if err != nil {
@@ -205,26 +186,9 @@ const (
 // target, and the data as the run reads it (token tables), so that a resume
 // with other data is refused.
 func (tr *Trainer) fingerprints() map[string]string {
-	if tr.text != nil {
-		fp := tr.text.fingerprints()
-		if tr.baseTarget != nil {
-			fp["target"] = tr.baseTarget.Fingerprint()
-		}
-		return fp
-	}
-	kind := KindModel
-	if tr.Cfg.IsIdentity() {
-		kind = KindIdentity
-	}
-	fp := map[string]string{"kind": kind, "target": tr.baseTarget.Fingerprint(), "train": TokensHash(tr.Data.Train)}
-	if tr.Data.HeldOut != nil {
-		fp["held_out"] = TokensHash(tr.Data.HeldOut)
-	}
-	if tr.Data.Prior != nil {
-		fp["prior"] = TokensHash(tr.Data.Prior)
-	}
-	if tr.Cfg.Oracle != "" {
-		fp["oracle"] = fileHash(tr.Cfg.Oracle)
+	fp := tr.critic.fingerprints()
+	if tr.baseTarget != nil {
+		fp["target"] = tr.baseTarget.Fingerprint()
 	}
 	return fp
 }
@@ -324,32 +288,8 @@ func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer
 	if got, want := fp["kind"], ck.Manifest.Fingerprints["kind"]; got != want {
 		return nil, fmt.Errorf("%w: the checkpoint is of a %s run, the config makes a %s run", ErrArchitectureChanged, want, got)
 	}
-	if tr.text != nil {
-		for _, key := range []string{"task", "split", "prompt_vocab", "prompt_examples", "encoder", "template"} {
-			if (key == "prompt_vocab" || key == "prompt_examples") && tr.text.vocab == nil {
-				continue // loaded without the target to score pairs: no prompts are written
-			}
-			if got, want := fp[key], ck.Manifest.Fingerprints[key]; got != want {
-				if key == "task" || key == "split" || key == "prompt_examples" { // hex hashes
-					got, want = short(got), short(want)+"…"
-				}
-				return nil, fmt.Errorf("%w: the run's %s is not what the checkpoint was trained with (%s, was %s): resume with the original task (%s), split_seed, shares, prompt_vocab, prompt_examples, encoder and template", ErrDataChanged, key, got, want, cfg.Task)
-			}
-		}
-	}
-	for _, f := range []struct{ key, file string }{{"train", cfg.Train}, {"held_out", cfg.Test}, {"prior", cfg.Prior}, {"oracle", cfg.Oracle}} {
-		got, want := fp[f.key], ck.Manifest.Fingerprints[f.key]
-		if got == want {
-			continue
-		}
-		name := f.file
-		if f.key == "held_out" && cfg.Test == "" {
-			name = fmt.Sprintf("%s (its held-out share, held_out = %v)", cfg.Train, cfg.HeldOut)
-		}
-		if name == "" {
-			name = "(no file)"
-		}
-		return nil, fmt.Errorf("%w: %s (%s) is not what the checkpoint was trained on (sha256 %s…, was %s…): resume with the original data", ErrDataChanged, name, f.key, short(got), short(want))
+	if err := tr.critic.sameData(ck.Manifest.Fingerprints); err != nil {
+		return nil, err
 	}
 	if got, want := fp["target"], ck.Manifest.Fingerprints["target"]; got != want && tg != nil {
 		warnings = append(warnings, fmt.Sprintf("step %d: resumed against target %s (was %s)", ck.Manifest.Step, got, want))
@@ -439,7 +379,7 @@ func (tr *Trainer) restoreState(ck *checkpoints.Checkpoint) error {
 	}
 	tr.gMLE.Step, tr.gMLE.LRScale = st.GMLESteps, st.GMLELRScale
 	tr.gAdv.Step, tr.gAdv.LRScale = st.GAdvSteps, st.GAdvLRScale
-	if err := tr.restoreReplay(ck, st); err != nil {
+	if err := tr.critic.restore(ck, st); err != nil {
 		return err
 	}
 	for name, rng := range map[string]*nn.RNG{rngSample: tr.sampleRNG, rngSeeds: tr.seedRNG} {
@@ -454,9 +394,6 @@ func (tr *Trainer) restoreState(ck *checkpoints.Checkpoint) error {
 	tr.baseline, tr.baselineInit = slices.Clone(st.Baseline), st.BaselineInit
 	if tr.real != nil {
 		tr.real.cursor = st.DataCursor
-	}
-	if err := tr.restoreText(st.Text); err != nil {
-		return err
 	}
 	if tr.prior != nil && tr.prior != tr.real {
 		tr.prior.cursor = st.PriorCursor
@@ -476,63 +413,5 @@ func (tr *Trainer) restoreState(ck *checkpoints.Checkpoint) error {
 		}
 	}
 	tr.step = ck.Manifest.Step
-	return nil
-}
-
-// restoreReplay loads the replay buffer: token sequences, or a text run's
-// feature rows.
-func (tr *Trainer) restoreReplay(ck *checkpoints.Checkpoint, st trainerState) error {
-	rs, ok := ck.Tensors[fileReplay]
-	if r := tr.text; r != nil {
-		if ok {
-			t, ok := rs["features"]
-			if !ok || t.F32 == nil {
-				return fmt.Errorf("%s: want an F32 tensor \"features\"", fileReplay)
-			}
-			r.replay.Data = append(r.replay.Data[:0], t.F32...)
-		}
-		r.replay.Head, r.replay.Count = st.ReplayHead, st.ReplayCount
-		if err := validateFeatures(r.replay); err != nil {
-			return fmt.Errorf("%s: %w", fileReplay, err)
-		}
-		return nil
-	}
-	if ok {
-		t, ok := rs["tokens"]
-		if !ok || t.I32 == nil {
-			return fmt.Errorf("%s: want an I32 tensor \"tokens\"", fileReplay)
-		}
-		tr.replay.Data = append(tr.replay.Data[:0], t.I32...)
-	}
-	tr.replay.Head, tr.replay.Count = st.ReplayHead, st.ReplayCount
-	if err := validateTokens(tr.replay, tr.Cfg.Generator.Vocab); err != nil {
-		return fmt.Errorf("%s: %w", fileReplay, err)
-	}
-	return nil
-}
-
-// restoreText loads a text run's cursors and calibration.
-func (tr *Trainer) restoreText(st *textState) error {
-	r := tr.text
-	switch {
-	case r == nil && st == nil:
-		return nil
-	case r == nil || st == nil:
-		return fmt.Errorf("manifest.json: state.text is %s in a %s run", map[bool]string{true: "missing", false: "present"}[st == nil], map[bool]string{true: "text", false: "token"}[r != nil])
-	case st.GoodCursor < 0 || st.BadCursor < 0 || st.InputCursor < 0:
-		return fmt.Errorf("manifest.json: state.text cursors %d, %d, %d: must not be negative", st.GoodCursor, st.BadCursor, st.InputCursor)
-	case !(st.Temperature > 0) || math.IsInf(st.Temperature, 0):
-		return fmt.Errorf("manifest.json: state.text.temperature = %v: must be a positive number", st.Temperature)
-	case math.IsNaN(st.Bias) || math.IsInf(st.Bias, 0):
-		return fmt.Errorf("manifest.json: state.text.bias = %v: must be a finite number", st.Bias)
-	}
-	r.good.cursor = st.GoodCursor
-	if r.bad != nil {
-		r.bad.cursor = st.BadCursor
-	}
-	if r.inputs != nil {
-		r.inputs.cursor = st.InputCursor
-	}
-	r.disc.Temperature, r.disc.Bias = st.Temperature, st.Bias
 	return nil
 }

@@ -74,12 +74,12 @@ func TestSplitDStepMatchesFused(t *testing.T) {
 	}
 }
 
-// TestPipelinedDStepsMatchSequential checks that the identity target's
-// pipelined D updates (the next prompts sampled while D takes the current
-// update, G's policy forward pass while D takes the last) are the
-// sequential fakesAndDStep calls and policy step bit for bit: the same
-// statistics, D weights and optimiser state, replay buffer, RNG states,
-// data cursor and G weights.
+// TestPipelinedDStepsMatchSequential checks that dUpdates' pipelined D
+// updates (the next prompts sampled while D takes the current update, G's
+// policy forward pass while D takes the last) are the same updates run one
+// after another, and its policy step the one that runs its own forward
+// pass, bit for bit: the same statistics, D weights and optimiser state,
+// replay buffer, RNG states, data cursor and G weights.
 func TestPipelinedDStepsMatchSequential(t *testing.T) {
 	cfg := tinyConfig(t)
 	cfg.MLESteps, cfg.DPretrainSteps = 0, 0
@@ -96,22 +96,24 @@ func TestPipelinedDStepsMatchSequential(t *testing.T) {
 	seq, pip := build(), build()
 	ctx := context.Background()
 	for round := range 3 { // the replay buffer fills from the second update on
-		var want, got map[string]float64
-		var wantP, wantG []int32
+		var want map[string]float64
+		var wantJ judged
 		for range 3 {
-			var err error
-			if wantP, wantG, want, err = seq.fakesAndDStep(ctx, 1); err != nil {
+			prompts, seeds := seq.drawPrompts(1)
+			finish, err := seq.critic.start(ctx, prompts, seeds, 1)
+			if err != nil {
 				t.Fatal(err)
 			}
+			wantJ, want = finish()
 		}
-		gotP, gotG, got, pass, err := pip.pipelinedDSteps(ctx, 3)
+		gotJ, got, pass, err := pip.dUpdates(ctx, 3, 1, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if pass == nil {
 			t.Fatalf("round %d: no early forward pass", round)
 		}
-		if !slices.Equal(gotP, wantP) || !slices.Equal(gotG, wantG) {
+		if !slices.Equal(gotJ.prompts, wantJ.prompts) || !slices.Equal(gotJ.gens, wantJ.gens) {
 			t.Fatalf("round %d: the last update's prompts or generations differ", round)
 		}
 		for k, v := range want {
@@ -132,21 +134,22 @@ func TestPipelinedDStepsMatchSequential(t *testing.T) {
 				}
 			}
 		}
+		pr, sr := pip.critic.(*tokenCritic).replay, seq.critic.(*tokenCritic).replay
 		if pip.sampleRNG.State() != seq.sampleRNG.State() || pip.seedRNG.State() != seq.seedRNG.State() ||
 			pip.real.cursor != seq.real.cursor || pip.Calls != seq.Calls ||
-			pip.replay.Count != seq.replay.Count || pip.replay.Head != seq.replay.Head || !slices.Equal(pip.replay.Data, seq.replay.Data) {
+			pr.Count != sr.Count || pr.Head != sr.Head || !slices.Equal(pr.Data, sr.Data) {
 			t.Fatalf("round %d: RNG states, data cursor, call count or replay buffer differ", round)
 		}
 		// G's policy step from the early forward pass against one that runs it.
-		wantA, _, err := seq.advantages(wantP, wantG)
+		wantA, _, err := seq.advantages(wantJ)
 		if err != nil {
 			t.Fatal(err)
 		}
-		gotA, _, err := pip.advantages(gotP, gotG)
+		gotA, _, err := pip.advantages(gotJ)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantS, gotS := seq.policyStep(wantP, wantA), pip.policyStepPass(gotP, gotA, pass)
+		wantS, gotS := seq.policyStep(wantJ.prompts, wantA), pip.policyStepPass(gotJ.prompts, gotA, pass)
 		for k, v := range wantS {
 			if gotS[k] != v {
 				t.Errorf("round %d: policy %s = %v from the early pass, %v", round, k, gotS[k], v)

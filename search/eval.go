@@ -1,40 +1,27 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 
 	"promptgan/generator"
 	"promptgan/internal/nn"
-	"promptgan/metrics"
-	"promptgan/task"
 )
 
 // Evaluate samples eval_samples fresh prompts from G at temperature 1 (and
 // their request seeds, from a stream of the step: training draws are not
 // disturbed and a rerun asks the same requests), has the target continue
-// them and reports:
-//   - d_fake, d_std, reward: D's mean verdict on the generations, the
-//     members' spread, and the mean log D;
-//   - d_real: D's verdict on held-out real sequences (on the training ones
-//     without a held-out set) — far below the training batches' d_real
-//     means D memorises;
-//   - distinct_2/3, self_bleu_3 of the generations, prompt_distinct_1 of
-//     the prompts (model targets);
-//   - nll_oracle and d_oracle_corr with an oracle, nll_test (G's NLL of the
-//     held-out sequences) with the identity target.
-//
-// It updates the hall of fame and applies the feedback rule: once the
-// metric passes the threshold G's learning rate is lowered once; without
-// improvement for patience adversarial evaluations, ShouldStop turns true.
+// each once and reports what the critic measures (tokenCritic.evaluate,
+// textRun.evaluate) and calls, the target requests so far. It updates the
+// hall of fame and applies the feedback rule: once the metric passes the
+// threshold G's learning rate is lowered once; without improvement for
+// patience adversarial evaluations, ShouldStop turns true.
 func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
-	if tr.text != nil {
-		return tr.textEvaluate(ctx)
-	}
 	cfg := tr.Cfg
-	n, k, m := cfg.EvalSamples, cfg.PromptLen, cfg.GenLen
+	n, k := cfg.EvalSamples, cfg.PromptLen
 	rng := nn.NewRNG(cfg.Seed, streamEval+uint64(tr.step))
 	prompts := generator.SampleBatched(tr.Gen, n, k, 1, rng)
 	seeds := make([]uint64, n)
@@ -44,64 +31,13 @@ func (tr *Trainer) Evaluate(ctx context.Context) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
 	}
-	gens, err := tr.generate(ctx, prompts, seeds)
+	vals := map[string]float64{}
+	candidates, err := tr.critic.evaluate(ctx, prompts, seeds, vals)
 	if err != nil {
 		return Stats{}, fmt.Errorf("evaluation at step %d: %w", tr.step, err)
 	}
-	vals := map[string]float64{"calls": float64(tr.Calls)}
-	var perSample []float64 // oracle NLL of each sample
-	if tr.Oracle != nil {
-		perSample = generator.SequenceNLL(tr.Oracle, prompts, n, k, 1)
-		vals["nll_oracle"] = mean(perSample)
-	}
-	held := tr.Data.HeldOut
-	if held != nil && cfg.IsIdentity() {
-		nt := held.N
-		if cfg.EvalTest > 0 && cfg.EvalTest < nt {
-			nt = cfg.EvalTest
-		}
-		vals["nll_test"] = generator.MeanNLL(tr.Gen, held.Tokens[:nt*k], nt, k, 1)
-	}
-	seqs := task.ToInts(gens, n, m)
-	if m >= 2 {
-		vals["distinct_2"] = metrics.DistinctN(seqs, 2)
-	}
-	if m >= 3 {
-		vals["distinct_3"] = metrics.DistinctN(seqs, 3)
-		vals["self_bleu_3"] = metrics.SelfBLEU(seqs, 3, 200)
-	}
-	if !cfg.IsIdentity() {
-		vals["prompt_distinct_1"] = metrics.DistinctN(task.ToInts(prompts, n, k), 1)
-	}
-	dMean, dStd := tr.Disc.Score(gens, n, m)
-	realSet := tr.Data.Train
-	if held != nil {
-		realSet = held
-	}
-	nReal := min(n, realSet.N)
-	realMean, _ := tr.Disc.Score(realSet.Tokens[:nReal*m], nReal, m)
-	vals["d_fake"] = meanAt(dMean, n, m)
-	vals["d_real"] = meanAt(realMean, nReal, m)
-	vals["d_std"] = meanAt(dStd, n, m)
-	reward := 0.0
-	for b := 0; b < n; b++ {
-		reward += math.Log(max(float64(dMean[b*m+m-1]), 1e-12))
-	}
-	vals["reward"] = reward / float64(n)
-	if perSample != nil {
-		// Is the learned evaluator aligned with the true metric? Correlation
-		// of D's verdict with −NLL-oracle across samples (audit for reward hacking).
-		score := make([]float64, n)
-		for b := range score {
-			score[b] = float64(dMean[b*m+m-1])
-		}
-		neg := make([]float64, len(perSample))
-		for i, v := range perSample {
-			neg[i] = -v
-		}
-		vals["d_oracle_corr"] = pearson(score, neg)
-	}
-	tr.updateHall(prompts, gens, dMean, dStd)
+	vals["calls"] = float64(tr.Calls)
+	tr.updateHall(candidates)
 	tr.feedback(vals)
 	tr.lastEval, tr.lastEvalStep = vals, tr.step
 	return Stats{Step: tr.step, Phase: "eval", Values: vals}, nil
@@ -158,40 +94,37 @@ func meanAt(p []float32, B, T int) float64 {
 	return s / float64(B)
 }
 
-// updateHall keeps the hall_of_fame distinct prompts whose generations D
-// rated highest.
-func (tr *Trainer) updateHall(prompts, gens []int32, mean, std []float32) {
+// updateHall keeps the hall_of_fame distinct prompts (by text in a text
+// run, by tokens otherwise) whose generations D rated highest, from an
+// evaluation's candidates, one a prompt.
+func (tr *Trainer) updateHall(candidates []HallEntry) {
 	if tr.Cfg.HallOfFame == 0 {
 		return
 	}
-	k, m := tr.Cfg.PromptLen, tr.Cfg.GenLen
-	n := len(prompts) / k
+	key := func(h HallEntry) string {
+		if h.PromptText != "" {
+			return h.PromptText
+		}
+		return fmt.Sprint(h.Tokens)
+	}
 	seen := map[string]bool{}
 	for _, h := range tr.hall {
-		seen[fmt.Sprint(h.Tokens)] = true
+		seen[key(h)] = true
 	}
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return mean[order[a]*m+m-1] > mean[order[b]*m+m-1] })
-	for _, i := range order[:min(n, tr.Cfg.HallOfFame)] {
-		prompt := append([]int32(nil), prompts[i*k:(i+1)*k]...)
-		key := fmt.Sprint(prompt)
-		if seen[key] {
+	order := slices.Clone(candidates)
+	slices.SortStableFunc(order, func(a, b HallEntry) int { return cmp.Compare(b.DScore, a.DScore) }) // best first
+	for _, e := range order[:min(len(order), tr.Cfg.HallOfFame)] {
+		if seen[key(e)] {
 			continue
 		}
-		seen[key] = true
-		e := HallEntry{Tokens: prompt, DScore: float64(mean[i*m+m-1]), DStd: float64(std[i*m+m-1]), Step: tr.step}
-		if !tr.Cfg.IsIdentity() {
-			e.Generation = append([]int32(nil), gens[i*m:(i+1)*m]...)
-		}
+		seen[key(e)] = true
+		e.Tokens, e.Generation, e.Step = slices.Clone(e.Tokens), slices.Clone(e.Generation), tr.step
 		if tr.Oracle != nil {
-			e.NLLOracle = generator.MeanNLL(tr.Oracle, prompt, 1, k, 1)
+			e.NLLOracle = generator.MeanNLL(tr.Oracle, e.Tokens, 1, tr.Cfg.PromptLen, 1)
 		}
 		tr.hall = append(tr.hall, e)
 	}
-	sort.SliceStable(tr.hall, func(a, b int) bool { return tr.hall[a].DScore > tr.hall[b].DScore })
+	slices.SortStableFunc(tr.hall, func(a, b HallEntry) int { return cmp.Compare(b.DScore, a.DScore) })
 	if len(tr.hall) > tr.Cfg.HallOfFame {
 		tr.hall = tr.hall[:tr.Cfg.HallOfFame]
 	}

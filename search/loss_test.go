@@ -8,55 +8,6 @@ import (
 	"promptgan/internal/nn"
 )
 
-func TestBCEValueAndGradient(t *testing.T) {
-	tests := []struct {
-		z, y, w  float64
-		wantLoss float64
-		wantGrad float64
-	}{
-		// −log σ(0) = log 2; ∂/∂z = σ(0) − 1 = −0.5
-		{0, 1, 1, math.Ln2, -0.5},
-		// y = 0: −log(1 − σ(2)) = log(1 + e²); ∂ = σ(2)
-		{2, 0, 1, math.Log(1 + math.Exp(2)), 1 / (1 + math.Exp(-2))},
-		// smoothed label 0.9, weight 0.5
-		{1, 0.9, 0.5, 0.5 * -(0.9*math.Log(1/(1+math.Exp(-1))) + 0.1*math.Log(1-1/(1+math.Exp(-1)))), 0.5 * (1/(1+math.Exp(-1)) - 0.9)},
-		// very confident and wrong: stays finite
-		{-40, 1, 1, 40, -1},
-	}
-	for _, tc := range tests {
-		g := make([]float32, 1)
-		loss := BCE([]float32{float32(tc.z)}, tc.y, tc.w, g)
-		if math.Abs(loss-tc.wantLoss) > 1e-6 || math.Abs(float64(g[0])-tc.wantGrad) > 1e-6 {
-			t.Errorf("BCE(z=%v, y=%v, w=%v) = %v, grad %v; want %v, %v", tc.z, tc.y, tc.w, loss, g[0], tc.wantLoss, tc.wantGrad)
-		}
-	}
-}
-
-func TestDiscriminatorLossFiniteDifference(t *testing.T) {
-	real := []float32{0.3, -1.2, 2}
-	fake := []float32{-0.5, 1.5}
-	replay := []float32{0.7}
-	f := func() float64 { l, _, _, _ := DiscriminatorLoss(real, fake, replay, 0.1, 0.5); return l }
-	_, dr, df, dp := DiscriminatorLoss(real, fake, replay, 0.1, 0.5)
-	for _, set := range []struct {
-		x []float32
-		d []float32
-	}{{real, dr}, {fake, df}, {replay, dp}} {
-		for i := range set.x {
-			orig := set.x[i]
-			set.x[i] = orig + 1e-3
-			up := f()
-			set.x[i] = orig - 1e-3
-			down := f()
-			set.x[i] = orig
-			num := (up - down) / 2e-3
-			if math.Abs(num-float64(set.d[i])) > 1e-4 {
-				t.Errorf("logit %v: analytic %v, numeric %v", orig, set.d[i], num)
-			}
-		}
-	}
-}
-
 func TestDiscountedReturnsAndAdvantages(t *testing.T) {
 	r := []float64{1, 2, 3, 0, 0, 1}
 	R := DiscountedReturns(r, 2, 3, 0.5)
@@ -125,7 +76,7 @@ func TestPearson(t *testing.T) {
 
 // TestDStepPassFiniteDifference checks the gradient of L_D as training
 // computes it — dStep.pass over the real, fake and replay sets with their
-// labels and weights (lossTerms) — against finite differences of the loss
+// labels and weights (discriminator.GANSets) — against finite differences of the loss
 // pass itself reports, for both kinds of D member.
 func TestDStepPassFiniteDifference(t *testing.T) {
 	const V, T = 7, 5
@@ -141,8 +92,7 @@ func TestDStepPassFiniteDifference(t *testing.T) {
 			for i := range seqs {
 				seqs[i] = int32(rng.IntN(V))
 			}
-			realT, fakeT, replayT := lossTerms(0.1, 0.5)
-			sets := []lossSet{{3, realT}, {4, fakeT}, {2, replayT}}
+			sets := discriminator.GANSets(3, 4, 2, 0.1, 0.5)
 			loss := func() float64 {
 				d := &dStep{disc: disc, T: T, loss: make([]float64, 1)}
 				d.pass(seqs, sets, true, false)

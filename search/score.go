@@ -26,9 +26,6 @@ import (
 // ErrNotText is returned when scoring needs a text run's checkpoint.
 var ErrNotText = errors.New("not a text run: scoring needs a checkpoint of a run with a task (train --task)")
 
-// stream of the seeds of scoring and search requests (+ the caller's seed)
-const streamScore = 1 << 46
-
 // Pair is an (input, generation) pair to score; Input is empty for an
 // input-free task.
 type Pair struct {
@@ -52,7 +49,7 @@ type PairScorer func(x []float32, n int) (discriminator.TextScores, error)
 // ScorePairs scores pairs with the run's calibrated discriminator, in
 // batches; it calls no target. score nil is the Go forward pass.
 func (tr *Trainer) ScorePairs(ctx context.Context, pairs []Pair, score PairScorer) ([]PairScore, error) {
-	r := tr.text
+	r := tr.textRun()
 	if r == nil {
 		return nil, ErrNotText
 	}
@@ -108,7 +105,7 @@ type DiscriminatorExport struct {
 // 17; input "features" [N, F], outputs "score", "spread", "logits") and
 // its description.
 func (tr *Trainer) ExportDiscriminator(modelName string) ([]byte, DiscriminatorExport, error) {
-	r := tr.text
+	r := tr.textRun()
 	if r == nil {
 		return nil, DiscriminatorExport{}, ErrNotText
 	}
@@ -160,7 +157,7 @@ type ScoreOptions struct {
 // run's template) Samples times and scores the generations with the
 // calibrated discriminator.
 func (tr *Trainer) ScorePrompts(ctx context.Context, prompts []string, opt ScoreOptions) ([]PromptScore, error) {
-	r := tr.text
+	r := tr.textRun()
 	if r == nil {
 		return nil, ErrNotText
 	}
@@ -194,7 +191,7 @@ func (tr *Trainer) ScorePrompts(ctx context.Context, prompts []string, opt Score
 	for i := range seeds {
 		seeds[i] = sampleSeeds[i%opt.Samples]
 	}
-	gens, err := tr.generateText(ctx, texts, inputs, seeds)
+	gens, err := r.generate(ctx, texts, inputs, seeds)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +265,7 @@ type SearchResult struct {
 // D's score on Screen generations each (cheap), then verifies the Top ones
 // on Verify generations each (the test split's inputs) and ranks those.
 func (tr *Trainer) SearchPrompts(ctx context.Context, opt SearchOptions) (SearchResult, error) {
-	if tr.text == nil {
+	if tr.textRun() == nil {
 		return SearchResult{}, ErrNotText
 	}
 	switch {
@@ -279,7 +276,7 @@ func (tr *Trainer) SearchPrompts(ctx context.Context, opt SearchOptions) (Search
 	}
 	calls := tr.Calls
 	ids := generator.SampleBatched(tr.Gen, opt.Draws, tr.Cfg.PromptLen, opt.Temperature, nn.NewRNG(opt.Seed, streamScore+1))
-	texts, err := tr.promptTexts(ids)
+	texts, err := tr.PromptTexts(ids)
 	if err != nil {
 		return SearchResult{}, err
 	}
@@ -328,8 +325,8 @@ func (tr *Trainer) UseLedger(dir string, log *slog.Logger) (close func() error, 
 
 // TextDiscriminator returns a text run's discriminator (nil in a token run).
 func (tr *Trainer) TextDiscriminator() *discriminator.TextEnsemble {
-	if tr.text == nil {
-		return nil
+	if r := tr.textRun(); r != nil {
+		return r.disc
 	}
-	return tr.text.disc
+	return nil
 }

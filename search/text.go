@@ -1,16 +1,17 @@
 package search
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
+	"promptgan/checkpoints"
 	"promptgan/discriminator"
 	"promptgan/embeddings"
 	"promptgan/generator"
@@ -32,14 +33,6 @@ import (
 // the validation split and report its AUC, accuracy and ECE on the test
 // split beside d_fake, its calibrated verdict on fresh generations.
 
-// RNG streams of a text run (beside the shared ones).
-const (
-	streamTextGood   = 1 << 42 // + epoch: the order of the train split's good items
-	streamTextBad    = 1 << 43 // + epoch: of its bad items
-	streamTextInputs = 1 << 44 // + epoch: of its inputs (tasks with inputs)
-	streamTextFit    = 1 << 45 // D's fit on the labelled train split
-)
-
 // DFitPatience is how many epochs D's fit on the labelled items goes on
 // without a lower validation loss.
 const DFitPatience = 10
@@ -47,8 +40,10 @@ const DFitPatience = 10
 // Encoder names of Config.Encoder.
 const DefaultEncoder = "glove-sif"
 
-// textRun is what a text run adds to the Trainer.
+// textRun is the critic of a text run (critic): the task, its splits and
+// template, the prompt vocabulary, the encoder and the text discriminator.
 type textRun struct {
+	tr     *Trainer
 	task   *task.Text
 	splits task.Splits
 	tmpl   task.Template
@@ -213,7 +208,8 @@ func CheckText(cfg Config) error {
 // sets generator.vocab from it), opens the encoder (GloVe-SIF fitted on the
 // train split's texts), encodes every labelled item once and builds the
 // text discriminator.
-func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, error) {
+func newTextRun(ctx context.Context, trainer *Trainer, tg targets.Model) (*textRun, error) {
+	cfg := &trainer.Cfg
 	// tg is nil only when a checkpoint is loaded to score pairs (no target calls).
 	tt, ok := tg.(*targets.TextTarget)
 	if tg != nil && !ok {
@@ -260,7 +256,7 @@ func newTextRun(ctx context.Context, cfg *Config, tg targets.Model) (*textRun, e
 	if err := cfg.TextDiscriminator.Validate(); err != nil {
 		return nil, err
 	}
-	r := &textRun{task: tk, splits: sp, tmpl: tmpl, vocab: vocab, enc: embeddings.NewCache(enc, 1<<16), examples: cfg.PromptExamples != ""}
+	r := &textRun{tr: trainer, task: tk, splits: sp, tmpl: tmpl, vocab: vocab, enc: embeddings.NewCache(enc, 1<<16), examples: cfg.PromptExamples != ""}
 	if tt != nil {
 		r.target = *tt
 	}
@@ -392,15 +388,15 @@ func (l labelled) rows(idx []int32, F int) []float32 {
 }
 
 // promptTexts decodes the (n, prompt_len) prompts to text.
-func (tr *Trainer) promptTexts(prompts []int32) ([]string, error) {
-	if tr.text.vocab == nil {
+func (r *textRun) promptTexts(prompts []int32) ([]string, error) {
+	if r.vocab == nil {
 		return nil, errors.New("this run was loaded without its target: it can score pairs only")
 	}
-	k := tr.Cfg.PromptLen
+	k := r.tr.Cfg.PromptLen
 	out := make([]string, len(prompts)/k)
 	for i := range out {
 		var err error
-		if out[i], err = tr.text.vocab.Text(prompts[i*k : (i+1)*k]); err != nil {
+		if out[i], err = r.vocab.Text(prompts[i*k : (i+1)*k]); err != nil {
 			return nil, err
 		}
 	}
@@ -410,24 +406,32 @@ func (tr *Trainer) promptTexts(prompts []int32) ([]string, error) {
 // PromptTexts decodes (n, prompt_len) prompts of a text run's generator
 // (SamplePrompts) to text, as the run puts them to the target.
 func (tr *Trainer) PromptTexts(prompts []int32) ([]string, error) {
-	if tr.text == nil {
+	r := tr.textRun()
+	if r == nil {
 		return nil, ErrNotText
 	}
-	return tr.promptTexts(prompts)
+	return r.promptTexts(prompts)
 }
 
-// generateText fills each prompt text into the template with its input and
-// has the target continue it (through the ledger when the run uses one);
-// Calls counts the requests.
-func (tr *Trainer) generateText(ctx context.Context, promptTexts, inputs []string, seeds []uint64) ([]string, error) {
-	if tr.Target == nil || tr.text.vocab == nil {
+// textRun returns a text run's critic, or nil in a token run.
+func (tr *Trainer) textRun() *textRun {
+	r, _ := tr.critic.(*textRun)
+	return r
+}
+
+// generate fills each prompt text into the template with its input and has
+// the target continue it (through the ledger when the run uses one); the
+// trainer's Calls counts the requests.
+func (r *textRun) generate(ctx context.Context, promptTexts, inputs []string, seeds []uint64) ([]string, error) {
+	tr := r.tr
+	if tr.Target == nil || r.vocab == nil {
 		return nil, errors.New("this run was loaded without its target: it can score pairs only")
 	}
 	contexts := make([]string, len(promptTexts))
 	for i, p := range promptTexts {
-		contexts[i] = tr.text.tmpl.Fill(p, inputs[i])
+		contexts[i] = r.tmpl.Fill(p, inputs[i])
 	}
-	tt := tr.text.target
+	tt := r.target
 	tt.Model = tr.Target
 	gens, err := targets.ContinueText(ctx, tt, contexts, seeds)
 	tr.Calls += len(seeds)
@@ -436,95 +440,107 @@ func (tr *Trainer) generateText(ctx context.Context, promptTexts, inputs []strin
 
 // trainInputs returns the inputs of n requests: the train split's, in
 // their per-epoch order, or "" for an input-free task.
-func (tr *Trainer) trainInputs(n int) []string {
+func (r *textRun) trainInputs(n int) []string {
 	out := make([]string, n)
-	if tr.text.inputs == nil {
+	if r.inputs == nil {
 		return out
 	}
-	idx := tr.text.inputs.next()
+	idx := r.inputs.next()
 	for i := range out {
-		out[i] = tr.text.task.Examples[idx[i%len(idx)]].Input
+		out[i] = r.task.Examples[idx[i%len(idx)]].Input
 	}
 	return out
 }
 
-// textFakesAndDStep is fakesAndDStep of a text run: batch_size prompts, C
-// continuations each (each with its own train input), one update of every
-// D member on the train split's good items (real, label 1−ε), the fresh
-// generations (fake), the task's bad items (weight bad_weight) and replayed
-// old fakes (weight replay_weight). It returns the prompts, the fakes'
-// feature rows and the step's values.
-func (tr *Trainer) textFakesAndDStep(ctx context.Context, C int) ([]int32, []float32, map[string]float64, error) {
-	B, k, r := tr.Cfg.BatchSize, tr.Cfg.PromptLen, tr.text
-	F := r.disc.Cfg.Features()
-	prompts := tr.Gen.Sample(B, k, generator.SampleOptions{Temperature: tr.Cfg.Temperature}, nil, tr.sampleRNG)
-	texts, err := tr.promptTexts(prompts)
-	if err != nil {
-		return nil, nil, nil, err
+func (r *textRun) members() []nn.Params {
+	out := make([]nn.Params, len(r.disc.Members))
+	for k, m := range r.disc.Members {
+		out[k] = m.Params()
 	}
-	reqTexts := make([]string, 0, B*C)
+	return out
+}
+
+// start: each prompt's text is continued C times, each with its own train
+// input; the update's examples are the train split's good items (real,
+// label 1−ε), the fresh generations (fake), the task's bad items (weight
+// bad_weight) and replayed old fakes (weight replay_weight), as feature
+// rows.
+func (r *textRun) start(ctx context.Context, prompts []int32, seeds []uint64, C int) (func() (judged, map[string]float64), error) {
+	tr := r.tr
+	F := r.disc.Cfg.Features()
+	texts, err := r.promptTexts(prompts)
+	if err != nil {
+		return nil, err
+	}
+	reqTexts := make([]string, 0, len(seeds))
 	for _, t := range texts {
 		for range C {
 			reqTexts = append(reqTexts, t)
 		}
 	}
-	inputs := tr.trainInputs(B * C)
-	seeds := tr.requestSeeds(B * C)
-	gens, err := tr.generateText(ctx, reqTexts, inputs, seeds)
+	inputs := r.trainInputs(len(seeds))
+	gens, err := r.generate(ctx, reqTexts, inputs, seeds)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if tr.OnTextGenerations != nil {
 		tr.OnTextGenerations(prompts, reqTexts, gens)
 	}
 	fake, err := r.features(ctx, inputs, gens)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("encode generations: %w", err)
+		return nil, fmt.Errorf("encode generations: %w", err)
 	}
 	real := r.train.rows(r.good.next(), F)
 	var bad []float32
 	if r.bad != nil && tr.Cfg.BadWeight > 0 {
 		bad = r.train.rows(r.bad.next(), F)
 	}
-	old := r.replay.Sample(B/2, tr.sampleRNG)
-	type set struct {
-		x    []float32
-		y, w float64
-	}
-	sets := []set{{real, 1 - tr.Cfg.LabelSmoothing, 1}, {fake, 0, 1}, {bad, 0, tr.Cfg.BadWeight}, {old, 0, tr.Cfg.ReplayWeight}}
-	var x []float32
-	var y, w []float32
-	for _, s := range sets {
-		n := len(s.x) / F
-		if n == 0 || s.w == 0 {
-			continue
-		}
-		x = append(x, s.x...)
-		for range n {
-			y, w = append(y, float32(s.y)), append(w, float32(s.w/float64(n)))
-		}
-	}
-	nReal, nFake := len(real)/F, len(fake)/F
-	before := r.disc.Score(x[:(nReal+nFake)*F], nReal+nFake)
-	loss := r.disc.TrainStep(tr.dOpts, x, len(y), y, w)
-	r.replay.Add(fake)
-	return prompts, fake, map[string]float64{
-		"loss_d": loss, "d_real": mean(before.P[:nReal]), "d_fake": mean(before.P[nReal:]),
+	old := r.replay.Sample(tr.Cfg.BatchSize/2, tr.sampleRNG)
+	return func() (judged, map[string]float64) {
+		return judged{prompts: prompts, fake: fake}, r.update(real, fake, bad, old)
 	}, nil
 }
 
-// fitLabelled trains D on the train split's good (1−ε) and bad (0) items
-// before it meets generations (discriminator.FitText, early stopping on the
+// update takes one step of every D member on L_D over the real, fake, bad
+// and replayed rows, and adds the fakes to the replay buffer. The terms'
+// weights are divided by their sum, so that loss_d reads as a mean over
+// the terms whatever bad_weight and replay_weight are.
+func (r *textRun) update(real, fake, bad, old []float32) map[string]float64 {
+	cfg, F := r.tr.Cfg, r.disc.Cfg.Features()
+	gan := discriminator.GANSets(len(real)/F, len(fake)/F, len(old)/F, cfg.LabelSmoothing, cfg.ReplayWeight)
+	all := []discriminator.Set{gan[0], gan[1], {N: len(bad) / F, Label: 0, Weight: cfg.BadWeight}, gan[2]}
+	var x []float32
+	var sets []discriminator.Set
+	var wsum float64
+	for i, rows := range [][]float32{real, fake, bad, old} {
+		if s := all[i]; s.N > 0 && s.Weight != 0 {
+			x, sets, wsum = append(x, rows...), append(sets, s), wsum+s.Weight
+		}
+	}
+	for i := range sets {
+		sets[i].Weight /= wsum
+	}
+	nReal, nFake := len(real)/F, len(fake)/F
+	before := r.disc.Score(x[:(nReal+nFake)*F], nReal+nFake)
+	loss := r.disc.TrainStep(r.tr.dOpts, x, sets)
+	r.replay.Add(fake)
+	return map[string]float64{
+		"loss_d": loss, "d_real": mean(before.P[:nReal]), "d_fake": mean(before.P[nReal:]),
+	}
+}
+
+// fit trains D on the train split's good (1−ε) and bad (0) items before it
+// meets generations (discriminator.FitText, early stopping on the
 // validation split): the labelled data teach the evaluator what the task
 // means; the GAN then adds the generations as negatives. It needs bad
 // items, and costs no target call.
-func (tr *Trainer) fitLabelled() (map[string]float64, error) {
-	r := tr.text
-	if tr.Cfg.DFitEpochs == 0 || r.bad == nil {
+func (r *textRun) fit() (map[string]float64, error) {
+	cfg := r.tr.Cfg
+	if cfg.DFitEpochs == 0 || r.bad == nil {
 		return nil, nil
 	}
-	epochs, loss, err := discriminator.FitText(r.disc, tr.dOpts, r.train.x, r.train.n(), r.train.good, r.val.x, r.val.n(), r.val.good, discriminator.TextFitOptions{
-		Seed: tr.Cfg.Seed ^ streamTextFit, MaxEpochs: tr.Cfg.DFitEpochs, Patience: DFitPatience, BatchSize: tr.Cfg.BatchSize, LabelSmoothing: tr.Cfg.LabelSmoothing,
+	epochs, loss, err := discriminator.FitText(r.disc, r.tr.dOpts, r.train.x, r.train.n(), r.train.good, r.val.x, r.val.n(), r.val.good, discriminator.TextFitOptions{
+		Seed: cfg.Seed ^ streamTextFit, MaxEpochs: cfg.DFitEpochs, Patience: DFitPatience, BatchSize: cfg.BatchSize, LabelSmoothing: cfg.LabelSmoothing,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fit D on the task's labelled items: %w", err)
@@ -532,26 +548,10 @@ func (tr *Trainer) fitLabelled() (map[string]float64, error) {
 	return map[string]float64{"d_fit_epochs": float64(epochs), "d_fit_val_loss": loss}, nil
 }
 
-// textAdversarialStep is adversarialStep of a text run.
-func (tr *Trainer) textAdversarialStep(ctx context.Context) (map[string]float64, error) {
-	var prompts []int32
-	var fake []float32
-	var vals map[string]float64
-	for range tr.Cfg.DStepsPerG {
-		var err error
-		if prompts, fake, vals, err = tr.textFakesAndDStep(ctx, tr.Cfg.continuations()); err != nil {
-			return nil, err
-		}
-	}
-	n := len(fake) / tr.text.disc.Cfg.Features()
-	rc := NonSaturatingRewards(float32s(tr.text.disc.Score(fake, n).Logit))
-	A, reward := tr.sequenceAdvantages(rc)
-	for k, v := range tr.policyStep(prompts, A) {
-		vals[k] = v
-	}
-	vals["reward"] = reward
-	vals["baseline"] = tr.baseline[0]
-	return vals, nil
+// rewards: one per generation, log D of its feature row (credit: sequence).
+func (r *textRun) rewards(j judged) ([]float64, float64, error) {
+	rc := NonSaturatingRewards(float32s(r.disc.Score(j.fake, len(j.fake)/r.disc.Cfg.Features()).Logit))
+	return rc, mean(rc), nil
 }
 
 func float32s(x []float64) []float32 {
@@ -562,21 +562,19 @@ func float32s(x []float64) []float32 {
 	return out
 }
 
-// textEvaluate is Evaluate of a text run: D calibrated on the validation
-// split (when it holds both classes), then
+// evaluate: D calibrated on the validation split (when it holds both
+// classes), then
 //   - auc, accuracy, ece, brier: D on the test split's good and bad items
 //     (absent when the task has no bad items: nothing to tell apart);
 //   - d_real: D's calibrated verdict on the test split's good items;
-//   - d_fake, d_std, reward: on eval_samples fresh prompts' generations
-//     (inputs from the test split), with the members' spread;
+//   - d_fake, d_std, reward: on the prompts' generations (inputs from the
+//     test split), with the members' spread;
 //   - distinct_2, self_bleu_3 of the generations' words, prompt_distinct_1.
-func (tr *Trainer) textEvaluate(ctx context.Context) (Stats, error) {
-	cfg, r := tr.Cfg, tr.text
-	vals := map[string]float64{"calls": float64(tr.Calls)}
+func (r *textRun) evaluate(ctx context.Context, prompts []int32, seeds []uint64, vals map[string]float64) ([]HallEntry, error) {
 	if hasBoth(r.val.good) {
 		t, err := r.disc.Calibrate(r.val.x, r.val.n(), r.val.good)
 		if err != nil {
-			return Stats{}, fmt.Errorf("calibrate on the validation split: %w", err)
+			return nil, fmt.Errorf("calibrate on the validation split: %w", err)
 		}
 		vals["temperature"], vals["calibration_bias"] = t, r.disc.Bias
 	}
@@ -599,21 +597,15 @@ func (tr *Trainer) textEvaluate(ctx context.Context) (Stats, error) {
 		} {
 			v, err := f(ts.P, r.test.good)
 			if err != nil {
-				return Stats{}, fmt.Errorf("evaluation %s: %w", name, err)
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			vals[name] = v
 		}
 	}
-	n, k := cfg.EvalSamples, cfg.PromptLen
-	rng := nn.NewRNG(cfg.Seed, streamEval+uint64(tr.step))
-	prompts := generator.SampleBatched(tr.Gen, n, k, 1, rng)
-	seeds := make([]uint64, n)
-	for i := range seeds {
-		seeds[i] = rng.Uint64()
-	}
-	texts, err := tr.promptTexts(prompts)
+	n, k := len(seeds), r.tr.Cfg.PromptLen
+	texts, err := r.promptTexts(prompts)
 	if err != nil {
-		return Stats{}, err
+		return nil, err
 	}
 	inputs := make([]string, n)
 	if !r.task.InputFree {
@@ -621,16 +613,13 @@ func (tr *Trainer) textEvaluate(ctx context.Context) (Stats, error) {
 			inputs[i] = r.task.Examples[r.splits.TestIdx[i%len(r.splits.TestIdx)]].Input
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return Stats{}, err
-	}
-	gens, err := tr.generateText(ctx, texts, inputs, seeds)
+	gens, err := r.generate(ctx, texts, inputs, seeds)
 	if err != nil {
-		return Stats{}, fmt.Errorf("evaluation at step %d: %w", tr.step, err)
+		return nil, err
 	}
 	x, err := r.features(ctx, inputs, gens)
 	if err != nil {
-		return Stats{}, fmt.Errorf("evaluation at step %d: encode generations: %w", tr.step, err)
+		return nil, fmt.Errorf("encode generations: %w", err)
 	}
 	s := r.disc.Score(x, n)
 	vals["d_fake"], vals["d_std"] = mean(s.P), mean(s.Std)
@@ -639,10 +628,11 @@ func (tr *Trainer) textEvaluate(ctx context.Context) (Stats, error) {
 	vals["distinct_2"] = metrics.DistinctN(words, 2)
 	vals["self_bleu_3"] = metrics.SelfBLEU(words, 3, 200)
 	vals["prompt_distinct_1"] = metrics.DistinctN(task.ToInts(prompts, n, k), 1)
-	tr.updateTextHall(prompts, texts, inputs, gens, s)
-	tr.feedback(vals)
-	tr.lastEval, tr.lastEvalStep = vals, tr.step
-	return Stats{Step: tr.step, Phase: "eval", Values: vals}, nil
+	hall := make([]HallEntry, n)
+	for i := range hall {
+		hall[i] = HallEntry{Tokens: prompts[i*k : (i+1)*k], PromptText: texts[i], Input: inputs[i], GenerationText: gens[i], DScore: s.P[i], DStd: s.Std[i]}
+	}
+	return hall, nil
 }
 
 // ECEBins is the number of equal-width bins of the ECE a text run reports.
@@ -654,38 +644,6 @@ func hasBoth(good []bool) bool {
 		g, b = g || v, b || !v
 	}
 	return g && b
-}
-
-// updateTextHall keeps the hall_of_fame distinct prompts whose generations
-// D rated highest, with their texts.
-func (tr *Trainer) updateTextHall(prompts []int32, texts, inputs, gens []string, s discriminator.TextScores) {
-	if tr.Cfg.HallOfFame == 0 {
-		return
-	}
-	k := tr.Cfg.PromptLen
-	seen := map[string]bool{}
-	for _, h := range tr.hall {
-		seen[h.PromptText] = true
-	}
-	order := make([]int, len(texts))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(s.P[b], s.P[a]) }) // best first
-	for _, i := range order[:min(len(order), tr.Cfg.HallOfFame)] {
-		if seen[texts[i]] {
-			continue
-		}
-		seen[texts[i]] = true
-		tr.hall = append(tr.hall, HallEntry{
-			Tokens: append([]int32(nil), prompts[i*k:(i+1)*k]...), PromptText: texts[i], Input: inputs[i], GenerationText: gens[i],
-			DScore: s.P[i], DStd: s.Std[i], Step: tr.step,
-		})
-	}
-	slices.SortStableFunc(tr.hall, func(a, b HallEntry) int { return cmp.Compare(b.DScore, a.DScore) })
-	if len(tr.hall) > tr.Cfg.HallOfFame {
-		tr.hall = tr.hall[:tr.Cfg.HallOfFame]
-	}
 }
 
 // textFingerprints identify what a text run trains on.
@@ -703,4 +661,75 @@ func (r *textRun) fingerprints() map[string]string {
 		fp["prompt_examples"] = TokensHash(r.prior)
 	}
 	return fp
+}
+
+// sameData refuses a checkpoint of another task, split, prompt vocabulary,
+// example prompts, encoder or template.
+func (r *textRun) sameData(saved map[string]string) error {
+	fp := r.fingerprints()
+	for _, key := range []string{"task", "split", "prompt_vocab", "prompt_examples", "encoder", "template"} {
+		if (key == "prompt_vocab" || key == "prompt_examples") && r.vocab == nil {
+			continue // loaded without the target to score pairs: no prompts are written
+		}
+		if got, want := fp[key], saved[key]; got != want {
+			if key == "task" || key == "split" || key == "prompt_examples" { // hex hashes
+				got, want = short(got), short(want)+"…"
+			}
+			return fmt.Errorf("%w: the run's %s is not what the checkpoint was trained with (%s, was %s): resume with the original task (%s), split_seed, shares, prompt_vocab, prompt_examples, encoder and template", ErrDataChanged, key, got, want, r.tr.Cfg.Task)
+		}
+	}
+	return nil
+}
+
+// save adds the replay buffer's feature rows, the cursors over the
+// task's items and D's calibration.
+func (r *textRun) save(st *trainerState, tensors map[string]map[string]checkpoints.Tensor) {
+	st.ReplayHead, st.ReplayCount = r.replay.Head, r.replay.Count
+	st.Text = &textState{GoodCursor: r.good.cursor, Temperature: r.disc.Temperature, Bias: r.disc.Bias, Split: r.splits.Record(), Vocab: r.vocab.Pieces}
+	if r.bad != nil {
+		st.Text.BadCursor = r.bad.cursor
+	}
+	if r.inputs != nil {
+		st.Text.InputCursor = r.inputs.cursor
+	}
+	if r.replay.Count > 0 {
+		tensors[fileReplay] = map[string]checkpoints.Tensor{
+			"features": checkpoints.F32Tensor([]int{r.replay.Count, r.replay.Width}, slices.Clone(r.replay.Data)),
+		}
+	}
+}
+
+// restore loads what save stored.
+func (r *textRun) restore(ck *checkpoints.Checkpoint, st trainerState) error {
+	if rs, ok := ck.Tensors[fileReplay]; ok {
+		t, ok := rs["features"]
+		if !ok || t.F32 == nil {
+			return fmt.Errorf("%s: want an F32 tensor \"features\"", fileReplay)
+		}
+		r.replay.Data = append(r.replay.Data[:0], t.F32...)
+	}
+	r.replay.Head, r.replay.Count = st.ReplayHead, st.ReplayCount
+	if err := validateFeatures(r.replay); err != nil {
+		return fmt.Errorf("%s: %w", fileReplay, err)
+	}
+	ts := st.Text
+	switch {
+	case ts == nil:
+		return fmt.Errorf("manifest.json: state.text is missing in a text run")
+	case ts.GoodCursor < 0 || ts.BadCursor < 0 || ts.InputCursor < 0:
+		return fmt.Errorf("manifest.json: state.text cursors %d, %d, %d: must not be negative", ts.GoodCursor, ts.BadCursor, ts.InputCursor)
+	case !(ts.Temperature > 0) || math.IsInf(ts.Temperature, 0):
+		return fmt.Errorf("manifest.json: state.text.temperature = %v: must be a positive number", ts.Temperature)
+	case math.IsNaN(ts.Bias) || math.IsInf(ts.Bias, 0):
+		return fmt.Errorf("manifest.json: state.text.bias = %v: must be a finite number", ts.Bias)
+	}
+	r.good.cursor = ts.GoodCursor
+	if r.bad != nil {
+		r.bad.cursor = ts.BadCursor
+	}
+	if r.inputs != nil {
+		r.inputs.cursor = ts.InputCursor
+	}
+	r.disc.Temperature, r.disc.Bias = ts.Temperature, ts.Bias
+	return nil
 }

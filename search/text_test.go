@@ -192,18 +192,18 @@ func TestPromptExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := slices.Clone(tr.text.vocab.Pieces)
+	got := slices.Clone(tr.textRun().vocab.Pieces)
 	slices.Sort(got)
 	want := []string{"a", "customer", "glowing", "happy", "review", "short", "write"}
 	if !slices.Equal(got, want) {
 		t.Errorf("vocabulary %v, want the examples' words %v", got, want)
 	}
 	var windows []string
-	p := tr.text.prior
+	p := tr.textRun().prior
 	for i := range p.N {
 		var ws []string
 		for _, id := range p.Tokens[i*p.T : (i+1)*p.T] {
-			ws = append(ws, tr.text.vocab.Pieces[id])
+			ws = append(ws, tr.textRun().vocab.Pieces[id])
 		}
 		windows = append(windows, strings.Join(ws, " "))
 	}
@@ -307,7 +307,7 @@ func TestLabelledAsTarget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := tr.text
+		r := tr.textRun()
 		item := r.train.items[0]
 		want := item.Text
 		if on {

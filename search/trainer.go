@@ -22,17 +22,6 @@ const (
 	PhaseAdversarial = "adversarial"
 )
 
-// RNG stream numbers; each stream is independent for one seed.
-const (
-	streamInitG     = 1
-	streamInitD     = 2
-	streamSample    = 3       // every training-time draw of G and the replay picks
-	streamSeeds     = 4       // the seeds of target requests
-	streamEval      = 1 << 20 // + step: evaluation draws never disturb training
-	streamDataPerm  = 1 << 40 // + epoch: the order of train is a function of (seed, epoch)
-	streamPriorPerm = 1 << 41 // + epoch: the same for a separate prior
-)
-
 // Stats is what one step or one evaluation reports.
 type Stats struct {
 	Step   int
@@ -94,11 +83,11 @@ func LoadData(cfg Config) (Data, error) {
 type Trainer struct {
 	Cfg    Config // resolved (Config.Resolved)
 	Gen    *generator.Model
-	Disc   *discriminator.Ensemble
-	Target targets.Model    // the target, through the call ledger while Run uses one
-	Oracle *generator.Model // nil without an oracle
-	Data   Data             // token tables; empty in a text run
-	text   *textRun         // the task, encoder and text discriminator of a text run; nil otherwise
+	Disc   *discriminator.Ensemble // a token run's D (its critic's); nil in a text run
+	Target targets.Model           // the target, through the call ledger while Run uses one
+	Oracle *generator.Model        // nil without an oracle
+	Data   Data                    // token tables; empty in a text run
+	critic critic                  // D as the run kind reads it: a *tokenCritic or a *textRun
 
 	// Reward, when set, replaces D's verdict as the reward of G's update
 	// with credit: sequence: it gets a step's (n, gen_len) generations and
@@ -120,13 +109,12 @@ type Trainer struct {
 	// run's state).
 	Timing map[string]*PhaseTiming
 
-	gMLE, gAdv *nn.Adam   // G's optimiser in the MLE and adversarial phases
-	dOpts      []*nn.Adam // one per D member
-	sampleRNG  *nn.RNG    // every training-time draw: prompts, replay picks, roll-outs
-	seedRNG    *nn.RNG    // the seeds of target requests
-	real       *batches   // batches of Data.Train
-	prior      *batches   // batches of prompts for MLE: Data.Prior, or real with the identity target; nil = none
-	replay     *Replay[int32]
+	gMLE, gAdv *nn.Adam            // G's optimiser in the MLE and adversarial phases
+	dOpts      []*nn.Adam          // one per D member
+	sampleRNG  *nn.RNG             // every training-time draw: prompts, replay picks, roll-outs
+	seedRNG    *nn.RNG             // the seeds of target requests
+	real       *batches            // batches of Data.Train
+	prior      *batches            // batches of prompts for MLE: Data.Prior, or real with the identity target; nil = none
 	mleWeights map[string]nn.Array // G at the end of MLE pre-training; nil before
 
 	step         int
@@ -242,12 +230,13 @@ func newTrainer(cfg Config, tg targets.Model, d Data) (*Trainer, error) {
 	}
 	if cfg.IsText() {
 		// Encoding the task once is bounded work on local files.
-		var err error
-		if tr.text, err = newTextRun(context.Background(), &tr.Cfg, tg); err != nil {
+		text, err := newTextRun(context.Background(), tr, tg)
+		if err != nil {
 			return nil, err
 		}
+		tr.critic = text
 		cfg = tr.Cfg // generator.vocab and text_discriminator.dim are known now
-		d.Prior = tr.text.prior
+		d.Prior = text.prior
 		tr.Data.Prior = d.Prior
 	}
 	tr.Gen = generator.New(cfg.Generator, nn.NewRNG(cfg.Seed, streamInitG))
@@ -255,8 +244,8 @@ func newTrainer(cfg Config, tg targets.Model, d Data) (*Trainer, error) {
 	advCfg := cfg.GAdam
 	advCfg.LR, advCfg.Warmup = cfg.GAdvLR, 0
 	tr.gAdv = nn.NewAdam(advCfg, tr.Gen.Params())
-	if tr.text == nil {
-		tr.Disc = discriminator.New(cfg.Discriminator, nn.NewRNG(cfg.Seed, streamInitD))
+	if tr.critic == nil {
+		tr.critic = newTokenCritic(tr)
 	}
 	for _, ps := range tr.dMembers() {
 		tr.dOpts = append(tr.dOpts, nn.NewAdam(cfg.DAdam, ps))
@@ -272,26 +261,12 @@ func newTrainer(cfg Config, tg targets.Model, d Data) (*Trainer, error) {
 	case cfg.IsIdentity():
 		tr.prior = tr.real // the real sequences are the prompts
 	}
-	tr.replay = NewReplay[int32](cfg.ReplaySize, cfg.GenLen)
 	tr.baseline = make([]float64, tr.baselineLen())
 	return tr, nil
 }
 
-// dMembers returns the parameters of each D member: the token
-// discriminator's, or the text discriminator's in a text run.
-func (tr *Trainer) dMembers() []nn.Params {
-	var out []nn.Params
-	if tr.text != nil {
-		for _, m := range tr.text.disc.Members {
-			out = append(out, m.Params())
-		}
-		return out
-	}
-	for _, m := range tr.Disc.Members {
-		out = append(out, m.Params())
-	}
-	return out
-}
+// dMembers returns the parameters of each D member.
+func (tr *Trainer) dMembers() []nn.Params { return tr.critic.members() }
 
 // dParams returns every D member's parameters, member by member.
 func (tr *Trainer) dParams() nn.Params {
@@ -334,8 +309,8 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	start := time.Now()
 	var vals, fit map[string]float64
 	var err error
-	if tr.text != nil && s == tr.Cfg.MLESteps+1 {
-		if fit, err = tr.fitLabelled(); err != nil {
+	if s == tr.Cfg.MLESteps+1 {
+		if fit, err = tr.critic.fit(); err != nil {
 			// A fit that diverged from its first epoch has no good weights
 			// to go back to and fails; its NaN weights say why.
 			if derr := tr.checkWeights(s, PhaseDPretrain); derr != nil {
@@ -348,17 +323,9 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	case PhaseMLE:
 		vals, err = tr.mleStep()
 	case PhaseDPretrain:
-		if tr.text != nil {
-			_, _, vals, err = tr.textFakesAndDStep(ctx, 1)
-		} else {
-			_, _, vals, err = tr.fakesAndDStep(ctx, 1)
-		}
+		_, vals, _, err = tr.dUpdates(ctx, 1, 1, false)
 	default:
-		if tr.text != nil {
-			vals, err = tr.textAdversarialStep(ctx)
-		} else {
-			vals, err = tr.adversarialStep(ctx)
-		}
+		vals, err = tr.adversarialStep(ctx)
 	}
 	if err != nil {
 		return Stats{}, fmt.Errorf("step %d (%s): %w", s, phase, err)
@@ -389,32 +356,21 @@ func (tr *Trainer) Step(ctx context.Context) (Stats, error) {
 	return Stats{Step: s, Phase: phase, Values: vals}, nil
 }
 
-// adversarialStep is the GAN loop's body, top to bottom.
+// adversarialStep is the GAN loop's body, top to bottom, for every run
+// kind (search/doc.go).
 func (tr *Trainer) adversarialStep(ctx context.Context) (map[string]float64, error) {
 	// sample prompts → target → D update, d_steps_per_g times on fresh calls
-	var prompts, gens []int32
-	var vals map[string]float64
-	var pass *generator.Pass
-	var err error
-	if tr.Cfg.IsIdentity() {
-		prompts, gens, vals, pass, err = tr.pipelinedDSteps(ctx, tr.Cfg.DStepsPerG)
-	} else {
-		for range tr.Cfg.DStepsPerG {
-			if prompts, gens, vals, err = tr.fakesAndDStep(ctx, tr.Cfg.continuations()); err != nil {
-				break
-			}
-		}
-	}
+	j, vals, pass, err := tr.dUpdates(ctx, tr.Cfg.DStepsPerG, tr.Cfg.continuations(), true)
 	if err != nil {
 		return nil, err
 	}
 	// rewards from the updated D (or Reward) → per-token advantages
-	A, reward, err := tr.advantages(prompts, gens)
+	A, reward, err := tr.advantages(j)
 	if err != nil {
 		return nil, err
 	}
 	// G update: REINFORCE on the prompts (+ entropy bonus, + MLE on real prompts)
-	for k, v := range tr.policyStepPass(prompts, A, pass) {
+	for k, v := range tr.policyStepPass(j.prompts, A, pass) {
 		vals[k] = v
 	}
 	vals["reward"] = reward
@@ -436,116 +392,6 @@ func (tr *Trainer) mleStep() (map[string]float64, error) {
 	st := tr.Gen.Backprop(bt)
 	norm := tr.gMLE.Update(ps)
 	return map[string]float64{"loss_g": st.Loss, "entropy": st.Entropy, "g_grad_norm": norm, "lr_g": tr.gMLE.LR()}, nil
-}
-
-// fakes is one D update's draw: batch_size prompts from G, the target
-// requests (each prompt C times, prompt-major) with their seeds, and as many
-// real sequences.
-type fakes struct {
-	prompts, requests, real []int32
-	seeds                   []uint64
-}
-
-// drawFakes samples the prompts of one D update from G and draws its seeds
-// and real sequences. It touches G, the sample and seed streams and the
-// data cursor, and nothing of D or the replay buffer.
-func (tr *Trainer) drawFakes(C int) fakes {
-	B, k := tr.Cfg.BatchSize, tr.Cfg.PromptLen
-	f := fakes{prompts: tr.Gen.Sample(B, k, generator.SampleOptions{Temperature: tr.Cfg.Temperature}, nil, tr.sampleRNG)}
-	f.requests = f.prompts
-	if C > 1 {
-		f.requests = make([]int32, 0, len(f.prompts)*C)
-		for b := range B {
-			for range C {
-				f.requests = append(f.requests, f.prompts[b*k:(b+1)*k]...)
-			}
-		}
-	}
-	f.seeds = tr.requestSeeds(B * C)
-	for range C {
-		f.real = append(f.real, tr.real.next()...)
-	}
-	return f
-}
-
-// newDStepFor starts the D update of f: it draws the replayed fakes.
-func (tr *Trainer) newDStepFor(f fakes) *dStep {
-	return newDStep(tr.Disc, tr.dOpts, tr.replay, tr.sampleRNG, f.real, tr.Cfg.GenLen, tr.Cfg.BatchSize/2, tr.Cfg.LabelSmoothing, tr.Cfg.ReplayWeight)
-}
-
-// fakesAndDStep draws batch_size prompts from G, asks the target for C
-// continuations of each (C target calls, distinct seeds; gens is
-// (batch_size·C, gen_len), prompt-major) and updates D on as many real
-// sequences against them. With a model target the half of the D update
-// that does not need the target's answer (the real sequences and the
-// replayed fakes) runs while the target generates; the identity target
-// answers at once, so its D update is a single pass.
-func (tr *Trainer) fakesAndDStep(ctx context.Context, C int) (prompts, gens []int32, vals map[string]float64, err error) {
-	f := tr.drawFakes(C)
-	d := tr.newDStepFor(f)
-	if tr.Cfg.IsIdentity() {
-		if gens, err = tr.generate(ctx, f.requests, f.seeds); err != nil {
-			return nil, nil, nil, err
-		}
-		return f.prompts, gens, d.finish(gens), nil
-	}
-	type answer struct {
-		gens []int32
-		err  error
-	}
-	answered := make(chan answer, 1)
-	go func() {
-		g, err := tr.generate(ctx, f.requests, f.seeds)
-		answered <- answer{g, err}
-	}()
-	d.prepare()
-	a := <-answered
-	if a.err != nil {
-		return nil, nil, nil, a.err
-	}
-	return f.prompts, a.gens, d.finish(a.gens), nil
-}
-
-// pipelinedDSteps is n calls of fakesAndDStep with the identity target,
-// returning the last one's prompts, generations and statistics. G does not
-// change between them, so the next update's prompts are sampled while D
-// takes the current update: the same draws from the same streams in the
-// same order (the replayed fakes of update i are drawn before the prompts
-// of update i+1), and so the same bits, with the 2 + 1 split of three D
-// members over two cores no longer leaving a core idle. While D takes the
-// last update, G runs the forward pass of its policy step over the last
-// prompts (returned, or nil where policyStep cannot take it): G does not
-// change before that step either.
-func (tr *Trainer) pipelinedDSteps(ctx context.Context, n int) (prompts, gens []int32, vals map[string]float64, pass *generator.Pass, err error) {
-	C := tr.Cfg.continuations()
-	f := tr.drawFakes(C)
-	for i := range n {
-		d := tr.newDStepFor(f)
-		if gens, err = tr.generate(ctx, f.requests, f.seeds); err != nil {
-			return nil, nil, nil, nil, err
-		}
-		var next fakes
-		done := make(chan struct{})
-		switch {
-		case i+1 < n:
-			go func() {
-				defer close(done)
-				next = tr.drawFakes(C)
-			}()
-		case tr.earlyPolicyForward():
-			go func() {
-				defer close(done)
-				pass = tr.Gen.Forward(f.prompts, tr.Cfg.BatchSize, tr.Cfg.PromptLen, nil)
-			}()
-		default:
-			close(done)
-		}
-		vals = d.finish(gens)
-		<-done
-		prompts = f.prompts
-		f = next
-	}
-	return prompts, gens, vals, pass, nil
 }
 
 // earlyPolicyForward reports whether G's policy step may take a forward
