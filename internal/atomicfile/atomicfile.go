@@ -8,7 +8,6 @@
 package atomicfile
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -28,7 +27,7 @@ func Write(path string, data []byte) (err error) {
 		}
 	}()
 	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
+		return err
 	}
 	if err = fill(tmp, data); err != nil {
 		return err
@@ -72,6 +71,9 @@ func WriteSync(path string, data []byte) error {
 
 // SyncDir fsyncs a directory so that creations and renames inside it are
 // durable.
+//
+// The errors of this package are the *os.PathErrors of the file system
+// calls, which name the operation and the file.
 func SyncDir(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
@@ -79,21 +81,19 @@ func SyncDir(dir string) error {
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("fsync %s: %w", dir, err)
+		return err
 	}
 	return f.Close()
 }
 
 // fill writes data to f, fsyncs and closes it; on an error f is left open.
+// The errors are the *os.File's own, which name the operation and the file.
 func fill(f *os.File, data []byte) error {
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", f.Name(), err)
+		return err
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", f.Name(), err)
+		return err
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", f.Name(), err)
-	}
-	return nil
+	return f.Close()
 }
