@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"promptgan/internal/atomicfile"
 )
 
 // FormatVersion is the checkpoint format written by Save and the only one Load accepts.
@@ -214,14 +216,14 @@ func save(root, name, final string, ck *Checkpoint) (string, error) {
 	}
 	slices.Sort(names)
 	for _, fname := range names {
-		if err := writeFileSync(filepath.Join(tmp, fname), contents[fname]); err != nil {
+		if err := atomicfile.WriteSync(filepath.Join(tmp, fname), contents[fname]); err != nil {
 			return "", err
 		}
 	}
-	if err := writeFileSync(filepath.Join(tmp, manifestName), manifest); err != nil {
+	if err := atomicfile.WriteSync(filepath.Join(tmp, manifestName), manifest); err != nil {
 		return "", err
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return "", err
 	}
 
@@ -230,17 +232,10 @@ func save(root, name, final string, ck *Checkpoint) (string, error) {
 		return "", err
 	}
 	committed = true
-	if err := syncDir(root); err != nil {
+	if err := atomicfile.SyncDir(root); err != nil {
 		return "", err
 	}
-	latestTmp := filepath.Join(root, latestTmpName)
-	if err := writeFileSync(latestTmp, []byte(name+"\n")); err != nil {
-		return "", err
-	}
-	if err := os.Rename(latestTmp, filepath.Join(root, latestName)); err != nil {
-		return "", err
-	}
-	if err := syncDir(root); err != nil {
+	if err := atomicfile.Replace(filepath.Join(root, latestName), filepath.Join(root, latestTmpName), []byte(name+"\n")); err != nil {
 		return "", err
 	}
 	if old != "" {
@@ -291,36 +286,6 @@ func replaceDir(tmp, final string) (string, error) {
 		return "", err
 	}
 	return old, nil
-}
-
-// writeFileSync creates or truncates path, writes b and fsyncs it.
-func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir fsyncs a directory so that renames and creations inside it are durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return f.Close()
 }
 
 // Load reads dir, checks format version, verifies the SHA-256 of every file listed in the manifest (and that

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"promptgan/internal/atomicfile"
 )
 
 const bestName = "best"
@@ -23,14 +25,10 @@ func SetBest(root, name string) error {
 	if _, err := readManifest(filepath.Join(root, name)); err != nil {
 		return fmt.Errorf("set best checkpoint %s: %w", filepath.Join(root, name), err)
 	}
-	tmp := filepath.Join(root, bestName+".tmp")
-	if err := writeFileSync(tmp, []byte(name+"\n")); err != nil {
+	if err := atomicfile.Replace(filepath.Join(root, bestName), filepath.Join(root, bestName+".tmp"), []byte(name+"\n")); err != nil {
 		return fmt.Errorf("set best checkpoint: %w", diskFullHint(err))
 	}
-	if err := os.Rename(tmp, filepath.Join(root, bestName)); err != nil {
-		return fmt.Errorf("set best checkpoint: %w", err)
-	}
-	return syncDir(root)
+	return nil
 }
 
 // Best returns the directory that root/best names; ErrNoCheckpoint when the
@@ -101,7 +99,7 @@ func Prune(root string, keep int) ([]string, error) {
 		}
 		removed = append(removed, name)
 	}
-	return removed, syncDir(root)
+	return removed, atomicfile.SyncDir(root)
 }
 
 // Sweep deletes what interrupted saves and prunes left in root: dot-prefixed

@@ -25,6 +25,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"promptgan/internal/atomicfile"
 )
 
 // MaxHeaderSize is the largest safetensors JSON header accepted (100 MiB).
@@ -246,7 +248,7 @@ func WriteSafetensors(path string, tensors map[string]Tensor, metadata map[strin
 	if err != nil {
 		return fmt.Errorf("write safetensors %s: %w", path, err)
 	}
-	if err := writeFileSync(path, b); err != nil {
+	if err := atomicfile.WriteSync(path, b); err != nil {
 		return fmt.Errorf("write safetensors %s: %w", path, err)
 	}
 	return nil

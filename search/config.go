@@ -15,7 +15,6 @@ import (
 	"promptgan/generator"
 	"promptgan/internal/nn"
 	"promptgan/targets"
-	"promptgan/targets/openai"
 	"promptgan/task"
 )
 
@@ -122,9 +121,9 @@ type OpenAIConfig struct {
 	MaxRetries  int      `yaml:"max_retries" json:"max_retries"` // retries of a call (429, 5xx, connection errors, timeouts); 0 = 6
 }
 
-// Options returns c as targets/openai options (model and max_tokens unset).
-func (c OpenAIConfig) Options() openai.Options {
-	return openai.Options{BaseURL: c.BaseURL, APIKeyEnv: c.APIKeyEnv, Endpoint: c.Endpoint, Temperature: c.Temperature, TopP: c.TopP,
+// Options returns c as an openai:MODEL target's options (model and max_tokens unset).
+func (c OpenAIConfig) Options() targets.OpenAIOptions {
+	return targets.OpenAIOptions{BaseURL: c.BaseURL, APIKeyEnv: c.APIKeyEnv, Endpoint: c.Endpoint, Temperature: c.Temperature, TopP: c.TopP,
 		Stop: c.Stop, SeedBits: c.SeedBits, Concurrency: c.Concurrency, Timeout: time.Duration(c.Timeout * float64(time.Second)), MaxRetries: c.MaxRetries}
 }
 
@@ -423,7 +422,7 @@ func (c Config) Validate() error {
 		{c.Device != "cpu" && c.Device != "cuda" && c.Device != "auto", fmt.Sprintf("device = %q: choose cpu, cuda or auto", c.Device)},
 		{targets.IsOpenAI(c.Target) && c.OpenAI.BaseURL == "", fmt.Sprintf("target = %q needs openai.base_url: the server's API root (--base-url http://HOST:PORT/v1)", c.Target)},
 		{targets.IsOpenAI(c.Target) && !c.Ledger, fmt.Sprintf("target = %q with ledger: false: every call to a server is paid for, so it goes through the call ledger; set ledger: true", c.Target)},
-		{c.OpenAI.Endpoint != "" && c.OpenAI.Endpoint != openai.EndpointCompletions && c.OpenAI.Endpoint != openai.EndpointChat, fmt.Sprintf("openai.endpoint = %q: choose completions or chat", c.OpenAI.Endpoint)},
+		{c.OpenAI.Endpoint != "" && c.OpenAI.Endpoint != targets.OpenAIEndpointCompletions && c.OpenAI.Endpoint != targets.OpenAIEndpointChat, fmt.Sprintf("openai.endpoint = %q: choose completions or chat", c.OpenAI.Endpoint)},
 		{c.OpenAI.SeedBits != 0 && c.OpenAI.SeedBits != 31 && c.OpenAI.SeedBits != 64, fmt.Sprintf("openai.seed_bits = %d: choose 31 (seed mod 2^31, any server) or 64 (the whole seed, e.g. promptgan serve)", c.OpenAI.SeedBits)},
 		{c.OpenAI.Concurrency < 0 || c.OpenAI.Concurrency > 4096, fmt.Sprintf("openai.concurrency = %d: must be in 1..4096 (0 = 8)", c.OpenAI.Concurrency)},
 		{!(c.OpenAI.Timeout >= 0 && c.OpenAI.Timeout <= 86400), fmt.Sprintf("openai.timeout = %v: seconds in (0, 86400] (0 = 60)", c.OpenAI.Timeout)},

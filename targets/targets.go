@@ -28,6 +28,17 @@ const OpenAIPrefix = "openai:"
 // IsOpenAI says whether name is an OpenAI-compatible target (openai:MODEL).
 func IsOpenAI(name string) bool { return strings.HasPrefix(name, OpenAIPrefix) }
 
+// OpenAIOptions is how an openai:MODEL target is reached and decodes
+// (targets/openai's Options), so that callers configure one through this
+// package alone.
+type OpenAIOptions = openai.Options
+
+// The endpoints an openai:MODEL target may call (OpenAIOptions.Endpoint).
+const (
+	OpenAIEndpointCompletions = openai.EndpointCompletions // /v1/completions: continue the prompt (the default)
+	OpenAIEndpointChat        = openai.EndpointChat        // /v1/chat/completions: the context as one user message
+)
+
 // Config says which target to open and how it decodes.
 type Config struct {
 	// Name is "identity" or the directory of an Optimum-layout ONNX export
@@ -48,7 +59,7 @@ type Config struct {
 	Temperature, TopP float64
 	// OpenAI configures an openai:MODEL target (its Model and MaxTokens
 	// are set by Open from Name and max(MaxNewTokens, GenLen)).
-	OpenAI openai.Options
+	OpenAI OpenAIOptions
 }
 
 // Opened is a target Open returned: the model, the vocabulary its tokens

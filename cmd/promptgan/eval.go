@@ -228,7 +228,11 @@ func plotRun(run, out string) ([]string, error) {
 	if out == "" {
 		out = filepath.Join(run, "plots")
 	}
-	return plot.Run(recs, out)
+	pts := make([]plot.Record, len(recs))
+	for i, r := range recs {
+		pts[i] = plot.Record(r)
+	}
+	return plot.Run(pts, out)
 }
 
 func printCompare(w io.Writer, rows []search.CompareRow) {

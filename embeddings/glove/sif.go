@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/mat"
+
+	"promptgan/internal/parallel"
 )
 
 // DefaultA is SIF's smoothing weight a, the value the paper recommends.
@@ -134,25 +135,10 @@ func (e *Encoder) Encode(ctx context.Context, texts []string) ([][]float32, erro
 	if len(texts) < parallelMin {
 		workers = 1
 	}
-	chunk := (len(texts) + workers - 1) / max(workers, 1)
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, len(texts))
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[w] = e.encodeRange(ctx, texts[lo:hi], out[lo:hi])
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := parallel.ForErr(len(texts), workers, func(lo, hi int) error {
+		return e.encodeRange(ctx, texts[lo:hi], out[lo:hi])
+	}); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

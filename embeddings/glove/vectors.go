@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"promptgan/internal/atomicfile"
 )
 
 // The vectors file, all integers little-endian:
@@ -134,35 +136,15 @@ func (v *Vectors) Encode() []byte {
 	return append(buf, sum[:]...)
 }
 
-// Write saves v to path atomically (temporary file, fsync, rename), so an
-// interrupted setup never leaves a half-written file behind, and sets v.SHA256.
+// Write saves v to path atomically ([atomicfile.Write]: temporary file,
+// fsync, rename), so an interrupted setup never leaves a half-written file
+// behind, and sets v.SHA256.
 func (v *Vectors) Write(path string) error {
 	data := v.Encode()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write vectors %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".part*")
-	if err != nil {
-		return fmt.Errorf("write vectors %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write vectors %s: %w", path, err)
-	}
-	// CreateTemp makes the file private; the cache is readable like any build output.
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write vectors %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write vectors %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write vectors %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, data); err != nil {
 		return fmt.Errorf("write vectors %s: %w", path, err)
 	}
 	v.SHA256 = hex.EncodeToString(data[len(data)-sumSize:])

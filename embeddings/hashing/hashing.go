@@ -6,9 +6,10 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"promptgan/internal/parallel"
 )
 
 const (
@@ -59,34 +60,19 @@ func (e *Encoder) Encode(ctx context.Context, texts []string) ([][]float32, erro
 	if len(texts) < parallelMin {
 		workers = 1
 	}
-	chunk := (len(texts) + workers - 1) / max(workers, 1)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, len(texts))
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var s scratch
-			for i := lo; i < hi; i++ {
-				if (i-lo)%1024 == 0 {
-					if err := ctx.Err(); err != nil {
-						errs[w] = fmt.Errorf("hashing encode: %w", err)
-						return
-					}
+	if err := parallel.ForErr(len(texts), workers, func(lo, hi int) error {
+		var s scratch
+		for i := lo; i < hi; i++ {
+			if (i-lo)%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("hashing encode: %w", err)
 				}
-				s.encode(texts[i], out[i])
 			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+			s.encode(texts[i], out[i])
 		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

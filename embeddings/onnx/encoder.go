@@ -15,9 +15,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"promptgan/internal/filehash"
 	"promptgan/internal/ort"
 	"promptgan/internal/tokenize"
-	"promptgan/targets/backend"
 )
 
 // The files of the layout.
@@ -127,11 +127,11 @@ func Open(dir string, opt Options) (*Encoder, error) {
 	if id, ok := e.tok.PadID(); ok {
 		e.pad = int64(id)
 	}
-	modelHash, err := backend.FileSHA256(modelPath)
+	modelHash, err := filehash.SHA256(modelPath)
 	if err != nil {
 		return nil, fmt.Errorf("embeddings/onnx: %w", err)
 	}
-	tokHash, err := backend.FileSHA256(tokPath)
+	tokHash, err := filehash.SHA256(tokPath)
 	if err != nil {
 		return nil, fmt.Errorf("embeddings/onnx: %w", err)
 	}
@@ -185,7 +185,7 @@ func readEncoderConfig(path string) (cfg encoderConfig, cfgHash string, err erro
 	if h := cfg.Hidden; h != nil && *h < 1 {
 		return cfg, "", fmt.Errorf("%s: field hidden_size is %d; it must be ≥ 1", path, *h)
 	}
-	h, err := backend.FileSHA256(path)
+	h, err := filehash.SHA256(path)
 	if err != nil {
 		return cfg, "", fmt.Errorf("embeddings/onnx: %w", err)
 	}

@@ -2,11 +2,11 @@ package nn
 
 import (
 	"math"
-	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"promptgan/internal/parallel"
 )
 
 // Sigmoid returns 1/(1+e^-x).
@@ -77,50 +77,11 @@ func ColSums(dst, x []float32, m, n int) {
 const colSumsSplit = 1 << 18
 
 // ParallelFor calls fn on disjoint ranges [lo, hi) covering [0, n), on up to
-// GOMAXPROCS goroutines. fn must write only to per-index outputs so that the
-// result does not depend on how [0, n) was split.
-func ParallelFor(n int, fn func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers > n {
-		workers = n
-	}
-	if workers <= 1 {
-		fn(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+// GOMAXPROCS goroutines ([parallel.For]). fn must write only to per-index
+// outputs so that the result does not depend on how [0, n) was split.
+func ParallelFor(n int, fn func(lo, hi int)) { parallel.For(n, 0, fn) }
 
 // ForEach calls fn(i) for every i in [0, n), each on its own goroutine (or
-// in turn when GOMAXPROCS is 1), and waits for all. It is for a few large,
-// independent pieces of work, such as the members of an ensemble: with
-// three members on two cores, ParallelFor's contiguous split gives one core
-// two members and the other one, and the second core idles for a third of
-// the time; one goroutine each lets the scheduler share both cores.
-func ForEach(n int, fn func(i int)) {
-	if n <= 1 || runtime.GOMAXPROCS(0) <= 1 {
-		for i := range n {
-			fn(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(i)
-		}()
-	}
-	wg.Wait()
-}
+// in turn when GOMAXPROCS is 1), and waits for all ([parallel.Each]): for a
+// few large, independent pieces of work, such as the members of an ensemble.
+func ForEach(n int, fn func(i int)) { parallel.Each(n, fn) }

@@ -16,9 +16,17 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
-
-	"promptgan/metrics"
 )
+
+// Record is one record of a run's metrics: the global step, the phase
+// ("mle", "d_pretrain", "adversarial", "eval", ...) and named values
+// (loss_g, d_real, nll_test, ...). Its fields are those of metrics.Record,
+// which converts to it: plot.Record(r).
+type Record struct {
+	Step   int
+	Phase  string
+	Values map[string]float64
+}
 
 // figure describes one PNG: which values to draw, from which records.
 type figure struct {
@@ -60,7 +68,7 @@ var palette = []color.Color{
 	color.RGBA{R: 0xCC, G: 0x79, B: 0xA7, A: 0xFF},
 }
 
-// Run reads recs and writes PNGs into dir (created if needed), returning the
+// Run draws recs and writes PNGs into dir (created if needed), returning the
 // paths written, in this order:
 //
 //	losses.png        loss_g and loss_d of training steps
@@ -77,7 +85,7 @@ var palette = []color.Color{
 // phases begin (MLE → D pre-training → adversarial), and the legend sits
 // below the plot, where it cannot cover a curve. A figure whose series are
 // all absent is skipped and not written. Errors name the file concerned.
-func Run(recs []metrics.Record, dir string) ([]string, error) {
+func Run(recs []Record, dir string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("plot: %w", err)
 	}
@@ -99,7 +107,7 @@ func Run(recs []metrics.Record, dir string) ([]string, error) {
 // series collects the values of key against step in the records of phase
 // ("" = every phase but "eval"). NaN is skipped; ±Inf is kept (drawn
 // clipped at the edge).
-func series(recs []metrics.Record, key, phase string) plotter.XYs {
+func series(recs []Record, key, phase string) plotter.XYs {
 	var xys plotter.XYs
 	for _, r := range recs {
 		if (phase == "" && r.Phase == "eval") || (phase != "" && r.Phase != phase) {
@@ -151,8 +159,8 @@ var phaseNames = map[string]string{"mle": "MLE", "d_pretrain": "D pre-training",
 
 // phaseBoundaries returns where the training phase changes in recs, in step
 // order ("eval" records are not a phase).
-func phaseBoundaries(recs []metrics.Record) []boundary {
-	var train []metrics.Record
+func phaseBoundaries(recs []Record) []boundary {
+	var train []Record
 	for _, r := range recs {
 		if r.Phase != "eval" {
 			train = append(train, r)
@@ -206,7 +214,7 @@ var boundaryColor = color.Gray{Y: 0x60}
 
 // draw1 draws figure f to path; it reports false (and writes nothing) if
 // every series is absent.
-func draw1(recs []metrics.Record, bounds []boundary, f figure, path string) (bool, error) {
+func draw1(recs []Record, bounds []boundary, f figure, path string) (bool, error) {
 	type line struct {
 		spec seriesSpec
 		col  color.Color

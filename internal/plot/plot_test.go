@@ -11,12 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"promptgan/metrics"
 )
 
-func synthetic(withD, withHeldout bool) []metrics.Record {
-	var recs []metrics.Record
+func synthetic(withD, withHeldout bool) []Record {
+	var recs []Record
 	for s := 0; s <= 50; s += 10 {
 		v := map[string]float64{"loss_g": 3 - 0.04*float64(s)}
 		if withD {
@@ -27,10 +25,10 @@ func synthetic(withD, withHeldout bool) []metrics.Record {
 		if s == 20 {
 			v["loss_g"] = math.NaN() // skipped
 		}
-		recs = append(recs, metrics.Record{Step: s, Phase: "adversarial", Values: v})
+		recs = append(recs, Record{Step: s, Phase: "adversarial", Values: v})
 		if withHeldout {
 			// nll_test is +Inf everywhere, so heldout.png shows only nll_oracle.
-			recs = append(recs, metrics.Record{Step: s, Phase: "eval", Values: map[string]float64{
+			recs = append(recs, Record{Step: s, Phase: "eval", Values: map[string]float64{
 				"nll_oracle": 9 - 0.1*float64(s), "nll_test": math.Inf(1),
 			}})
 		}
@@ -59,20 +57,20 @@ func checkPNG(t *testing.T, path string) {
 func TestRun(t *testing.T) {
 	tests := []struct {
 		name  string
-		recs  []metrics.Record
+		recs  []Record
 		files []string
 	}{
 		{"all", synthetic(true, true), []string{"losses.png", "discriminator.png", "heldout.png"}},
 		{"no discriminator", synthetic(false, true), []string{"losses.png", "heldout.png"}},
 		{"no heldout", synthetic(true, false), []string{"losses.png", "discriminator.png"}},
-		{"single point", []metrics.Record{{Step: 3, Phase: "mle", Values: map[string]float64{"loss_g": 1}}}, []string{"losses.png"}},
-		{"text run", []metrics.Record{
+		{"single point", []Record{{Step: 3, Phase: "mle", Values: map[string]float64{"loss_g": 1}}}, []string{"losses.png"}},
+		{"text run", []Record{
 			{Step: 10, Phase: "adversarial", Values: map[string]float64{"loss_g": 1}},
 			{Step: 10, Phase: "eval", Values: map[string]float64{"auc": 0.8, "accuracy": 0.7, "ece": 0.05}},
 			{Step: 20, Phase: "eval", Values: map[string]float64{"auc": 0.85, "accuracy": 0.75, "ece": 0.04}},
 		}, []string{"losses.png", "evaluator.png"}},
-		{"heldout only outside eval", []metrics.Record{{Step: 3, Phase: "mle", Values: map[string]float64{"nll_test": 1}}}, nil},
-		{"only non-finite", []metrics.Record{{Step: 3, Phase: "mle", Values: map[string]float64{"loss_d": math.NaN()}}}, nil},
+		{"heldout only outside eval", []Record{{Step: 3, Phase: "mle", Values: map[string]float64{"nll_test": 1}}}, nil},
+		{"only non-finite", []Record{{Step: 3, Phase: "mle", Values: map[string]float64{"loss_d": math.NaN()}}}, nil},
 		{"empty", nil, nil},
 	}
 	for _, tc := range tests {
@@ -131,9 +129,9 @@ func TestRunExtremeValuesFinish(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var recs []metrics.Record
+			var recs []Record
 			for i, v := range tc.vals {
-				recs = append(recs, metrics.Record{Step: i + 1, Phase: "adversarial", Values: map[string]float64{"loss_g": v, "loss_d": -v}})
+				recs = append(recs, Record{Step: i + 1, Phase: "adversarial", Values: map[string]float64{"loss_g": v, "loss_d": -v}})
 			}
 			dir := t.TempDir()
 			done := make(chan error, 1)
@@ -185,17 +183,17 @@ func TestDisplayRange(t *testing.T) {
 }
 
 func TestPhaseBoundaries(t *testing.T) {
-	rec := func(step int, phase string) metrics.Record { return metrics.Record{Step: step, Phase: phase} }
+	rec := func(step int, phase string) Record { return Record{Step: step, Phase: phase} }
 	tests := []struct {
 		name string
-		recs []metrics.Record
+		recs []Record
 		want []boundary
 	}{
-		{"full run", []metrics.Record{rec(10, "mle"), rec(20, "mle"), rec(20, "eval"), rec(25, "d_pretrain"), rec(30, "adversarial"), rec(40, "adversarial")},
+		{"full run", []Record{rec(10, "mle"), rec(20, "mle"), rec(20, "eval"), rec(25, "d_pretrain"), rec(30, "adversarial"), rec(40, "adversarial")},
 			[]boundary{{20, "D pre-training"}, {25, "adversarial"}}},
-		{"out of order, eval between", []metrics.Record{rec(30, "adversarial"), rec(5, "mle"), rec(10, "eval")},
+		{"out of order, eval between", []Record{rec(30, "adversarial"), rec(5, "mle"), rec(10, "eval")},
 			[]boundary{{5, "adversarial"}}},
-		{"one phase", []metrics.Record{rec(1, "mle"), rec(2, "mle")}, nil},
+		{"one phase", []Record{rec(1, "mle"), rec(2, "mle")}, nil},
 		{"no records", nil, nil},
 	}
 	for _, tc := range tests {
@@ -210,9 +208,9 @@ func TestPhaseBoundaries(t *testing.T) {
 // The legend is drawn below the plot, never over the curves: the top right
 // of the data area, where gonum puts a legend, holds no text.
 func TestLegendOutsideData(t *testing.T) {
-	var recs []metrics.Record
+	var recs []Record
 	for s := 1; s <= 50; s++ {
-		recs = append(recs, metrics.Record{Step: s, Phase: "adversarial", Values: map[string]float64{"loss_g": float64(s % 7), "loss_d": float64(s % 5)}})
+		recs = append(recs, Record{Step: s, Phase: "adversarial", Values: map[string]float64{"loss_g": float64(s % 7), "loss_d": float64(s % 5)}})
 	}
 	dir := t.TempDir()
 	if _, err := Run(recs, dir); err != nil {

@@ -1,25 +1,9 @@
 package backend
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"os"
-)
+import "promptgan/internal/filehash"
 
-// FileSHA256 streams the file at path through SHA-256 and returns the hex
-// digest: what backends put in their fingerprints, so that a ledger never
-// answers a call for a model whose files changed.
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: read: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+// FileSHA256 is [filehash.SHA256]: the hex SHA-256 of the file at path, what
+// backends put in their fingerprints, so that a ledger never answers a call
+// for a model whose files changed. Kept for search's callers; new code calls
+// filehash.SHA256.
+func FileSHA256(path string) (string, error) { return filehash.SHA256(path) }

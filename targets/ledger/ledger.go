@@ -98,6 +98,7 @@ import (
 	"slices"
 	"sync"
 
+	"promptgan/internal/atomicfile"
 	"promptgan/targets/backend"
 )
 
@@ -231,11 +232,12 @@ func open(dir string, opts Options) (_ *Ledger, err error) {
 
 	path := filepath.Join(dir, logName)
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-		if err := createLog(dir, path); err != nil {
+		// a new log holds only the header: temp file, fsync, rename, fsync of the directory
+		if err := atomicfile.Replace(path, path+tmpSuffix, header(FormatVersion)); err != nil {
 			return nil, err
 		}
 		if dirCreated {
-			if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			if err := atomicfile.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
 				return nil, err
 			}
 		}
@@ -277,19 +279,6 @@ func header(v uint32) []byte {
 	b = append(b, magic...)
 	b = binary.LittleEndian.AppendUint32(b, v)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-}
-
-// createLog writes a new log holding only the header: temp file, fsync,
-// rename, fsync of the directory.
-func createLog(dir, path string) error {
-	tmp := path + tmpSuffix
-	if err := writeFileSync(tmp, header(FormatVersion)); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
 }
 
 // load checks the header, reads every record into the index and deals with a
@@ -485,10 +474,10 @@ func (l *Ledger) badRecord(off, size int64, problem string) error {
 		if _, err := l.f.ReadAt(tail, off); err != nil {
 			return fmt.Errorf("%s: read damaged tail at byte offset %d: %w", l.path, off, err)
 		}
-		if err := writeFileSync(backup, tail); err != nil {
+		if err := atomicfile.WriteSync(backup, tail); err != nil {
 			return fmt.Errorf("save damaged tail: %w", err)
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := atomicfile.SyncDir(l.dir); err != nil {
 			return err
 		}
 		l.log.Warn("ledger: repaired a damaged log by dropping everything from the first bad record on",
@@ -712,34 +701,4 @@ func (e *corruptError) Unwrap() error { return ErrCorrupt }
 
 func corruptf(format string, args ...any) error {
 	return &corruptError{msg: fmt.Sprintf(format, args...)}
-}
-
-// writeFileSync creates or truncates path, writes b and fsyncs it.
-func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", path, err)
-	}
-	return f.Close()
-}
-
-// syncDir fsyncs a directory so that creations and renames inside it are durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return f.Close()
 }

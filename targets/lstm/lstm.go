@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"promptgan/generator"
+	"promptgan/internal/filehash"
 	"promptgan/internal/nn"
 	"promptgan/targets/backend"
 )
@@ -43,7 +44,7 @@ func NewOracle(path string, m int) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum, err := backend.FileSHA256(path)
+	sum, err := filehash.SHA256(path)
 	if err != nil {
 		return nil, fmt.Errorf("oracle target: %w", err)
 	}

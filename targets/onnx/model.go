@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"promptgan/internal/filehash"
 	"promptgan/internal/ort"
 	"promptgan/internal/tokenize"
 	"promptgan/targets/backend"
@@ -139,13 +140,13 @@ func Open(dir string, opt Options) (*Model, error) {
 		} else if err != nil {
 			return nil, err
 		}
-		if tokHash, err = backend.FileSHA256(tokPath); err != nil {
+		if tokHash, err = filehash.SHA256(tokPath); err != nil {
 			return nil, err
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	modelHash, err := backend.FileSHA256(modelPath)
+	modelHash, err := filehash.SHA256(modelPath)
 	if err != nil {
 		return nil, err
 	}
