@@ -725,6 +725,8 @@ func (r *run) evolution(ctx context.Context, pre int) (MethodResult, error) {
 	return r.ranked(ctx, pre, MethodEvolution, r.evolutionSearch(pre), streamEvolution, streamEvolutionSeeds, r.dScore)
 }
 
+// evolutionSearch is evolution's settings, shared by ceiling-g so that the
+// two differ in their evaluator alone.
 func (r *run) evolutionSearch(pre int) rank.Evolution {
 	return rank.Evolution{Population: r.o.Population, Tournament: r.o.Tournament, Budget: r.o.Budget - pre, Keep: r.o.Output}
 }
