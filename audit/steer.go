@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
 	"promptgan/internal/nn"
+	"promptgan/search/rank"
 	"promptgan/targets"
 	"promptgan/task"
 )
@@ -253,23 +253,8 @@ func partTextsOf(docs []Doc, part, class string) []string {
 // RandomPrompt returns lo..hi words drawn uniformly from vocab, joined by
 // spaces: the random word prompts of the steerability table.
 func RandomPrompt(rng *nn.RNG, vocab []string, lo, hi int) string {
-	n := lo + rng.IntN(hi-lo+1)
-	ws := make([]string, n)
-	for i := range ws {
-		ws[i] = vocab[rng.IntN(len(vocab))]
-	}
-	return strings.Join(ws, " ")
+	return strings.Join(rank.RandomWords(rng, vocab, lo, hi), " ")
 }
-
-// candidate is a prompt of the ceiling's population: its words and the
-// running mean of its task score over every generation it was scored in.
-type candidate struct {
-	words []string
-	sum   float64
-	evals int
-}
-
-func (c candidate) mean() float64 { return c.sum / float64(max(c.evals, 1)) }
 
 // SearchCeiling is the ceiling's search (below) for task t with o's
 // Ceiling* settings, Vocab, words per prompt and Continuations (the
@@ -285,163 +270,55 @@ func SearchCeiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error)
 	return ceiling(ctx, o, t)
 }
 
-// ceiling is a (μ+λ) evolutionary search over word prompts, started from
-// the task's seed prompts and random ones, whose fitness is the task score
-// itself (the audit, through the fluency filter): a diagnostic of what
+// ceiling is rank.WordEvolution over word prompts of the target's words,
+// started from the task's seed prompts (unless CeilingFromRandom) and
+// random ones, whose fitness is the task score itself (the audit, through
+// the fluency filter) on fresh seeds each generation: a diagnostic of what
 // search reaches at this budget with a perfect evaluator, not a method.
-// Each generation keeps the better half by mean score and fills the other
-// half with mutants of it (replace, insert or delete a word, or splice two
-// parents; never a prompt already seen), then scores the whole population
-// on that generation's fresh seeds: survivors are re-scored, so a prompt
-// that got in on a lucky draw of continuations is found out rather than
-// kept (measured: scored once on fixed seeds, the search's best prompts
-// fell from their search score to below the seed prompts' on the
-// evaluation seeds). The best mean, among prompts scored at least twice
-// when any are, is re-scored on the evaluation seeds.
+// Its best prompt is re-scored on the evaluation seeds.
 func ceiling(ctx context.Context, o SteerOptions, t Task) (Ceiling, error) {
-	rng := nn.NewRNG(o.CeilingSeed, 0xce11)
 	n := o.CeilingContinuations
-	seen := map[string]bool{}
-	var c Ceiling
-	evaluate := func(pop []candidate, gen int) error {
+	search := rank.WordEvolution{
+		Population: o.CeilingPopulation, Continuations: n, Budget: o.CeilingBudget,
+		Vocab: o.Vocab, MinWords: o.MinWords, MaxWords: o.MaxWords,
+	}
+	if !o.CeilingFromRandom {
+		search.Start = t.Seeds // what a user would try first is where search starts
+	}
+	evaluate := func(ctx context.Context, prompts []string, gen int) ([]float64, error) {
 		seeds := make([]uint64, n)
 		for i := range seeds {
 			seeds[i] = 1_000_000 + uint64(gen*n+i) // never the evaluation seeds
 		}
-		prompts := make([]string, len(pop))
-		for i, cd := range pop {
-			prompts[i] = strings.Join(cd.words, " ")
-		}
 		r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, prompts, seeds)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for i := range pop {
-			pop[i].sum += r.Prompts[i].Score
-			pop[i].evals++
-			if pop[i].evals == 1 {
-				c.Prompts++
-			}
+		out := make([]float64, len(r.Prompts))
+		for i, p := range r.Prompts {
+			out[i] = p.Score
 		}
-		c.Calls += r.Calls
+		return out, nil
+	}
+	gens := 1 // the first is not reported
+	res, err := search.Search(ctx, nn.NewRNG(o.CeilingSeed, 0xce11), evaluate, func(calls int, best []rank.Candidate) error {
+		gens++
+		o.Logger.Debug("ceiling generation", "task", t.Name, "generation", gens, "calls", calls, "best", best[0].Text, "mean", best[0].Score)
 		return nil
-	}
-	fresh := func(gen func() []string) []string {
-		for range 20 {
-			w := gen()
-			if k := strings.Join(w, " "); !seen[k] {
-				seen[k] = true
-				return w
-			}
-		}
-		return nil
-	}
-	pop := make([]candidate, 0, o.CeilingPopulation)
-	if !o.CeilingFromRandom {
-		for _, p := range t.Seeds {
-			w := strings.Fields(p)
-			if k := strings.Join(w, " "); len(w) > 0 && !seen[k] && len(pop) < o.CeilingPopulation {
-				seen[k] = true
-				pop = append(pop, candidate{words: w})
-			}
-		}
-	}
-	for len(pop) < o.CeilingPopulation {
-		w := fresh(func() []string { return strings.Fields(RandomPrompt(rng, o.Vocab, o.MinWords, o.MaxWords)) })
-		if w == nil {
-			break
-		}
-		pop = append(pop, candidate{words: w})
-	}
-	if err := evaluate(pop, 0); err != nil {
-		return c, err
-	}
-	c.Generations = 1
-	keep := max(o.CeilingPopulation/2, 1)
-	byMean := func(a, b candidate) int {
-		switch {
-		case a.mean() > b.mean():
-			return -1
-		case a.mean() < b.mean():
-			return 1
-		}
-		return 0
-	}
-	for {
-		slices.SortStableFunc(pop, byMean)
-		pop = pop[:min(keep, len(pop))]
-		var kids []candidate
-		for range o.CeilingPopulation - len(pop) {
-			if w := fresh(func() []string { return mutate(rng, pop, o) }); w != nil {
-				kids = append(kids, candidate{words: w})
-			}
-		}
-		if len(kids) == 0 || c.Calls+(len(pop)+len(kids))*n > o.CeilingBudget {
-			break
-		}
-		pop = append(pop, kids...)
-		if err := evaluate(pop, c.Generations); err != nil {
-			return c, err
-		}
-		c.Generations++
-		slices.SortStableFunc(pop, byMean)
-		o.Logger.Debug("ceiling generation", "task", t.Name, "generation", c.Generations, "calls", c.Calls,
-			"best", strings.Join(pop[0].words, " "), "mean", pop[0].mean(), "scored", pop[0].evals)
-	}
-	slices.SortStableFunc(pop, byMean)
-	best := pop[0]
-	for _, cd := range pop {
-		if cd.evals >= 2 {
-			best = cd // the best mean among the re-scored ones
-			break
-		}
-	}
-	c.Prompt, c.SearchScore = strings.Join(best.words, " "), best.mean()
-	r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, []string{c.Prompt}, EvalSeeds(o.Continuations))
+	})
+	c := Ceiling{Prompt: res.Best.Text, SearchScore: res.Best.Score, Calls: res.Calls, Prompts: res.Prompts, Generations: res.Generations}
 	if err != nil {
 		return c, err
+	}
+	r, err := Score(ctx, o.Judge, o.Target, o.Template, t.Class, []string{c.Prompt}, EvalSeeds(o.Continuations))
+	if err != nil {
+		return c, fmt.Errorf("re-score %q on the evaluation seeds: %w", c.Prompt, err)
 	}
 	c.Score = r.Score
 	if len(r.Prompts[0].Continuations) > 0 {
 		c.Sample = r.Prompts[0].Continuations[0]
 	}
 	return c, nil
-}
-
-// mutate returns a new word list from the elite pop: a random parent with
-// one word replaced, inserted or deleted, or spliced with another parent,
-// kept within MinWords..MaxWords.
-func mutate(rng *nn.RNG, pop []candidate, o SteerOptions) []string {
-	a := slices.Clone(pop[rng.IntN(len(pop))].words)
-	word := func() string { return o.Vocab[rng.IntN(len(o.Vocab))] }
-	switch rng.IntN(4) {
-	case 0:
-		a[rng.IntN(len(a))] = word()
-	case 1:
-		if len(a) < o.MaxWords {
-			a = slices.Insert(a, rng.IntN(len(a)+1), word())
-		} else {
-			a[rng.IntN(len(a))] = word()
-		}
-	case 2:
-		if len(a) > o.MinWords {
-			i := rng.IntN(len(a))
-			a = slices.Delete(a, i, i+1)
-			break
-		}
-		a[rng.IntN(len(a))] = word()
-	default:
-		b := pop[rng.IntN(len(pop))].words
-		cut := 1 + rng.IntN(len(a))
-		a = append(a[:cut:cut], b[min(cut, len(b)):]...)
-		for len(a) < o.MinWords {
-			a = append(a, word())
-		}
-		if len(a) > o.MaxWords {
-			a = a[:o.MaxWords]
-		}
-	}
-	return a
 }
 
 // TargetWords returns the target's vocabulary as words for random prompts:

@@ -34,6 +34,11 @@
 //     itself (audit.SearchCeiling) at the same budget — search without
 //     G's prior.
 //
+// The searches are package rank's, once for every benchmark: best-of-n,
+// evolution and ceiling-g run rank.BestOfN and rank.Evolution over G's
+// prompts read as text (rank.Space, the evaluator this package's), and the
+// ceiling's search is rank.WordEvolution.
+//
 // Beside them, with Options.Docs, each task's Real: the audit's score of
 // the class's own held-out text, the level at which a method has made the
 // target write as the class does (a reference, not a bound: a prompt can
@@ -64,6 +69,7 @@ import (
 	"promptgan/generator"
 	"promptgan/internal/nn"
 	"promptgan/search"
+	"promptgan/search/rank"
 	"promptgan/targets"
 	"promptgan/task"
 )
@@ -637,37 +643,6 @@ func (r *run) dMeans(ctx context.Context, gens []string, n int) ([]float64, erro
 	return out, nil
 }
 
-// candidate is a prompt with its evaluator's score.
-type candidate struct {
-	ids   []int32 // G's tokens (nil for text-only prompts)
-	text  string
-	score float64
-}
-
-// top returns the best n distinct prompts of pool, best first (stable: ties
-// keep pool's order; a repeated prompt keeps its best score).
-func top(pool []candidate, n int) []candidate {
-	sorted := slices.Clone(pool)
-	sort.SliceStable(sorted, func(a, b int) bool { return sorted[a].score > sorted[b].score })
-	var out []candidate
-	seen := map[string]bool{}
-	for _, c := range sorted {
-		if !seen[c.text] && len(out) < n {
-			seen[c.text] = true
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func texts(cs []candidate) []string {
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = c.text
-	}
-	return out
-}
-
 // schedule says when a method passes the next points of the call schedule.
 type schedule struct {
 	o    Options
@@ -705,13 +680,13 @@ func (r *run) seedPrompts(ctx context.Context, pre int) (MethodResult, error) {
 	if err != nil {
 		return mr, err
 	}
-	pool := make([]candidate, len(r.t.Seeds))
+	pool := make([]rank.Candidate, len(r.t.Seeds))
 	for i, s := range r.t.Seeds {
-		pool[i] = candidate{text: s, score: d[i]}
+		pool[i] = rank.Candidate{Text: s, Score: d[i]}
 	}
-	best := top(pool, len(pool))
+	best := rank.Distinct(pool, len(pool))
 	mr.Calls, mr.WallS, mr.GenerateS = pre+c.calls, time.Since(start).Seconds(), c.seconds
-	p, err := r.score(ctx, texts(best), mr.Calls, best[0].score)
+	p, err := r.score(ctx, rank.Texts(best), mr.Calls, best[0].Score)
 	mr.Points = append(mr.Points, p)
 	return mr, err
 }
@@ -732,56 +707,28 @@ func (r *run) random(ctx context.Context, _ int) (MethodResult, error) {
 }
 
 // bestOfN samples batches of prompts from the pre-trained G, has each
-// continued Continuations times, and keeps the best Output by D's mean.
+// continued Continuations times, and keeps the best Output by D's mean
+// (rank.BestOfN).
 func (r *run) bestOfN(ctx context.Context, pre int) (MethodResult, error) {
-	mr := MethodResult{Name: MethodBestOfN}
-	c := &counter{Model: r.o.Target.Model}
-	sample, seeds := nn.NewRNG(r.seed, streamBestOfN), nn.NewRNG(r.seed, streamBestOfNSeeds)
-	k, budget := r.o.Continuations, r.o.Budget-pre
-	sched := schedule{o: r.o}
-	var pool []candidate
-	var wall float64
-	for c.calls+k <= budget {
-		start := time.Now()
-		n := min(r.o.CandidateBatch, (budget-c.calls)/k)
-		ids, err := r.tr.SamplePrompts(n, 1, sample)
-		if err != nil {
-			return mr, err
-		}
-		ts, err := r.tr.PromptTexts(ids)
-		if err != nil {
-			return mr, err
-		}
-		d, err := r.dScore(ctx, c, ts, k, seeds)
-		if err != nil {
-			return mr, err
-		}
-		for i := range ts {
-			pool = append(pool, candidate{text: ts[i], score: d[i]})
-		}
-		pool = top(pool, r.o.Output)
-		wall += time.Since(start).Seconds()
-		if sched.due(pre+c.calls) || c.calls+k > budget {
-			p, err := r.score(ctx, texts(pool), pre+c.calls, pool[0].score)
-			if err != nil {
-				return mr, err
-			}
-			mr.Points = append(mr.Points, p)
-		}
-	}
-	mr.Calls, mr.WallS, mr.GenerateS = pre+c.calls, wall, c.seconds
-	return mr, nil
+	s := rank.BestOfN{Batch: r.o.CandidateBatch, Budget: r.o.Budget - pre, Keep: r.o.Output}
+	return r.ranked(ctx, pre, MethodBestOfN, s, streamBestOfN, streamBestOfNSeeds, r.dScore)
 }
 
-// evolution is a (μ+λ) genetic search over G's token prompts, as
-// rank.Evolution but on text: the population starts as Population samples
-// of the pre-trained G; each generation breeds Population children by
-// tournament selection, one-point crossover (probability ½) and token
+// evolution is a (μ+λ) genetic search over G's token prompts
+// (rank.Evolution), read as text: the population starts as Population
+// samples of the pre-trained G; each generation breeds Population children
+// by tournament selection, one-point crossover (probability ½) and token
 // mutation (each position with probability 1/k, from a fresh sample of G);
 // fitness is D's mean verdict on Continuations continuations; the best
 // Population of parents and children survive.
 func (r *run) evolution(ctx context.Context, pre int) (MethodResult, error) {
-	return r.evolve(ctx, pre, MethodEvolution, r.o.Continuations, nn.NewRNG(r.seed, streamEvolution), nn.NewRNG(r.seed, streamEvolutionSeeds), r.dScore)
+	return r.ranked(ctx, pre, MethodEvolution, r.evolutionSearch(pre), streamEvolution, streamEvolutionSeeds, r.dScore)
+}
+
+// evolutionSearch is evolution's settings, shared by ceiling-g so that the
+// two differ in their evaluator alone.
+func (r *run) evolutionSearch(pre int) rank.Evolution {
+	return rank.Evolution{Population: r.o.Population, Tournament: r.o.Tournament, Budget: r.o.Budget - pre, Keep: r.o.Output}
 }
 
 // ceilingG is evolution with the audit as its evaluator: the same search
@@ -795,7 +742,7 @@ func (r *run) evolution(ctx context.Context, pre int) (MethodResult, error) {
 // tasks (below it on some seeds) — on four continuations the audit's
 // verdict ranks candidates no better than D's.
 func (r *run) ceilingG(ctx context.Context, pre int) (MethodResult, error) {
-	fitness := func(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]float64, error) {
+	audited := func(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]float64, error) {
 		gens, err := r.continueEach(ctx, tg, prompts, n, rng) // as dScore: the same continuations evolution's D judges
 		if err != nil {
 			return nil, err
@@ -810,76 +757,54 @@ func (r *run) ceilingG(ctx context.Context, pre int) (MethodResult, error) {
 		}
 		return out, nil
 	}
-	return r.evolve(ctx, pre, MethodCeilingG, r.o.Continuations, nn.NewRNG(r.seed, streamEvolution), nn.NewRNG(r.seed, streamEvolutionSeeds), fitness)
+	return r.ranked(ctx, pre, MethodCeilingG, r.evolutionSearch(pre), streamEvolution, streamEvolutionSeeds, audited)
 }
 
-// evolve is evolution's search, named name, with k continuations a
-// candidate scored by fitness (D's mean verdict, or the audit's score).
-func (r *run) evolve(ctx context.Context, pre int, name string, k int, rng, seeds *nn.RNG,
-	fitness func(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]float64, error)) (MethodResult, error) {
+// fitness scores text prompts on tg, n continuations each with seeds from
+// rng (the method's own stream): D's mean verdict, or the audit's score.
+type fitness func(ctx context.Context, tg targets.Model, prompts []string, n int, rng *nn.RNG) ([]float64, error)
+
+// ranked runs method, named name, over G's prompts read as text, each
+// evaluated by fit on Continuations continuations, with the budget left
+// after the shared pre-training (pre calls) and the RNG streams sample (G's
+// samples and the search's choices) and seeds (the continuations'). Its
+// output is scored by the audit at the schedule's points and at its last
+// step; its wall time excludes that scoring.
+func (r *run) ranked(ctx context.Context, pre int, name string, method rank.Search, sample, seeds uint64, fit fitness) (MethodResult, error) {
 	mr := MethodResult{Name: name}
 	c := &counter{Model: r.o.Target.Model}
-	budget, K := r.o.Budget-pre, r.tr.Cfg.PromptLen
-	sched := schedule{o: r.o}
-	var pop []candidate // best first
-	var wall float64
-	for c.calls+k <= budget {
-		start := time.Now()
-		n := min(r.o.Population, (budget-c.calls)/k)
-		fresh, err := r.tr.SamplePrompts(n, 1, rng)
-		if err != nil {
-			return mr, err
-		}
-		children := fresh
-		if len(pop) > 0 {
-			children = make([]int32, 0, n*K)
-			pick := func() []int32 {
-				w := pop[rng.IntN(len(pop))]
-				for range r.o.Tournament - 1 {
-					if x := pop[rng.IntN(len(pop))]; x.score > w.score {
-						w = x
-					}
-				}
-				return w.ids
-			}
-			for i := range n {
-				child := slices.Clone(pick())
-				if other := pick(); K > 1 && rng.Float64() < 0.5 {
-					cut := 1 + rng.IntN(K-1)
-					copy(child[cut:], other[cut:])
-				}
-				for j := range K {
-					if rng.Float64() < 1/float64(K) {
-						child[j] = fresh[i*K+j]
-					}
-				}
-				children = append(children, child...)
-			}
-		}
-		ts, err := r.tr.PromptTexts(children)
-		if err != nil {
-			return mr, err
-		}
-		d, err := fitness(ctx, c, ts, k, seeds)
-		if err != nil {
-			return mr, err
-		}
-		for i := range ts {
-			pop = append(pop, candidate{ids: children[i*K : (i+1)*K], text: ts[i], score: d[i]})
-		}
-		sort.SliceStable(pop, func(a, b int) bool { return pop[a].score > pop[b].score })
-		pop = pop[:min(len(pop), r.o.Population)]
-		wall += time.Since(start).Seconds()
-		if sched.due(pre+c.calls) || c.calls+k > budget {
-			best := top(pop, r.o.Output)
-			p, err := r.score(ctx, texts(best), pre+c.calls, best[0].score)
-			if err != nil {
-				return mr, err
-			}
-			mr.Points = append(mr.Points, p)
-		}
+	k, budget := r.o.Continuations, r.o.Budget-pre
+	seedRNG := nn.NewRNG(r.seed, seeds)
+	space := rank.Space{
+		PromptLen: r.tr.Cfg.PromptLen,
+		Sample:    func(n int, rng *nn.RNG) ([]int32, error) { return r.tr.SamplePrompts(n, 1, rng) },
+		Text:      r.tr.PromptTexts,
+		Evaluate: func(ctx context.Context, _ []int32, texts []string) ([]float64, error) {
+			return fit(ctx, c, texts, k, seedRNG)
+		},
+		Calls: k,
 	}
-	mr.Calls, mr.WallS, mr.GenerateS = pre+c.calls, wall, c.seconds
+	sched := schedule{o: r.o}
+	var wall float64
+	start := time.Now()
+	_, calls, err := method.RunSpace(ctx, space, nn.NewRNG(r.seed, sample), func(calls int, best []rank.Candidate) error {
+		wall += time.Since(start).Seconds()
+		defer func() { start = time.Now() }()
+		// due first: it counts the points passed, whether or not this is the last step
+		if !sched.due(pre+calls) && calls+k <= budget {
+			return nil
+		}
+		p, err := r.score(ctx, rank.Texts(best), pre+calls, best[0].Score)
+		if err != nil {
+			return err
+		}
+		mr.Points = append(mr.Points, p)
+		return nil
+	})
+	if err != nil {
+		return mr, err
+	}
+	mr.Calls, mr.WallS, mr.GenerateS = pre+calls, wall, c.seconds
 	return mr, nil
 }
 
@@ -936,7 +861,7 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 			return nil
 		}
 		t0 := time.Now()
-		rank := func() ([]candidate, error) {
+		ranking := func() ([]rank.Candidate, error) {
 			var gens []string
 			for _, p := range order {
 				gens = append(gens, hall[p].gens...)
@@ -947,7 +872,7 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 			}
 			return r.rankHall(ps, order, func(p string) int { return len(hall[p].gens) }), nil
 		}
-		pool, err := rank()
+		pool, err := ranking()
 		if err != nil {
 			return err
 		}
@@ -957,12 +882,12 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 				n = (r.o.Budget - calls) / k // what earlier points and the steps' rounding left unspent
 			}
 			var check []string
-			for _, cd := range top(pool, len(pool)) {
+			for _, cd := range rank.Distinct(pool, len(pool)) {
 				if len(check) == n {
 					break
 				}
-				if !verified[cd.text] {
-					check, verified[cd.text] = append(check, cd.text), true
+				if !verified[cd.Text] {
+					check, verified[cd.Text] = append(check, cd.Text), true
 				}
 			}
 			verifyLeft -= len(check) * k
@@ -973,14 +898,14 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 			for i, p := range check {
 				hall[p].gens = append(hall[p].gens, gens[i*k:(i+1)*k]...)
 			}
-			if pool, err = rank(); err != nil {
+			if pool, err = ranking(); err != nil {
 				return err
 			}
 			calls = pre + c.calls
 		}
-		best := top(pool, r.o.Output)
+		best := rank.Distinct(pool, r.o.Output)
 		wall += time.Since(t0).Seconds() // ranking the hall is the method's work
-		p, err := r.score(ctx, texts(best), calls, best[0].score)
+		p, err := r.score(ctx, rank.Texts(best), calls, best[0].Score)
 		if err != nil {
 			return err
 		}
@@ -997,13 +922,13 @@ func (r *run) promptgan(ctx context.Context, pre int) (MethodResult, error) {
 // rankHall scores the hall's prompts (order) from D's verdicts ps on
 // their generations, prompt by prompt (n(p) each): the mean, shrunk toward
 // the hall's mean by HallShrinkage.
-func (r *run) rankHall(ps []search.PairScore, order []string, n func(string) int) []candidate {
+func (r *run) rankHall(ps []search.PairScore, order []string, n func(string) int) []rank.Candidate {
 	var mu float64
 	for _, s := range ps {
 		mu += s.Score / float64(len(ps))
 	}
 	m := r.o.HallShrinkage
-	pool := make([]candidate, len(order))
+	pool := make([]rank.Candidate, len(order))
 	at := 0
 	for i, p := range order {
 		k := n(p)
@@ -1011,7 +936,7 @@ func (r *run) rankHall(ps []search.PairScore, order []string, n func(string) int
 		for _, s := range ps[at : at+k] {
 			sum += s.Score
 		}
-		pool[i] = candidate{text: p, score: sum / (float64(k) + m)}
+		pool[i] = rank.Candidate{Text: p, Score: sum / (float64(k) + m)}
 		at += k
 	}
 	return pool

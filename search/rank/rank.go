@@ -1,20 +1,27 @@
-// Package rank holds promptgan's search baselines over token prompts, as
-// reusable code: best-of-N (sample candidate prompts from a prior generator
-// G in batches, continue them on the target, keep the N that a scorer ranks
-// highest) and a (μ+λ) evolutionary search (tournament selection, one-point
-// crossover, token mutation from fresh samples of G, elitism).
+// Package rank holds promptgan's search baselines, once, for every kind of
+// prompt: best-of-N (sample candidate prompts from a prior generator G in
+// batches, evaluate them, keep the N ranked highest), a (μ+λ) evolutionary
+// search over G's token prompts (tournament selection, one-point crossover,
+// token mutation from fresh samples of G, elitism), and WordEvolution, an
+// evolutionary search over word prompts of a vocabulary that re-scores its
+// survivors every generation (the audit's ceiling).
 //
-// A search only ranks: it does not train G or D. Its fitness is a Scorer of
-// the target's continuations: the discriminator's probability of "real"
-// (DiscriminatorScorer) or any exact metric. Every continuation is one call
-// of the target (one request), and a search spends exactly its budget of
-// calls. Given the same prior, target, scorer, settings and RNG states, a
-// search draws the same numbers in the same order and so returns the same
-// candidates (the steer-oracle benchmark relies on this).
+// A search only ranks: it does not train G or D. What it ranks by is the
+// caller's. BestOfN and Evolution run either on a token Problem (prompts
+// continued on a token target, the continuations scored by a Scorer such as
+// DiscriminatorScorer) or on a Space, where the caller supplies how prompts
+// are drawn and evaluated: continued as text and judged by a text D or by
+// the audit, several continuations a prompt. A search spends exactly its
+// budget of target calls (as far as whole evaluations fit). Given the same
+// prior, evaluator, settings and RNG states, a search draws the same
+// numbers in the same order and so returns the same candidates: the
+// steer-oracle and English benchmarks rely on this, so a change to the
+// order of draws here changes their published figures.
 //
-// The package is meant for the `promptgan score` and `promptgan search`
-// commands and serves the steer-oracle benchmark's baselines; it does not
-// depend on the adversarial trainer (package search).
+// The package serves the benchmarks' baselines and diagnostics and is meant
+// for the `promptgan score` and `promptgan search` commands; it depends on
+// neither the adversarial trainer (package search) nor the audit, which
+// supply their evaluators from above.
 package rank
 
 import (
@@ -60,8 +67,11 @@ func DiscriminatorScorer(d *discriminator.Ensemble, m int) Scorer {
 
 // Candidate is a prompt and its score.
 type Candidate struct {
-	Prompt []int32
-	Score  float64
+	Prompt []int32 // its tokens (nil for a prompt that is only text)
+	// Text is the prompt as the target reads it, where prompts are text
+	// (Space.Text); "" for token prompts.
+	Text  string
+	Score float64
 }
 
 // Top returns the best n of pool, best first; ties keep their order in
@@ -73,6 +83,25 @@ func Top(pool []Candidate, n int) []Candidate {
 	return slices.Clip(out[:max(0, min(n, len(out)))])
 }
 
+// Distinct returns the best n of pool with distinct texts, best first, as
+// Top does (stable; pool is not reordered): a prompt met twice keeps its
+// best score. Text prompts need it because different token prompts can
+// read as the same text, which is one prompt to the target and to a user.
+func Distinct(pool []Candidate, n int) []Candidate {
+	var out []Candidate
+	seen := map[string]bool{}
+	for _, c := range Top(pool, len(pool)) {
+		if len(out) == n {
+			break
+		}
+		if !seen[c.Text] {
+			seen[c.Text] = true
+			out = append(out, c)
+		}
+	}
+	return slices.Clip(out)
+}
+
 // Prompts returns the candidates' prompts concatenated, (len(cs), k).
 func Prompts(cs []Candidate) []int32 {
 	var out []int32
@@ -82,7 +111,96 @@ func Prompts(cs []Candidate) []int32 {
 	return out
 }
 
-// Problem is what a search runs on.
+// Texts returns the candidates' texts.
+func Texts(cs []Candidate) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Text
+	}
+	return out
+}
+
+// Space is what BestOfN and Evolution search over: prompts of PromptLen
+// tokens drawn from a prior, and a caller's evaluator. A token Problem is
+// one Space (Problem.space); a text run's generator whose prompts are read
+// as text, continued several times each and judged by D or by the audit is
+// another.
+type Space struct {
+	PromptLen int // k: tokens per prompt
+	// Sample draws n prompts, (n, k) tokens, from the prior with rng: the
+	// candidates of best-of-N, and evolution's first population and
+	// mutations.
+	Sample func(n int, rng *nn.RNG) ([]int32, error)
+	// Text, if set, reads (n, k) prompts as text (Candidate.Text): a
+	// search then outputs prompts with distinct texts (Distinct).
+	Text func(prompts []int32) ([]string, error)
+	// Evaluate scores the (n, k) prompts, one score each, higher is better;
+	// texts are theirs when Text is set (else nil). It spends Calls target
+	// calls a prompt, and draws its continuations' seeds from a stream of
+	// its own, so that the search's draws do not depend on it.
+	Evaluate func(ctx context.Context, prompts []int32, texts []string) ([]float64, error)
+	// Calls is what one evaluation of a prompt costs in target calls (0 =
+	// 1): its continuations.
+	Calls int
+}
+
+// Validate reports the first missing or invalid field.
+func (s Space) Validate() error {
+	switch {
+	case s.PromptLen < 1:
+		return fmt.Errorf("rank: Space.PromptLen = %d: must be >= 1", s.PromptLen)
+	case s.Sample == nil:
+		return errors.New("rank: Space.Sample: no sampler")
+	case s.Evaluate == nil:
+		return errors.New("rank: Space.Evaluate: no evaluator")
+	case s.Calls < 0:
+		return fmt.Errorf("rank: Space.Calls = %d: must be >= 0 (0 = 1)", s.Calls)
+	}
+	return nil
+}
+
+func (s Space) cost() int { return max(s.Calls, 1) }
+
+// top is Distinct for text prompts, Top for token prompts.
+func (s Space) top(pool []Candidate, n int) []Candidate {
+	if s.Text != nil {
+		return Distinct(pool, n)
+	}
+	return Top(pool, n)
+}
+
+// evaluate scores the (n, k) prompts and returns them as candidates.
+func (s Space) evaluate(ctx context.Context, prompts []int32, n int) ([]Candidate, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var texts []string
+	if s.Text != nil {
+		var err error
+		if texts, err = s.Text(prompts); err != nil {
+			return nil, fmt.Errorf("prompts as text: %w", err)
+		}
+	}
+	scores, err := s.Evaluate(ctx, prompts, texts)
+	if err != nil {
+		return nil, err
+	}
+	if len(scores) != n {
+		return nil, fmt.Errorf("evaluator returned %d scores for %d prompts", len(scores), n)
+	}
+	k := s.PromptLen
+	out := make([]Candidate, n)
+	for i, sc := range scores {
+		out[i] = Candidate{Prompt: prompts[i*k : (i+1)*k], Score: sc}
+		if texts != nil {
+			out[i].Text = texts[i]
+		}
+	}
+	return out, nil
+}
+
+// Problem is a search over token prompts: G's samples continued on a
+// token target, one call each, the continuations scored by Score.
 type Problem struct {
 	Prior  *generator.Model // unconditioned G: the candidates' (and mutations') distribution
 	Target targets.Model    // continues each prompt by GenLen tokens
@@ -117,7 +235,39 @@ func (p Problem) Validate() error {
 	return nil
 }
 
-// RNGs are a search's random streams: Sample for G's samples and the
+// space is p as a Space: candidates sampled from Prior, each continued
+// once on Target with the request's seed the next number of seeds, and its
+// continuation scored by Score.
+func (p Problem) space(seeds *nn.RNG) Space {
+	opt := p.Sample
+	if opt.Temperature == 0 {
+		opt.Temperature = 1
+	}
+	return Space{
+		PromptLen: p.PromptLen,
+		Sample: func(n int, rng *nn.RNG) ([]int32, error) {
+			return p.Prior.Sample(n, p.PromptLen, opt, nil, rng), nil
+		},
+		Evaluate: func(ctx context.Context, prompts []int32, _ []string) ([]float64, error) {
+			n := len(prompts) / p.PromptLen
+			s := make([]uint64, n)
+			for i := range s {
+				s[i] = seeds.Uint64()
+			}
+			gens, err := targets.Continue(ctx, p.Target, prompts, p.PromptLen, p.GenLen, s)
+			if err != nil {
+				return nil, err
+			}
+			scores := p.Score(gens)
+			if len(scores) != n {
+				return nil, fmt.Errorf("scorer returned %d scores for %d generations", len(scores), n)
+			}
+			return scores, nil
+		},
+	}
+}
+
+// RNGs are a token search's random streams: Sample for G's samples and the
 // search's own choices, Seeds for the target requests' seeds (one Uint64
 // per call, in call order).
 type RNGs struct {
@@ -144,10 +294,13 @@ type Progress func(calls int, best []Candidate) error
 
 // Search is a search over prompts: BestOfN or Evolution.
 type Search interface {
-	// Run runs the search on p with the streams r, calling progress (if
-	// not nil) as it goes, and returns its best candidates, best first, and
-	// the target calls it spent.
+	// Run runs the search on the token problem p with the streams r,
+	// calling progress (if not nil) as it goes, and returns its best
+	// candidates, best first, and the target calls it spent.
 	Run(ctx context.Context, p Problem, r RNGs, progress Progress) ([]Candidate, int, error)
+	// RunSpace runs it on s, drawing its samples and choices from rng; as
+	// Run otherwise.
+	RunSpace(ctx context.Context, s Space, rng *nn.RNG, progress Progress) ([]Candidate, int, error)
 }
 
 var (
@@ -159,11 +312,11 @@ var (
 var Stop = errors.New("rank: stop")
 
 // BestOfN is best-of-N search: batches of Batch candidates are sampled from
-// the prior and continued on the target until Budget calls are spent (the
-// last batch is cut to fit); the output is the Keep best-scored candidates
-// of all batches.
+// the prior and evaluated until Budget calls are spent (the last batch is
+// cut to the evaluations that fit); the output is the Keep best-scored
+// candidates of all batches.
 type BestOfN struct {
-	Batch  int // candidates sampled and continued per batch
+	Batch  int // candidates sampled and evaluated per batch
 	Budget int // target calls in all
 	Keep   int // N: candidates kept and returned
 }
@@ -181,29 +334,36 @@ func (c BestOfN) Validate() error {
 	return nil
 }
 
-// Run runs the search on p, calling progress (if not nil) after each batch.
-// It returns the best candidates and the calls spent, Budget unless
-// progress stopped it; on an error, also what it had so far.
+// Run runs the search on the token problem p (see Search).
 func (c BestOfN) Run(ctx context.Context, p Problem, r RNGs, progress Progress) ([]Candidate, int, error) {
 	if err := errors.Join(c.Validate(), p.Validate(), r.Validate()); err != nil {
 		return nil, 0, err
 	}
-	opt := p.sampleOptions()
+	return c.RunSpace(ctx, p.space(r.Seeds), r.Sample, progress)
+}
+
+// RunSpace runs the search on s, calling progress (if not nil) after each
+// batch. It returns the best candidates and the calls spent, Budget (less
+// what no whole evaluation fits in) unless progress stopped it; on an
+// error, also what it had so far.
+func (c BestOfN) RunSpace(ctx context.Context, s Space, rng *nn.RNG, progress Progress) ([]Candidate, int, error) {
+	if err := errors.Join(c.Validate(), s.Validate(), validRNG(rng)); err != nil {
+		return nil, 0, err
+	}
 	var best []Candidate
-	calls := 0
-	for calls < c.Budget {
-		n := min(c.Batch, c.Budget-calls)
-		prompts := p.Prior.Sample(n, p.PromptLen, opt, nil, r.Sample)
-		scores, err := p.evaluate(ctx, prompts, n, r.Seeds)
+	calls, cost := 0, s.cost()
+	for calls+cost <= c.Budget {
+		n := min(c.Batch, (c.Budget-calls)/cost)
+		prompts, err := s.Sample(n, rng)
+		if err != nil {
+			return best, calls, fmt.Errorf("rank: best-of-n: sample at %d calls: %w", calls, err)
+		}
+		batch, err := s.evaluate(ctx, prompts, n)
 		if err != nil {
 			return best, calls, fmt.Errorf("rank: best-of-n: batch at %d calls: %w", calls, err)
 		}
-		calls += n
-		pool := best
-		for i, s := range scores {
-			pool = append(pool, Candidate{Prompt: prompts[i*p.PromptLen : (i+1)*p.PromptLen], Score: s})
-		}
-		best = Top(pool, c.Keep)
+		calls += n * cost
+		best = s.top(append(best, batch...), c.Keep)
 		if stop, err := report(progress, calls, best); err != nil {
 			return best, calls, fmt.Errorf("rank: best-of-n at %d calls: %w", calls, err)
 		} else if stop {
@@ -219,10 +379,10 @@ func (c BestOfN) Run(ctx context.Context, p Problem, r RNGs, progress Progress) 
 // population), one-point crossover with a second parent (probability ½,
 // when k > 1) and token mutation (each position with probability 1/k, the
 // new token taken from a fresh sample of the prior, so mutations follow its
-// marginals); every child is continued once and scored; the best Population
-// of parents and children survive (elitism). Generations run until Budget
-// calls are spent (the last is cut to fit). The output is the population's
-// best Keep (at most Population).
+// marginals); every child is evaluated once; the best Population of parents
+// and children survive (elitism). Generations run until Budget calls are
+// spent (the last is cut to the evaluations that fit). The output is the
+// population's best Keep (at most Population).
 type Evolution struct {
 	Population int // μ = λ: survivors and children per generation
 	Tournament int // draws per tournament selection, in [1, Population]
@@ -245,21 +405,32 @@ func (c Evolution) Validate() error {
 	return nil
 }
 
-// Run runs the search on p, calling progress (if not nil) after each
-// generation. It returns the population's best Keep candidates and the
-// calls spent, Budget unless progress stopped it; on an error, also what it
-// had so far.
+// Run runs the search on the token problem p (see Search).
 func (c Evolution) Run(ctx context.Context, p Problem, r RNGs, progress Progress) ([]Candidate, int, error) {
 	if err := errors.Join(c.Validate(), p.Validate(), r.Validate()); err != nil {
 		return nil, 0, err
 	}
-	opt := p.sampleOptions()
-	k, rng := p.PromptLen, r.Sample
+	return c.RunSpace(ctx, p.space(r.Seeds), r.Sample, progress)
+}
+
+// RunSpace runs the search on s, calling progress (if not nil) after each
+// generation. It returns the population's best Keep candidates (distinct
+// texts, for text prompts) and the calls spent, Budget (less what no whole
+// evaluation fits in) unless progress stopped it; on an error, also what
+// it had so far.
+func (c Evolution) RunSpace(ctx context.Context, s Space, rng *nn.RNG, progress Progress) ([]Candidate, int, error) {
+	if err := errors.Join(c.Validate(), s.Validate(), validRNG(rng)); err != nil {
+		return nil, 0, err
+	}
+	k := s.PromptLen
 	var pop []Candidate // sorted, best first
-	calls := 0
-	for calls < c.Budget {
-		n := min(c.Population, c.Budget-calls)
-		fresh := p.Prior.Sample(n, k, opt, nil, rng)
+	calls, cost := 0, s.cost()
+	for calls+cost <= c.Budget {
+		n := min(c.Population, (c.Budget-calls)/cost)
+		fresh, err := s.Sample(n, rng)
+		if err != nil {
+			return s.top(pop, c.Keep), calls, fmt.Errorf("rank: evolution: sample at %d calls: %w", calls, err)
+		}
 		children := fresh
 		if len(pop) > 0 {
 			children = make([]int32, 0, n*k)
@@ -286,22 +457,28 @@ func (c Evolution) Run(ctx context.Context, p Problem, r RNGs, progress Progress
 				children = append(children, child...)
 			}
 		}
-		scores, err := p.evaluate(ctx, children, n, r.Seeds)
+		batch, err := s.evaluate(ctx, children, n)
 		if err != nil {
-			return Top(pop, c.Keep), calls, fmt.Errorf("rank: evolution: generation at %d calls: %w", calls, err)
+			return s.top(pop, c.Keep), calls, fmt.Errorf("rank: evolution: generation at %d calls: %w", calls, err)
 		}
-		calls += n
-		for i, s := range scores {
-			pop = append(pop, Candidate{Prompt: children[i*k : (i+1)*k], Score: s})
-		}
-		pop = Top(pop, c.Population)
-		if stop, err := report(progress, calls, Top(pop, c.Keep)); err != nil {
-			return Top(pop, c.Keep), calls, fmt.Errorf("rank: evolution at %d calls: %w", calls, err)
+		calls += n * cost
+		// Survival ranks by score alone, repeats included: a repeated
+		// prompt is a fitter parent, as it always was.
+		pop = Top(append(pop, batch...), c.Population)
+		if stop, err := report(progress, calls, s.top(pop, c.Keep)); err != nil {
+			return s.top(pop, c.Keep), calls, fmt.Errorf("rank: evolution at %d calls: %w", calls, err)
 		} else if stop {
 			break
 		}
 	}
-	return Top(pop, c.Keep), calls, nil
+	return s.top(pop, c.Keep), calls, nil
+}
+
+func validRNG(rng *nn.RNG) error {
+	if rng == nil {
+		return errors.New("rank: no RNG")
+	}
+	return nil
 }
 
 // report calls progress, if any, and says whether it asked to stop (Stop)
@@ -317,34 +494,4 @@ func report(progress Progress, calls int, best []Candidate) (stop bool, err erro
 		return true, err
 	}
 	return false, nil
-}
-
-// sampleOptions returns p.Sample with the zero temperature taken as 1.
-func (p Problem) sampleOptions() generator.SampleOptions {
-	opt := p.Sample
-	if opt.Temperature == 0 {
-		opt.Temperature = 1
-	}
-	return opt
-}
-
-// evaluate continues the (n, k) prompts on the target, request i seeded
-// with the next number of seeds, and scores the continuations.
-func (p Problem) evaluate(ctx context.Context, prompts []int32, n int, seeds *nn.RNG) ([]float64, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s := make([]uint64, n)
-	for i := range s {
-		s[i] = seeds.Uint64()
-	}
-	gens, err := targets.Continue(ctx, p.Target, prompts, p.PromptLen, p.GenLen, s)
-	if err != nil {
-		return nil, err
-	}
-	scores := p.Score(gens)
-	if len(scores) != n {
-		return nil, fmt.Errorf("scorer returned %d scores for %d generations", len(scores), n)
-	}
-	return scores, nil
 }
