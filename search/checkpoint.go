@@ -11,9 +11,9 @@ import (
 	"slices"
 
 	"promptgan/checkpoints"
+	"promptgan/internal/filehash"
 	"promptgan/internal/nn"
 	"promptgan/targets"
-	"promptgan/targets/backend"
 	"promptgan/task"
 )
 
@@ -210,7 +210,7 @@ func TokensHash(s *task.Sequences) string {
 
 // fileHash is the file's SHA-256, or "unreadable".
 func fileHash(path string) string {
-	h, err := backend.FileSHA256(path)
+	h, err := filehash.SHA256(path)
 	if err != nil {
 		return "unreadable"
 	}

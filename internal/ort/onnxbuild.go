@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
 
 	"google.golang.org/protobuf/proto"
 
+	"promptgan/internal/atomicfile"
 	"promptgan/internal/ort/onnxpb"
 )
 
@@ -245,19 +245,14 @@ func (g *Graph) Marshal() ([]byte, error) {
 	return b, nil
 }
 
-// WriteFile serialises the model into path (written whole to path+".tmp",
-// then renamed, so a reader never sees half a model).
+// WriteFile serialises the model into path (atomicfile.Write: a reader
+// never sees half a model, nor does a crash leave one).
 func (g *Graph) WriteFile(path string) error {
 	b, err := g.Marshal()
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("write ONNX model: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, b); err != nil {
 		return fmt.Errorf("write ONNX model: %w", err)
 	}
 	return nil

@@ -17,11 +17,11 @@ package export
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"promptgan/internal/atomicfile"
 	"promptgan/internal/ort"
 )
 
@@ -233,12 +233,8 @@ func (m LSTMLM) Write(dir string, opt Options) error {
 	if err != nil {
 		return fmt.Errorf("export: config.json: %w", err)
 	}
-	path := filepath.Join(dir, ConfigFile)
-	if err := os.WriteFile(path+".tmp", append(cfg, '\n'), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), append(cfg, '\n')); err != nil {
 		return fmt.Errorf("export: %w", err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
-		return errors.Join(fmt.Errorf("export: %w", err), os.Remove(path+".tmp"))
 	}
 	return nil
 }
