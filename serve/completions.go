@@ -28,8 +28,8 @@ type CompletionChoice struct {
 // CompletionResponse is the body of a /v1/completions answer.
 type CompletionResponse struct {
 	ID      string             `json:"id"`
-	Object  string             `json:"object"` // "text_completion"
-	Created int64              `json:"created"`
+	Object  string             `json:"object"`  // "text_completion"
+	Created int64              `json:"created"` // when the answer was ready (Unix s)
 	Model   string             `json:"model"`
 	Choices []CompletionChoice `json:"choices"`
 	Usage   Usage              `json:"usage"`
@@ -53,8 +53,8 @@ type ChatChoice struct {
 // ChatResponse is the body of a /v1/chat/completions answer.
 type ChatResponse struct {
 	ID      string       `json:"id"`
-	Object  string       `json:"object"` // "chat.completion"
-	Created int64        `json:"created"`
+	Object  string       `json:"object"`  // "chat.completion"
+	Created int64        `json:"created"` // when the answer was ready (Unix s)
 	Model   string       `json:"model"`
 	Choices []ChatChoice `json:"choices"`
 	Usage   Usage        `json:"usage"`
@@ -81,7 +81,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) *APIError {
 	if e != nil {
 		return e
 	}
-	resp := CompletionResponse{ID: s.requestID("cmpl"), Object: "text_completion", Created: s.created, Model: s.cfg.ModelName}
+	// created is when the answer is ready, as OpenAI's is (a client orders
+	// or ages its responses by it), not when the server started.
+	resp := CompletionResponse{ID: s.requestID("cmpl"), Object: "text_completion", Created: s.cfg.Now().Unix(), Model: s.cfg.ModelName}
 	for i, c := range out {
 		resp.Choices = append(resp.Choices, CompletionChoice{Text: c.text, Index: i, FinishReason: c.finish})
 		resp.Usage.PromptTokens += c.promptTokens
@@ -108,7 +110,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) *APIErr
 	c := out[0]
 	// The template ends with "Assistant:"; the model's answer starts with
 	// the space after it.
-	resp := ChatResponse{ID: s.requestID("chatcmpl"), Object: "chat.completion", Created: s.created, Model: s.cfg.ModelName,
+	resp := ChatResponse{ID: s.requestID("chatcmpl"), Object: "chat.completion", Created: s.cfg.Now().Unix(), Model: s.cfg.ModelName,
 		Choices: []ChatChoice{{Message: ChatMessage{Role: "assistant", Content: strings.TrimLeft(c.text, " ")}, FinishReason: c.finish}},
 		Usage:   Usage{PromptTokens: c.promptTokens, CompletionTokens: c.genTokens, TotalTokens: c.promptTokens + c.genTokens}}
 	writeJSON(w, resp)

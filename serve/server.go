@@ -76,6 +76,12 @@ type Config struct {
 
 	Seed   uint64       // seeds the requests that give no seed
 	Logger *slog.Logger // nil = discard
+
+	// Now is the clock of the responses' created times (and of the
+	// server's own, GET /v1/models' created); nil = time.Now. A field
+	// rather than a package variable so that a test can fix it for its
+	// server alone.
+	Now func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -109,6 +115,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -147,7 +156,7 @@ type Server struct {
 	pool    *pool
 	info    onnx.Info
 	model   *onnx.Model // the default decoder's model: tokenizer and limits
-	created int64
+	created int64       // the server's start (Unix s): the model's created in /v1/models and the ids' prefix
 	metrics *metrics
 	slots   chan struct{} // MaxConcurrent tokens
 
@@ -167,7 +176,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, created: time.Now().Unix(), slots: make(chan struct{}, cfg.MaxConcurrent), scoreSem: make(chan struct{}, 1),
+	s := &Server{cfg: cfg, created: cfg.Now().Unix(), slots: make(chan struct{}, cfg.MaxConcurrent), scoreSem: make(chan struct{}, 1),
 		seeds: rand.New(rand.NewPCG(cfg.Seed, 0x7365727665))} // "serve"
 	if cfg.Token != "" {
 		s.tokSum = sha256.Sum256([]byte(cfg.Token))
