@@ -1,0 +1,87 @@
+package serve
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// request sends method url with the Authorization header auth (none when "")
+// and returns the status, the body and the header.
+func request(t *testing.T, method, url, auth, body string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
+}
+
+// fakeClock is a Config.Now that a test sets.
+type fakeClock struct{ sec atomic.Int64 }
+
+func (c *fakeClock) now() time.Time { return time.Unix(c.sec.Load(), 0) }
+
+// TestCreatedIsTheResponseTime: a completion's created is the time it was
+// answered, not the server's start; /v1/models keeps the server's.
+func TestCreatedIsTheResponseTime(t *testing.T) {
+	clock := &fakeClock{}
+	clock.sec.Store(1_000) // the server's start
+	cfg := modelConfig(t)
+	cfg.Now = clock.now
+	r := start(t, cfg)
+	const chat = `{"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "temperature": 0}`
+	for _, tc := range []struct {
+		name, method, path, body string
+		at, want                 int64
+	}{
+		{"completion", http.MethodPost, "/v1/completions", goodCompletion, 2_000, 2_000},
+		{"chat", http.MethodPost, "/v1/chat/completions", chat, 3_000, 3_000},
+		{"a later completion", http.MethodPost, "/v1/completions", goodCompletion, 4_500, 4_500},
+		{"models: the server's", http.MethodGet, "/v1/models", "", 5_000, 1_000},
+	} {
+		clock.sec.Store(tc.at)
+		status, body, _ := request(t, tc.method, r.url+tc.path, "", tc.body)
+		if status != http.StatusOK {
+			t.Fatalf("%s: %d %s", tc.name, status, body)
+		}
+		var got struct {
+			Created *int64 `json:"created"`
+			Data    []struct {
+				Created int64 `json:"created"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("%s: %v: %s", tc.name, err, body)
+		}
+		created := int64(-1)
+		switch {
+		case got.Created != nil:
+			created = *got.Created
+		case len(got.Data) == 1:
+			created = got.Data[0].Created
+		}
+		if created != tc.want {
+			t.Errorf("%s at %d: created %d, want %d", tc.name, tc.at, created, tc.want)
+		}
+	}
+}
