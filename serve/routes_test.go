@@ -85,3 +85,39 @@ func TestCreatedIsTheResponseTime(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthSchemeAnyCase: the scheme is case-insensitive (RFC 9110 §11.1),
+// the token is not.
+func TestAuthSchemeAnyCase(t *testing.T) {
+	r := start(t, Config{Scorer: newBlockingScorer(t), Token: "tok"})
+	const missing, invalid = "missing bearer token: send Authorization: Bearer <token>", "invalid bearer token"
+	for _, tc := range []struct {
+		name, header string
+		status       int
+		message      string
+	}{
+		{"Bearer", "Bearer tok", 200, ""},
+		{"bearer", "bearer tok", 200, ""},
+		{"BEARER", "BEARER tok", 200, ""},
+		{"bEaReR", "bEaReR tok", 200, ""},
+		{"bearer, two spaces", "bearer  tok", 200, ""}, // 1*SP
+		{"bearer, wrong token", "bearer tokx", 401, invalid},
+		{"bearer, token in another case", "bearer TOK", 401, invalid},
+		{"bearer, no token", "bearer", 401, missing}, // net/http drops the trailing space
+		{"no space", "bearertok", 401, missing},
+		{"Basic", "Basic tok", 401, missing},
+		{"no header", "", 401, missing},
+	} {
+		status, body, h := request(t, http.MethodGet, r.url+"/v1/models", tc.header, "")
+		if status != tc.status {
+			t.Errorf("%s: %d, want %d: %s", tc.name, status, tc.status, body)
+			continue
+		}
+		if tc.status != 401 {
+			continue
+		}
+		if msg, typ, _, code := errorBody(t, body); msg != tc.message || typ != "authentication_error" || code != "invalid_api_key" || h.Get("WWW-Authenticate") == "" {
+			t.Errorf("%s: %q %s %s, want %q", tc.name, msg, typ, code, tc.message)
+		}
+	}
+}

@@ -276,7 +276,7 @@ func (s *Server) auth(h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := bearer(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(sum[:], s.tokSum[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="promptgan"`)
@@ -289,6 +289,19 @@ func (s *Server) auth(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// bearer returns the credentials of an "Authorization: Bearer TOKEN"
+// header value, and whether its scheme is Bearer. The scheme is compared
+// without regard to case, as RFC 9110 §11.1 has it (clients send
+// "bearer"); the token is returned as sent, for auth to compare exactly.
+func bearer(header string) (token string, ok bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	// RFC 9110 §11.4: one or more spaces between the scheme and the token.
+	return strings.TrimLeft(token, " "), true
 }
 
 // limit answers 503 with Retry-After when MaxConcurrent requests are
