@@ -121,3 +121,48 @@ func TestAuthSchemeAnyCase(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownRoutesAndMethods: with a token, an unknown path answers 401
+// to a request without it (listing no route) and the helpful 404 to one
+// with it; a known path with a wrong method answers 405 with Allow.
+func TestUnknownRoutesAndMethods(t *testing.T) {
+	cfg := modelConfig(t)
+	cfg.Token = "tok"
+	cfg.Scorer = newBlockingScorer(t)
+	r := start(t, cfg)
+	const ok = "Bearer tok"
+	for _, tc := range []struct {
+		name, method, path, auth string
+		status                   int
+		code, allow              string
+	}{
+		{"unknown path, no token", http.MethodGet, "/v1/embeddings", "", 401, "invalid_api_key", ""},
+		{"unknown path, wrong token", http.MethodPost, "/v1/embeddings", "Bearer nope", 401, "invalid_api_key", ""},
+		{"root, no token", http.MethodGet, "/", "", 401, "invalid_api_key", ""},
+		{"unknown path, token", http.MethodGet, "/v1/embeddings", ok, 404, "not_found", ""},
+		{"completions by GET", http.MethodGet, "/v1/completions", ok, 405, "method_not_allowed", "POST"},
+		{"chat by GET", http.MethodGet, "/v1/chat/completions", ok, 405, "method_not_allowed", "POST"},
+		{"score pairs by GET", http.MethodGet, "/v1/score/pairs", ok, 405, "method_not_allowed", "POST"},
+		{"models by DELETE", http.MethodDelete, "/v1/models", ok, 405, "method_not_allowed", "GET, HEAD"},
+		{"metrics by PUT", http.MethodPut, "/metrics", ok, 405, "method_not_allowed", "GET, HEAD"},
+		{"completions by GET, no token", http.MethodGet, "/v1/completions", "", 401, "invalid_api_key", ""},
+		{"healthz by POST, no token", http.MethodPost, "/healthz", "", 405, "method_not_allowed", "GET, HEAD"},
+	} {
+		status, body, h := request(t, tc.method, r.url+tc.path, tc.auth, "")
+		if status != tc.status {
+			t.Errorf("%s: %s %s: %d, want %d: %s", tc.name, tc.method, tc.path, status, tc.status, body)
+			continue
+		}
+		msg, _, _, code := errorBody(t, body)
+		if code != tc.code || h.Get("Allow") != tc.allow {
+			t.Errorf("%s: code %q Allow %q, want %q %q", tc.name, code, h.Get("Allow"), tc.code, tc.allow)
+		}
+		listed := strings.Contains(msg, "/v1/score/prompts")
+		if listed != (tc.status == 404) {
+			t.Errorf("%s: the routes listed: %v, want %v: %q", tc.name, listed, tc.status == 404, msg)
+		}
+	}
+	if status, body, _ := request(t, http.MethodGet, r.url+"/healthz", "", ""); status != 200 {
+		t.Errorf("GET /healthz without a token: %d %s", status, body)
+	}
+}

@@ -210,29 +210,74 @@ func (s *Server) Close() {
 }
 
 // Handler is the server's routes with their middleware.
+//
+// Every route but GET /healthz is behind the token (when one is set), and
+// so are the answers to the paths it does not serve: a client without the
+// token learns no route. With the token, a known path asked with another
+// method is 405 with Allow, and an unknown path 404 listing the routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	api := func(route string, h func(http.ResponseWriter, *http.Request) *APIError) {
-		mux.Handle(route, s.instrument(route, s.auth(s.limit(s.apiHandler(h)))))
+	var (
+		listing []string                // "METHOD /path" of every route, in order: the 404's text
+		paths   []string                // each path once, in order
+		methods = map[string][]string{} // path → the methods it is served with
+		public  = map[string]bool{}     // paths served without the token
+	)
+	route := func(method, path string, open bool, h http.Handler) {
+		pattern := method + " " + path
+		if !open {
+			h = s.auth(h)
+		}
+		mux.Handle(pattern, s.instrument(pattern, h))
+		if _, seen := methods[path]; !seen {
+			paths = append(paths, path)
+		}
+		methods[path] = append(methods[path], method)
+		if method == http.MethodGet { // ServeMux serves HEAD with a GET route
+			methods[path] = append(methods[path], http.MethodHead)
+		}
+		public[path] = open
+		listing = append(listing, method+" "+strings.ReplaceAll(path, "...", "")) // {id...} reads {id}
+	}
+	api := func(method, path string, h func(http.ResponseWriter, *http.Request) *APIError) {
+		route(method, path, false, s.limit(s.apiHandler(h)))
 	}
 	if s.pool != nil {
-		api("POST /v1/completions", s.completions)
-		api("POST /v1/chat/completions", s.chatCompletions)
+		api(http.MethodPost, "/v1/completions", s.completions)
+		api(http.MethodPost, "/v1/chat/completions", s.chatCompletions)
 	}
-	api("GET /v1/models", s.models)
+	api(http.MethodGet, "/v1/models", s.models)
 	if s.cfg.Scorer != nil {
-		api("POST /v1/score/prompts", s.scorePrompts)
-		api("POST /v1/score/pairs", s.scorePairs)
-		api("POST /v1/search", s.search)
+		api(http.MethodPost, "/v1/score/prompts", s.scorePrompts)
+		api(http.MethodPost, "/v1/score/pairs", s.scorePairs)
+		api(http.MethodPost, "/v1/search", s.search)
 	}
-	mux.Handle("GET /healthz", s.instrument("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	route(http.MethodGet, "/healthz", true, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, map[string]string{"status": "ok"})
-	})))
-	mux.Handle("GET /metrics", s.instrument("GET /metrics", s.auth(s.metrics.handler())))
-	mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	route(http.MethodGet, "/metrics", false, s.metrics.handler())
+
+	// A pattern without a method is less specific than the same path with
+	// one, so these catch only the other methods. Without them the
+	// catch-all "/" below would take those requests and answer 404 (the
+	// ServeMux answers 405 by itself only when no pattern matches at all).
+	for _, path := range paths {
+		allow := strings.Join(methods[path], ", ")
+		var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, &APIError{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
+				Message: fmt.Sprintf("%s %s: method not allowed: the route takes %s", r.Method, r.URL.Path, allow)})
+		})
+		if !public[path] {
+			h = s.auth(h)
+		}
+		mux.Handle(path, s.instrument("other", h))
+	}
+	routes := strings.Join(listing, ", ")
+	mux.Handle("/", s.instrument("other", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
-			Message: fmt.Sprintf("no route %s %s: see GET /v1/models; the routes are /v1/completions, /v1/chat/completions, /v1/score/prompts, /v1/score/pairs, /v1/search, /healthz, /metrics", r.Method, r.URL.Path)})
-	})))
+			Message: fmt.Sprintf("no route %s %s: the routes are %s", r.Method, r.URL.Path, routes)})
+	}))))
 	return mux
 }
 
