@@ -117,18 +117,41 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) *APIErr
 	return nil
 }
 
+// modelObject is an entry of GET /v1/models, and GET /v1/models/{id}'s
+// answer.
+type modelObject struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`  // "model"
+	Created int64  `json:"created"` // the server's start: when the model was opened
+	OwnedBy string `json:"owned_by"`
+}
+
+func (s *Server) modelObject() modelObject {
+	return modelObject{ID: s.cfg.ModelName, Object: "model", Created: s.created, OwnedBy: "promptgan"}
+}
+
 func (s *Server) models(w http.ResponseWriter, _ *http.Request) *APIError {
-	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
-	}
-	data := []model{}
+	data := []modelObject{}
 	if s.pool != nil {
-		data = append(data, model{ID: s.cfg.ModelName, Object: "model", Created: s.created, OwnedBy: "promptgan"})
+		data = append(data, s.modelObject())
 	}
 	writeJSON(w, map[string]any{"object": "list", "data": data})
+	return nil
+}
+
+// retrieveModel answers GET /v1/models/{id}: the SDKs' models.retrieve, which
+// clients call to check a model exists before using it.
+func (s *Server) retrieveModel(w http.ResponseWriter, r *http.Request) *APIError {
+	id := r.PathValue("id")
+	if s.pool == nil {
+		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
+			Message: fmt.Sprintf("model %q is not served here: this server serves no model, only the scoring API", id)}
+	}
+	if id != s.cfg.ModelName {
+		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
+			Message: fmt.Sprintf("model %q is not served here; this server serves %q (GET /v1/models)", id, s.cfg.ModelName)}
+	}
+	writeJSON(w, s.modelObject())
 	return nil
 }
 

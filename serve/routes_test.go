@@ -166,3 +166,51 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 		t.Errorf("GET /healthz without a token: %d %s", status, body)
 	}
 }
+
+// TestModelRetrieve: GET /v1/models/{id} (the SDKs' models.retrieve)
+// answers the served model's entry of GET /v1/models, and 404
+// model_not_found for any other id.
+func TestModelRetrieve(t *testing.T) {
+	cfg := modelConfig(t)
+	cfg.Token = "tok"
+	r := start(t, cfg)
+	const ok = "Bearer tok"
+	status, body, _ := request(t, http.MethodGet, r.url+"/v1/models", ok, "")
+	var list struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(body, &list); status != 200 || err != nil || len(list.Data) != 1 {
+		t.Fatalf("GET /v1/models: %d %v %s", status, err, body)
+	}
+	entry, _ := json.Marshal(list.Data[0])
+	for _, tc := range []struct {
+		name, path, auth string
+		status           int
+		code             string
+	}{
+		{"the served model", "/v1/models/tiny", ok, 200, ""},
+		{"another model", "/v1/models/gpt-4", ok, 404, "model_not_found"},
+		{"a longer id", "/v1/models/tiny/extra", ok, 404, "model_not_found"},
+		{"a prefix", "/v1/models/tin", ok, 404, "model_not_found"},
+		{"no token", "/v1/models/tiny", "", 401, "invalid_api_key"},
+	} {
+		status, body, _ := request(t, http.MethodGet, r.url+tc.path, tc.auth, "")
+		if status != tc.status {
+			t.Errorf("%s: GET %s: %d, want %d: %s", tc.name, tc.path, status, tc.status, body)
+			continue
+		}
+		if tc.status == 200 {
+			var got map[string]any
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if b, _ := json.Marshal(got); string(b) != string(entry) {
+				t.Errorf("%s: %s, want the list's entry %s", tc.name, b, entry)
+			}
+			continue
+		}
+		if _, _, _, code := errorBody(t, body); code != tc.code {
+			t.Errorf("%s: code %q, want %q", tc.name, code, tc.code)
+		}
+	}
+}

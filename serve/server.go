@@ -247,6 +247,7 @@ func (s *Server) Handler() http.Handler {
 		api(http.MethodPost, "/v1/chat/completions", s.chatCompletions)
 	}
 	api(http.MethodGet, "/v1/models", s.models)
+	api(http.MethodGet, "/v1/models/{id...}", s.retrieveModel) // ids may hold "/" (org/name)
 	if s.cfg.Scorer != nil {
 		api(http.MethodPost, "/v1/score/prompts", s.scorePrompts)
 		api(http.MethodPost, "/v1/score/pairs", s.scorePairs)
