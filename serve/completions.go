@@ -28,8 +28,8 @@ type CompletionChoice struct {
 // CompletionResponse is the body of a /v1/completions answer.
 type CompletionResponse struct {
 	ID      string             `json:"id"`
-	Object  string             `json:"object"` // "text_completion"
-	Created int64              `json:"created"`
+	Object  string             `json:"object"`  // "text_completion"
+	Created int64              `json:"created"` // when the answer was ready (Unix s)
 	Model   string             `json:"model"`
 	Choices []CompletionChoice `json:"choices"`
 	Usage   Usage              `json:"usage"`
@@ -53,8 +53,8 @@ type ChatChoice struct {
 // ChatResponse is the body of a /v1/chat/completions answer.
 type ChatResponse struct {
 	ID      string       `json:"id"`
-	Object  string       `json:"object"` // "chat.completion"
-	Created int64        `json:"created"`
+	Object  string       `json:"object"`  // "chat.completion"
+	Created int64        `json:"created"` // when the answer was ready (Unix s)
 	Model   string       `json:"model"`
 	Choices []ChatChoice `json:"choices"`
 	Usage   Usage        `json:"usage"`
@@ -81,7 +81,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) *APIError {
 	if e != nil {
 		return e
 	}
-	resp := CompletionResponse{ID: s.requestID("cmpl"), Object: "text_completion", Created: s.created, Model: s.cfg.ModelName}
+	// created is when the answer is ready, as OpenAI's is (a client orders
+	// or ages its responses by it), not when the server started.
+	resp := CompletionResponse{ID: s.requestID("cmpl"), Object: "text_completion", Created: s.cfg.Now().Unix(), Model: s.cfg.ModelName}
 	for i, c := range out {
 		resp.Choices = append(resp.Choices, CompletionChoice{Text: c.text, Index: i, FinishReason: c.finish})
 		resp.Usage.PromptTokens += c.promptTokens
@@ -108,25 +110,48 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) *APIErr
 	c := out[0]
 	// The template ends with "Assistant:"; the model's answer starts with
 	// the space after it.
-	resp := ChatResponse{ID: s.requestID("chatcmpl"), Object: "chat.completion", Created: s.created, Model: s.cfg.ModelName,
+	resp := ChatResponse{ID: s.requestID("chatcmpl"), Object: "chat.completion", Created: s.cfg.Now().Unix(), Model: s.cfg.ModelName,
 		Choices: []ChatChoice{{Message: ChatMessage{Role: "assistant", Content: strings.TrimLeft(c.text, " ")}, FinishReason: c.finish}},
 		Usage:   Usage{PromptTokens: c.promptTokens, CompletionTokens: c.genTokens, TotalTokens: c.promptTokens + c.genTokens}}
 	writeJSON(w, resp)
 	return nil
 }
 
+// modelObject is an entry of GET /v1/models, and GET /v1/models/{id}'s
+// answer.
+type modelObject struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`  // "model"
+	Created int64  `json:"created"` // the server's start: when the model was opened
+	OwnedBy string `json:"owned_by"`
+}
+
+func (s *Server) modelObject() modelObject {
+	return modelObject{ID: s.cfg.ModelName, Object: "model", Created: s.created, OwnedBy: "promptgan"}
+}
+
 func (s *Server) models(w http.ResponseWriter, _ *http.Request) *APIError {
-	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
-	}
-	data := []model{}
+	data := []modelObject{}
 	if s.pool != nil {
-		data = append(data, model{ID: s.cfg.ModelName, Object: "model", Created: s.created, OwnedBy: "promptgan"})
+		data = append(data, s.modelObject())
 	}
 	writeJSON(w, map[string]any{"object": "list", "data": data})
+	return nil
+}
+
+// retrieveModel answers GET /v1/models/{id}: the SDKs' models.retrieve, which
+// clients call to check a model exists before using it.
+func (s *Server) retrieveModel(w http.ResponseWriter, r *http.Request) *APIError {
+	id := r.PathValue("id")
+	if s.pool == nil {
+		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
+			Message: fmt.Sprintf("model %q is not served here: this server serves no model, only the scoring API", id)}
+	}
+	if id != s.cfg.ModelName {
+		return &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Param: "model", Code: "model_not_found",
+			Message: fmt.Sprintf("model %q is not served here; this server serves %q (GET /v1/models)", id, s.cfg.ModelName)}
+	}
+	writeJSON(w, s.modelObject())
 	return nil
 }
 

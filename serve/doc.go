@@ -9,6 +9,7 @@
 //	                            max_tokens, temperature, top_p, stop, seed; n = 1
 //	POST /v1/chat/completions   OpenAI's chat completions, through RenderChat's template
 //	GET  /v1/models             the served model
+//	GET  /v1/models/{id}        its entry (the SDKs' models.retrieve); 404 model_not_found for another id
 //	POST /v1/score/prompts      {"prompts": [...], "samples": 16, "seed": 1, "generations": false}
 //	                            → {"scores": [search.PromptScore, ...]} in request order
 //	POST /v1/score/pairs        {"pairs": [{"input": "...", "generation": "..."}]}
@@ -19,7 +20,9 @@
 //	GET  /metrics               Prometheus text format
 //
 // Errors are OpenAI's shape, {"error": {"message", "type", "param", "code"}}
-// (APIError). Fields of the completions requests this server does not
+// (APIError). A known path asked with another method is 405 with Allow; an
+// unknown path is 404 listing the routes. A response's created is the time
+// it was answered (Config.Now); /v1/models' is the server's start. Fields of the completions requests this server does not
 // implement (stream, logprobs, echo, best_of > 1, n > 1, penalties,
 // logit_bias, tools) are refused with 400 and code unsupported_parameter
 // when set to anything but their default; fields it does not know are
@@ -42,8 +45,9 @@
 // # Limits and security
 //
 // Listen binds loopback only unless the server has a token; with a token
-// every route but /healthz needs "Authorization: Bearer TOKEN" (compared in
-// constant time), else 401. Bodies over Config.MaxBodyBytes are 413;
+// every route but /healthz needs "Authorization: Bearer TOKEN" (the scheme
+// in any case, the token compared in constant time), else 401; so do the
+// 404 and 405 answers, which list routes. Bodies over Config.MaxBodyBytes are 413;
 // headers must arrive within ReadHeaderTimeout and the whole request within
 // ReadTimeout (slow clients are cut off without holding a request slot);
 // each request has RequestTimeout (504 after it); more than MaxConcurrent

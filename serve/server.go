@@ -76,6 +76,12 @@ type Config struct {
 
 	Seed   uint64       // seeds the requests that give no seed
 	Logger *slog.Logger // nil = discard
+
+	// Now is the clock of the responses' created times (and of the
+	// server's own, GET /v1/models' created); nil = time.Now. A field
+	// rather than a package variable so that a test can fix it for its
+	// server alone.
+	Now func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -109,6 +115,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -147,7 +156,7 @@ type Server struct {
 	pool    *pool
 	info    onnx.Info
 	model   *onnx.Model // the default decoder's model: tokenizer and limits
-	created int64
+	created int64       // the server's start (Unix s): the model's created in /v1/models and the ids' prefix
 	metrics *metrics
 	slots   chan struct{} // MaxConcurrent tokens
 
@@ -167,7 +176,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, created: time.Now().Unix(), slots: make(chan struct{}, cfg.MaxConcurrent), scoreSem: make(chan struct{}, 1),
+	s := &Server{cfg: cfg, created: cfg.Now().Unix(), slots: make(chan struct{}, cfg.MaxConcurrent), scoreSem: make(chan struct{}, 1),
 		seeds: rand.New(rand.NewPCG(cfg.Seed, 0x7365727665))} // "serve"
 	if cfg.Token != "" {
 		s.tokSum = sha256.Sum256([]byte(cfg.Token))
@@ -201,29 +210,75 @@ func (s *Server) Close() {
 }
 
 // Handler is the server's routes with their middleware.
+//
+// Every route but GET /healthz is behind the token (when one is set), and
+// so are the answers to the paths it does not serve: a client without the
+// token learns no route. With the token, a known path asked with another
+// method is 405 with Allow, and an unknown path 404 listing the routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	api := func(route string, h func(http.ResponseWriter, *http.Request) *APIError) {
-		mux.Handle(route, s.instrument(route, s.auth(s.limit(s.apiHandler(h)))))
+	var (
+		listing []string                // "METHOD /path" of every route, in order: the 404's text
+		paths   []string                // each path once, in order
+		methods = map[string][]string{} // path → the methods it is served with
+		public  = map[string]bool{}     // paths served without the token
+	)
+	route := func(method, path string, open bool, h http.Handler) {
+		pattern := method + " " + path
+		if !open {
+			h = s.auth(h)
+		}
+		mux.Handle(pattern, s.instrument(pattern, h))
+		if _, seen := methods[path]; !seen {
+			paths = append(paths, path)
+		}
+		methods[path] = append(methods[path], method)
+		if method == http.MethodGet { // ServeMux serves HEAD with a GET route
+			methods[path] = append(methods[path], http.MethodHead)
+		}
+		public[path] = open
+		listing = append(listing, method+" "+strings.ReplaceAll(path, "...", "")) // {id...} reads {id}
+	}
+	api := func(method, path string, h func(http.ResponseWriter, *http.Request) *APIError) {
+		route(method, path, false, s.limit(s.apiHandler(h)))
 	}
 	if s.pool != nil {
-		api("POST /v1/completions", s.completions)
-		api("POST /v1/chat/completions", s.chatCompletions)
+		api(http.MethodPost, "/v1/completions", s.completions)
+		api(http.MethodPost, "/v1/chat/completions", s.chatCompletions)
 	}
-	api("GET /v1/models", s.models)
+	api(http.MethodGet, "/v1/models", s.models)
+	api(http.MethodGet, "/v1/models/{id...}", s.retrieveModel) // ids may hold "/" (org/name)
 	if s.cfg.Scorer != nil {
-		api("POST /v1/score/prompts", s.scorePrompts)
-		api("POST /v1/score/pairs", s.scorePairs)
-		api("POST /v1/search", s.search)
+		api(http.MethodPost, "/v1/score/prompts", s.scorePrompts)
+		api(http.MethodPost, "/v1/score/pairs", s.scorePairs)
+		api(http.MethodPost, "/v1/search", s.search)
 	}
-	mux.Handle("GET /healthz", s.instrument("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	route(http.MethodGet, "/healthz", true, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, map[string]string{"status": "ok"})
-	})))
-	mux.Handle("GET /metrics", s.instrument("GET /metrics", s.auth(s.metrics.handler())))
-	mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	route(http.MethodGet, "/metrics", false, s.metrics.handler())
+
+	// A pattern without a method is less specific than the same path with
+	// one, so these catch only the other methods. Without them the
+	// catch-all "/" below would take those requests and answer 404 (the
+	// ServeMux answers 405 by itself only when no pattern matches at all).
+	for _, path := range paths {
+		allow := strings.Join(methods[path], ", ")
+		var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, &APIError{Status: http.StatusMethodNotAllowed, Type: "invalid_request_error", Code: "method_not_allowed",
+				Message: fmt.Sprintf("%s %s: method not allowed: the route takes %s", r.Method, r.URL.Path, allow)})
+		})
+		if !public[path] {
+			h = s.auth(h)
+		}
+		mux.Handle(path, s.instrument("other", h))
+	}
+	routes := strings.Join(listing, ", ")
+	mux.Handle("/", s.instrument("other", s.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &APIError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "not_found",
-			Message: fmt.Sprintf("no route %s %s: see GET /v1/models; the routes are /v1/completions, /v1/chat/completions, /v1/score/prompts, /v1/score/pairs, /v1/search, /healthz, /metrics", r.Method, r.URL.Path)})
-	})))
+			Message: fmt.Sprintf("no route %s %s: the routes are %s", r.Method, r.URL.Path, routes)})
+	}))))
 	return mux
 }
 
@@ -267,7 +322,7 @@ func (s *Server) auth(h http.Handler) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got, ok := bearer(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(sum[:], s.tokSum[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="promptgan"`)
@@ -280,6 +335,19 @@ func (s *Server) auth(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// bearer returns the credentials of an "Authorization: Bearer TOKEN"
+// header value, and whether its scheme is Bearer. The scheme is compared
+// without regard to case, as RFC 9110 §11.1 has it (clients send
+// "bearer"); the token is returned as sent, for auth to compare exactly.
+func bearer(header string) (token string, ok bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	// RFC 9110 §11.4: one or more spaces between the scheme and the token.
+	return strings.TrimLeft(token, " "), true
 }
 
 // limit answers 503 with Retry-After when MaxConcurrent requests are

@@ -23,6 +23,7 @@ import (
 	"promptgan/discriminator"
 	"promptgan/internal/ort"
 	"promptgan/search"
+	"promptgan/targets/ledger"
 	"promptgan/task"
 )
 
@@ -116,6 +117,11 @@ func loadTextRun(c *cli.Context, path string, withTarget bool) (tr *search.Train
 	closeLedger, err := tr.UseLedger(runDir, slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)))
 	if err != nil {
 		op.Close()
+		if errors.Is(err, ledger.ErrLocked) {
+			// Most often the holder is `promptgan serve --run` on this run,
+			// which keeps the ledger for as long as it serves.
+			return nil, nil, fmt.Errorf("%w: if it is `promptgan serve --run %s`, score through its API (POST /v1/score/prompts, POST /v1/search) or stop the server; otherwise stop it or wait for it to finish", err, path)
+		}
 		return nil, nil, err
 	}
 	return tr, func() {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -465,6 +466,16 @@ func TestTextBadInput(t *testing.T) {
 	}
 	if n := ledgerRecords(t, runDir); n != records {
 		t.Errorf("refused commands added %d ledger records", n-records)
+	}
+	// A run whose ledger another process holds (promptgan serve --run, say):
+	// score and search name the holder and say what to do instead.
+	held, err := ledger.Open(filepath.Join(runDir, "ledger"), ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for _, args := range [][]string{{"score", runDir, "the soup"}, {"search", runDir}} {
+		checkBad(t, args, "", 1, fmt.Sprintf("ledger in use by another process (pid %d)", os.Getpid()), "POST /v1/score/prompts", "stop it")
 	}
 }
 

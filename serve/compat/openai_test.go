@@ -249,6 +249,19 @@ func TestOpenAISDK(t *testing.T) {
 		if len(page.Data) != 1 || page.Data[0].ID != "tiny" {
 			t.Fatalf("models %+v", page.Data)
 		}
+		// models.retrieve: the list's entry, and 404 for another id.
+		m, err := client.Models.Get(ctx, "tiny")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ID != "tiny" || m.Object != "model" || m.Created != page.Data[0].Created || m.OwnedBy != page.Data[0].OwnedBy {
+			t.Errorf("retrieve %+v, want the list's %+v", m, page.Data[0])
+		}
+		_, err = client.Models.Get(ctx, "gpt-4")
+		var apiErr *openai.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 404 || apiErr.Code != "model_not_found" {
+			t.Errorf("retrieve gpt-4: %v, want 404 model_not_found", err)
+		}
 	})
 
 	t.Run("refused", func(t *testing.T) {

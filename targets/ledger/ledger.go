@@ -14,7 +14,8 @@
 // A ledger is a directory holding
 //
 //	ledger.log    the log: a header, then records (below)
-//	ledger.lock   an empty file, flock(2)-ed by the one process that has the ledger open
+//	ledger.lock   flock(2)-ed by the one process that has the ledger open, which writes its pid
+//	              in it (decimal, then a newline) for the error of the next process that tries
 //
 // Open creates the directory and the log when they do not exist.
 //
@@ -74,7 +75,8 @@
 //   - Open trusts no length field: a record is bounded by MaxPayload and by
 //     the bytes left in the file before anything is allocated for it.
 //   - One process at a time: a second Open of the same directory, from this
-//     process or another, fails with ErrLocked.
+//     process or another, fails with ErrLocked, naming the holder's pid when
+//     ledger.lock holds one of a live process.
 //
 // # Memory and speed
 //
@@ -96,6 +98,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"promptgan/internal/atomicfile"
@@ -136,7 +140,8 @@ var (
 	ErrCorrupt = errors.New("corrupt ledger")
 	// ErrFormatVersion: the log header carries a format version this build does not read.
 	ErrFormatVersion = errors.New("unsupported ledger format version")
-	// ErrLocked: another Ledger (in this process or another) has the directory open.
+	// ErrLocked: another Ledger (in this process or another) has the directory
+	// open. The error Open returns names the holder's pid when it can.
 	ErrLocked = errors.New("ledger in use by another process")
 	// ErrClosed: the ledger has been closed.
 	ErrClosed = errors.New("ledger closed")
@@ -227,7 +232,15 @@ func open(dir string, opts Options) (_ *Ledger, err error) {
 		}
 	}()
 	if err := lockFile(lock); err != nil {
+		if errors.Is(err, ErrLocked) {
+			err = lockedBy(lock)
+		}
 		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	// The pid is only for the error of whoever tries next: failing to
+	// write it costs that error its pid, nothing else.
+	if err := writePID(lock); err != nil {
+		logger.Debug("ledger: could not record this process's pid in the lock file", "err", err)
 	}
 
 	path := filepath.Join(dir, logName)
@@ -687,9 +700,50 @@ func (l *Ledger) Close() error {
 	if cerr := l.f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close %s: %w", l.path, cerr)
 	}
+	// Truncated while still held, so that no pid outlives its holder (an
+	// older build holding the lock next would not overwrite it).
+	l.lock.Truncate(0)
 	l.lock.Close()
 	l.f, l.lock = nil, nil
 	return err
+}
+
+// lockedError is ErrLocked naming the process that holds the lock.
+type lockedError struct{ pid int }
+
+func (e *lockedError) Error() string        { return fmt.Sprintf("%v (pid %d)", ErrLocked, e.pid) }
+func (e *lockedError) Is(target error) bool { return target == ErrLocked }
+
+// maxPIDLen bounds what is read of ledger.lock: a pid is at most 10 digits.
+const maxPIDLen = 16
+
+// writePID replaces the content of the lock file f, held, by this
+// process's pid.
+func writePID(f *os.File) error {
+	// Truncate first: a reader between the two calls sees no pid rather
+	// than a mix of two.
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return err
+}
+
+// lockedBy is the error of a lock that another holds: ErrLocked with the
+// pid in the lock file, or ErrLocked alone when there is no pid of a live
+// process to read (its holder may be an older build that writes none, or
+// be writing it right now).
+func lockedBy(f *os.File) error {
+	b := make([]byte, maxPIDLen+1)
+	n, err := f.ReadAt(b, 0)
+	if (err != nil && !errors.Is(err, io.EOF)) || n > maxPIDLen {
+		return ErrLocked
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	if err != nil || pid <= 0 || !alive(pid) {
+		return ErrLocked
+	}
+	return &lockedError{pid: pid}
 }
 
 // corruptError matches ErrCorrupt under errors.Is without adding the

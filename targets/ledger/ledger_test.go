@@ -457,6 +457,62 @@ func TestLocked(t *testing.T) {
 	}
 }
 
+// TestLockedNamesTheHolder: a second Open names the pid that the holder
+// wrote in ledger.lock, so that the user knows which process to stop; a
+// holder that wrote none (an older build), or a pid that is garbage or
+// gone, gives the plain ErrLocked text and breaks nothing.
+func TestLockedNamesTheHolder(t *testing.T) {
+	self := fmt.Sprintf("ledger in use by another process (pid %d)", os.Getpid())
+	for _, tc := range []struct {
+		name    string
+		content string // ledger.lock's content under a bare flock; "" with ledger = true
+		ledger  bool   // held by a Ledger of this process
+		want    string // in the error
+	}{
+		{"a ledger of this process", "", true, self},
+		{"no pid written", "", false, "ledger in use by another process"},
+		{"garbage", "not a pid\n", false, "ledger in use by another process"},
+		{"a process that is gone", "2147483646\n", false, "ledger in use by another process"},
+		{"pid 0", "0\n", false, "ledger in use by another process"},
+		{"a negative pid", "-1\n", false, "ledger in use by another process"},
+		{"too long", strings.Repeat("9", 100), false, "ledger in use by another process"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var release func()
+			if tc.ledger {
+				l, _ := mustOpen(t, dir, Options{})
+				release = func() { l.Close() }
+			} else {
+				f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o644)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.WriteString(tc.content); err != nil {
+					t.Fatal(err)
+				}
+				if err := lockFile(f); err != nil {
+					t.Fatal(err)
+				}
+				release = func() { f.Close() }
+			}
+			_, _, err := openT(t, dir, Options{})
+			if !errors.Is(err, ErrLocked) {
+				t.Fatalf("second Open: err = %v, want ErrLocked", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || (!tc.ledger && strings.Contains(msg, "(pid")) {
+				t.Errorf("second Open: %q, want %q", msg, tc.want)
+			}
+			release()
+			l, _ := mustOpen(t, dir, Options{}) // and the next holder writes its own pid
+			if b, err := os.ReadFile(filepath.Join(dir, lockName)); err != nil || string(b) != fmt.Sprintf("%d\n", os.Getpid()) {
+				t.Errorf("ledger.lock after Open: %q, %v; want this process's pid", b, err)
+			}
+			l.Close()
+		})
+	}
+}
+
 func TestClosed(t *testing.T) {
 	l, _ := mustOpen(t, t.TempDir(), Options{})
 	if err := l.Close(); err != nil {

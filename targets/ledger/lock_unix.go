@@ -20,3 +20,12 @@ func lockFile(f *os.File) error {
 	}
 	return nil
 }
+
+// alive reports whether process pid (> 0) exists: signal 0 checks without
+// sending anything. EPERM is a live process of another user. A pid in
+// ledger.lock may be stale (its holder gone, the lock then held by a build
+// that writes none); naming it would send the user after the wrong process.
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
