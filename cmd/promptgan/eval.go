@@ -24,7 +24,7 @@ func loadCheckpoint(c *cli.Context) (*checkpoints.Checkpoint, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	dir, _, err := resolveCheckpoint(path)
+	dir, _, err := search.ResolveCheckpoint(path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -151,7 +151,7 @@ func printManifestTail(w io.Writer, ck *checkpoints.Checkpoint, cfg search.Confi
 // load error with what to do (exit status 1).
 func inspectDamaged(w io.Writer, path string, loadErr error) error {
 	root := filepath.Join(path, search.CheckpointsDir)
-	dir, _, rerr := resolveCheckpoint(path)
+	dir, _, rerr := search.ResolveCheckpoint(path)
 	if rerr != nil {
 		names, err := checkpoints.List(root)
 		if err != nil {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"promptgan/checkpoints"
 	"promptgan/discriminator"
 	"promptgan/internal/ort"
 	"promptgan/search"
@@ -75,54 +74,27 @@ func searchCommand() *cli.Command {
 	}
 }
 
-// loadTextRun restores a text run's checkpoint for scoring: with its target
-// (withTarget) or without (pairs only). close releases the target and the
-// ledger.
+// loadTextRun reopens a text run (search.OpenRun) for scoring: with its
+// target (withTarget) or without (pairs only). close releases the target and
+// the ledger.
 func loadTextRun(c *cli.Context, path string, withTarget bool) (tr *search.Trainer, close func(), err error) {
-	ckDir, runDir, err := resolveCheckpoint(path)
-	if err != nil {
-		return nil, nil, err // a missing or damaged run is a failure (1), as for eval, inspect and resume
-	}
-	ck, err := checkpoints.Load(ckDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg, err := search.ConfigOf(ck)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", ckDir, err)
-	}
-	if !cfg.IsText() {
-		return nil, nil, usageError{fmt.Errorf("%s: %w", ckDir, search.ErrNotText)}
-	}
+	device := ""
 	if c.IsSet("device") {
-		cfg.Device = c.String("device")
+		device = c.String("device")
 	}
-	if !withTarget {
-		tr, err := search.Restore(ck, cfg, nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("load %s: %w", ckDir, err)
-		}
-		return tr, func() {}, nil
+	run, err := search.OpenRun(c.Context, path, device, search.OpenOptions{
+		Library: c.String("ort-lib"), NoTarget: !withTarget, Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)),
+	})
+	if errors.Is(err, search.ErrNotText) {
+		return nil, nil, usageError{err}
 	}
-	op, err := openTarget(c, &cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load %s: %w", ckDir, err)
-	}
-	tr, err = search.Restore(ck, cfg, op.Model)
-	if err != nil {
-		op.Close()
-		return nil, nil, fmt.Errorf("load %s: %w", ckDir, err)
-	}
-	closeLedger, err := tr.UseLedger(runDir, slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)))
-	if err != nil {
-		op.Close()
 		return nil, nil, err
 	}
-	return tr, func() {
-		if err := closeLedger(); err != nil {
+	return run.Trainer, func() {
+		if err := run.Close(); err != nil {
 			fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: call ledger: %v\n", err)
 		}
-		op.Close()
 	}, nil
 }
 

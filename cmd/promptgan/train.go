@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -19,7 +17,6 @@ import (
 
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
-	"promptgan/internal/ort"
 	"promptgan/metrics"
 	"promptgan/search"
 	"promptgan/targets"
@@ -34,34 +31,19 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 	if c.NArg() > 0 {
 		return search.Config{}, usagef("train takes no arguments (got %q); use flags", c.Args().First())
 	}
-	preset := c.String("preset")
-	switch {
-	case c.IsSet("preset"):
-	case c.IsSet("task"):
-		preset = "text"
-	case c.IsSet("target") && c.String("target") != targets.IdentityName:
-		preset = "steer"
+	preset, task, target := "", "", ""
+	if c.IsSet("preset") {
+		preset = c.String("preset")
 	}
-	cfg, err := search.Preset(preset)
+	if c.IsSet("task") {
+		task = c.String("task")
+	}
+	if c.IsSet("target") {
+		target = c.String("target")
+	}
+	cfg, err := search.NewConfig(preset, c.String("config"), task, target)
 	if err != nil {
-		return cfg, usageError{err}
-	}
-	if path := c.String("config"); path != "" {
-		if cfg, err = search.LoadYAML(path, cfg); err != nil {
-			return cfg, err
-		}
-		if !c.IsSet("preset") && !c.IsSet("target") && !c.IsSet("task") && !cfg.IsIdentity() && preset != "steer" && preset != "text" {
-			// the file names a model target (and maybe a task): its
-			// defaults are the steer (or text) preset's
-			base := "steer"
-			if cfg.IsText() {
-				base = "text"
-			}
-			def, _ := search.Preset(base)
-			if cfg, err = search.LoadYAML(path, def); err != nil {
-				return cfg, err
-			}
-		}
+		return cfg, err
 	}
 	if c.IsSet("steps") {
 		cfg.Steps = c.Int("steps")
@@ -110,53 +92,8 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 	return cfg, nil
 }
 
-// openTarget opens cfg's target (targets.Open) and, for a model target,
-// sets the networks' vocabulary to the model's; then validates cfg.
-func openTarget(c *cli.Context, cfg *search.Config) (targets.Opened, error) {
-	if _, err := ort.ParseDevice(cfg.Device); err != nil {
-		return targets.Opened{}, usageError{fmt.Errorf("device: %w", err)}
-	}
-	tc := targets.Config{
-		Name: cfg.Target, GenLen: cfg.GenLen, MaxNewTokens: cfg.MaxNewTokens, Temperature: cfg.TargetTemperature, TopP: cfg.TargetTopP,
-		Device: cfg.Device, Library: c.String("ort-lib"),
-		OpenAI: cfg.OpenAI.Options(),
-	}
-	if cfg.IsText() {
-		// generations are text: up to gen_len tokens, not fitted to it
-		tc.GenLen, tc.MaxNewTokens = 0, cfg.GenLen
-	}
-	op, err := targets.OpenContext(c.Context, tc)
-	if err != nil {
-		return op, err
-	}
-	switch {
-	case cfg.IsText():
-		if op.Text == nil {
-			op.Close()
-			return targets.Opened{}, fmt.Errorf("target %s has no usable tokenizer.json: a text run needs a model that reads and writes text", cfg.Target)
-		}
-		op.Model = op.Text // the text run takes the model with its tokenizer
-		if kind, _, _ := strings.Cut(cfg.PromptVocab, ":"); kind == "target" {
-			cfg.Generator.Vocab = op.Vocab
-		}
-	case !cfg.IsIdentity():
-		cfg.Generator.Vocab, cfg.Discriminator.Vocab = op.Vocab, op.Vocab
-	}
-	if err := cfg.Validate(); err != nil {
-		op.Close()
-		return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
-	}
-	// Before any network is built: a run that cannot fit is refused with
-	// the fields that size it, not killed by the kernel hours later.
-	if err := search.CheckMemory(*cfg); err != nil {
-		op.Close()
-		return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
-	}
-	return op, nil
-}
-
 // printMemory says, on a run that is about to start, how much memory it is
-// estimated to need (the check itself ran in openTarget).
+// estimated to need (the check itself ran in search.NewRun or Saved.Open).
 func printMemory(c *cli.Context, cfg search.Config) {
 	if c.Bool("quiet") {
 		return
@@ -178,24 +115,13 @@ func trainAction(c *cli.Context) error {
 	if _, err := checkpoints.Latest(filepath.Join(out, search.CheckpointsDir)); err == nil {
 		return usagef("%s already holds a run: continue it with `promptgan resume %s` or choose another --out", out, out)
 	}
-	if cfg.IsText() { // bad settings and data first, before a model loads
-		if err := cfg.Validate(); err != nil {
-			return usageError{fmt.Errorf("invalid config: %w", err)}
-		}
-		if err := search.CheckText(cfg); err != nil {
-			return err
-		}
-	}
-	op, err := openTarget(c, &cfg)
+	run, err := search.NewRun(c.Context, cfg, out, search.OpenOptions{Library: c.String("ort-lib")})
 	if err != nil {
 		return err
 	}
-	defer op.Close()
-	warnPhases(c, cfg)
-	tr, err := search.New(cfg, op.Model)
-	if err != nil {
-		return err
-	}
+	defer run.Close()
+	tr := run.Trainer
+	warnPhases(c, tr.Cfg)
 	printMemory(c, tr.Cfg)
 	return runAndReport(c, tr, out)
 }
@@ -205,14 +131,14 @@ func resumeAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ck, ckDir, dir, err := loadForResume(c, path)
+	sv, err := search.ResumePoint(path, c.Bool("fallback"))
 	if err != nil {
 		return err
 	}
-	cfg, err := search.ConfigOf(ck)
-	if err != nil {
-		return fmt.Errorf("resume %s: %w", ckDir, err)
+	if sv.Warning != "" {
+		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: %s\n", sv.Warning)
 	}
+	ck, ckDir, dir, cfg := sv.Checkpoint, sv.Dir, sv.RunDir, sv.Config
 	if file := c.String("config"); file != "" {
 		if cfg, err = search.LoadYAML(file, cfg); err != nil {
 			return err
@@ -239,60 +165,19 @@ func resumeAction(c *cli.Context) error {
 	if c.IsSet("base-url") { // the server moved; the fingerprint (and so the ledger's keys) follows it
 		cfg.OpenAI.BaseURL = c.String("base-url")
 	}
-	vocab := cfg.Generator.Vocab
-	op, err := openTarget(c, &cfg)
-	if err != nil {
-		return fmt.Errorf("resume %s: %w", ckDir, err)
-	}
-	defer op.Close()
-	if cfg.Generator.Vocab != vocab {
-		return fmt.Errorf("resume %s: the target %s now has a vocabulary of %d tokens, the run was trained on %d", ckDir, cfg.Target, cfg.Generator.Vocab, vocab)
-	}
-	tr, err := search.Restore(ck, cfg, op.Model)
+	sv.Config = cfg
+	run, err := sv.Open(c.Context, search.OpenOptions{Library: c.String("ort-lib")})
 	if err != nil {
 		return restoreError(ckDir, err)
 	}
+	defer run.Close()
+	tr := run.Trainer
 	printMemory(c, tr.Cfg)
 	if !c.Bool("quiet") {
 		fmt.Fprintf(c.App.ErrWriter, "resuming %s at step %d of %d\n", ckDir, tr.StepCount(), cfg.Steps)
 	}
 	warnPhases(c, cfg)
 	return runAndReport(c, tr, dir)
-}
-
-// loadForResume loads the checkpoint a resume starts from. When the run's
-// latest checkpoint is damaged it names the newest one that loads, and with
-// --fallback takes it.
-func loadForResume(c *cli.Context, path string) (*checkpoints.Checkpoint, string, string, error) {
-	ckDir, dir, err := resolveCheckpoint(path)
-	var ck *checkpoints.Checkpoint
-	if err == nil {
-		ck, err = checkpoints.Load(ckDir)
-	}
-	if err == nil {
-		return ck, ckDir, dir, nil
-	}
-	root := filepath.Join(path, search.CheckpointsDir)
-	if _, statErr := os.Stat(root); statErr != nil {
-		return nil, "", "", fmt.Errorf("resume %w", err)
-	}
-	good, skipped, gerr := checkpoints.NewestGood(root)
-	if gerr != nil {
-		return nil, "", "", fmt.Errorf("resume %s: the latest checkpoint is damaged (%w) and no other checkpoint loads", path, err)
-	}
-	what := "the latest checkpoint is damaged"
-	if _, lerr := os.Lstat(filepath.Join(root, "latest")); errors.Is(lerr, fs.ErrNotExist) {
-		what = fmt.Sprintf("%s, which names the newest checkpoint, is missing", filepath.Join(root, "latest"))
-	}
-	if !c.Bool("fallback") {
-		return nil, "", "", fmt.Errorf("resume %s: %s: %w\nthe newest good checkpoint is %s: rerun with --fallback to resume from it (%s)", path, what, err, good, lostSteps(good, skipped))
-	}
-	fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: %s (%v); falling back to %s (%s)\n", what, err, good, lostSteps(good, skipped))
-	ck, err = checkpoints.Load(good)
-	if err != nil {
-		return nil, "", "", fmt.Errorf("resume %w", err)
-	}
-	return ck, good, path, nil
 }
 
 // runAndReport runs the trainer with signal handling and progress, then
@@ -444,30 +329,6 @@ func warnPhases(c *cli.Context, cfg search.Config) {
 	case cfg.Steps < adv:
 		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: steps = %d ends before the adversarial phase, which starts at step %d (after mle_steps = %d and d_pretrain_steps = %d): the generator is only pre-trained; give --steps %d or more for a GAN\n", cfg.Steps, adv, cfg.MLESteps, cfg.DPretrainSteps, adv)
 	}
-}
-
-// lostSteps says which steps a fallback to checkpoint good trains again:
-// those of the damaged checkpoints newer than it, or none when only the
-// latest pointer was lost.
-func lostSteps(good string, skipped []checkpoints.Damaged) string {
-	goodStep := stepOf(filepath.Base(good))
-	newest := goodStep
-	for _, d := range skipped {
-		newest = max(newest, stepOf(d.Name))
-	}
-	if newest <= goodStep {
-		return fmt.Sprintf("it is the newest checkpoint, step %d: no step is trained again", goodStep)
-	}
-	return fmt.Sprintf("steps %d to %d are trained again", goodStep+1, newest)
-}
-
-// stepOf reads the step of a checkpoint directory named step-NNNNNNN (-1 otherwise).
-func stepOf(name string) int {
-	var n int
-	if _, err := fmt.Sscanf(name, "step-%d", &n); err != nil {
-		return -1
-	}
-	return n
 }
 
 // memorisingGap is how far held-out D(real) may fall below D(real) on
