@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/urfave/cli/v2"
-
 )
 
 // positional returns the command's positional arguments, applying any flags
