@@ -46,7 +46,7 @@ func benchSeqGANAction(c *cli.Context) error {
 		return writeJSON(w, br)
 	}
 	fmt.Fprintf(w, "seqgan-oracle (%s preset, seed %d, %d samples per NLL-oracle figure; %s, %d CPUs)\n\n", preset, br.Seed, br.Samples, br.BLAS, br.CPUs)
-	printCompare(w, br.Rows)
+	search.WriteCompare(w, br.Rows)
 	fmt.Fprintf(w, "\nreference: oracle on its own samples 5.747; SeqGAN paper MLE 9.038, SeqGAN 8.736\n\n")
 	for _, name := range []string{search.PhaseMLE, search.PhaseDPretrain, search.PhaseAdversarial} {
 		if p, ok := br.Phases[name]; ok {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
-	"promptgan/metrics"
 	"promptgan/search"
 	"promptgan/targets"
 	"promptgan/targets/backend"
@@ -95,15 +93,9 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 // printMemory says, on a run that is about to start, how much memory it is
 // estimated to need (the check itself ran in search.NewRun or Saved.Open).
 func printMemory(c *cli.Context, cfg search.Config) {
-	if c.Bool("quiet") {
-		return
+	if !c.Bool("quiet") {
+		fmt.Fprintln(c.App.ErrWriter, search.MemoryNote(cfg))
 	}
-	est := search.EstimateMemory(cfg)
-	avail := ""
-	if a, _, ok := search.MachineMemory(); ok {
-		avail = fmt.Sprintf("; %s available", search.BytesHuman(float64(a)))
-	}
-	fmt.Fprintf(c.App.ErrWriter, "memory: about %s at the peak (estimated%s)\n", search.BytesHuman(est.Total), avail)
 }
 
 func trainAction(c *cli.Context) error {
@@ -155,7 +147,7 @@ func resumeAction(c *cli.Context) error {
 		// to save it again).
 		w := c.App.Writer
 		fmt.Fprintf(w, "%s is finished: step %d of %d, nothing to do (continue it with --steps N above %d)\n", dir, ck.Manifest.Step, cfg.Steps, ck.Manifest.Step)
-		printEvalLegend(w, ck.Manifest.Metrics, cfg)
+		search.WriteEvalLegend(w, ck.Manifest.Metrics, cfg)
 		fmt.Fprintf(w, "checkpoint: %s\n", ckDir)
 		return nil
 	}
@@ -211,7 +203,7 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 			return err
 		}
 		fmt.Fprintf(w, "\nMLE (end of pre-training) vs GAN (now): NLL-oracle of %d samples, NLL-test of %s test sequences (per token, lower is better)\n", tr.Cfg.EvalSamples, countOrAll(tr.Cfg.EvalTest))
-		printCompare(w, rows)
+		search.WriteCompare(w, rows)
 		if s := compareSentence(rows, 1.0); s != "" {
 			fmt.Fprintln(w, s)
 		}
@@ -254,7 +246,7 @@ func runInterruptibly(c *cli.Context, out string, run func(context.Context, sear
 
 // printResult prints a finished run's last evaluation, checkpoint and ledger counts.
 func printResult(w io.Writer, res search.Result, out string, cfg search.Config) {
-	printEvalLegend(w, res.Eval, cfg)
+	search.WriteEvalLegend(w, res.Eval, cfg)
 	fmt.Fprintf(w, "checkpoint: %s\n", res.Checkpoint)
 	if l := res.Ledger; l != nil {
 		fmt.Fprintf(w, "call ledger: %d calls answered from it, %d sent to the target, %d records in %s\n", l.Hits, l.Misses, l.Records, filepath.Join(out, search.LedgerDir))
@@ -319,88 +311,20 @@ func restoreError(ckDir string, err error) error {
 	return err
 }
 
-// warnPhases warns when the run's budget ends before the adversarial phase:
-// such a run only pre-trains, whatever its report looks like.
+// warnPhases warns when the run's budget ends before the adversarial phase.
 func warnPhases(c *cli.Context, cfg search.Config) {
-	adv := cfg.MLESteps + cfg.DPretrainSteps + 1
-	switch {
-	case cfg.Steps < cfg.MLESteps:
-		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: steps = %d ends inside the generator's MLE pre-training (mle_steps = %d): no discriminator training and no adversarial phase (from step %d); give --steps %d or more for a GAN\n", cfg.Steps, cfg.MLESteps, adv, adv)
-	case cfg.Steps < adv:
-		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: steps = %d ends before the adversarial phase, which starts at step %d (after mle_steps = %d and d_pretrain_steps = %d): the generator is only pre-trained; give --steps %d or more for a GAN\n", cfg.Steps, adv, cfg.MLESteps, cfg.DPretrainSteps, adv)
+	if w := search.PhaseWarning(cfg); w != "" {
+		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: %s\n", w)
 	}
 }
 
-// memorisingGap is how far held-out D(real) may fall below D(real) on
-// training batches before the report says D memorises: 0.13 against 0.79
-// (make demo) clearly is; a few hundredths are noise.
-const memorisingGap = 0.25
-
-// warnMemorising flags a discriminator that memorises its training
-// sequences: its verdict on held-out real sequences (the last evaluation)
-// far below its verdict on the training batches (the last logged steps).
+// warnMemorising flags a discriminator that memorises its training sequences.
 func warnMemorising(w io.Writer, out string, eval map[string]float64) {
-	held, ok := eval["d_real"]
-	if !ok {
-		return
-	}
-	recs, err := metrics.ReadRecords(filepath.Join(out, search.MetricsFile))
-	if err != nil {
-		return
-	}
-	var sum float64
-	n := 0
-	for i := len(recs) - 1; i >= 0 && n < 5; i-- {
-		if v, ok := recs[i].Values["d_real"]; ok && recs[i].Phase != "eval" {
-			sum += v
-			n++
-		}
-	}
-	if n == 0 {
-		return
-	}
-	if train := sum / float64(n); train-held >= memorisingGap {
-		fmt.Fprintf(w, "warning: the discriminator memorises: D(real) is %.2f on held-out real sequences but %.2f on its training batches, so it recognises the training set rather than what makes a sequence real, and its rewards are less informative; more training data, a smaller discriminator, fewer d_steps_per_g or more replay help\n", held, train)
+	if s := search.MemorisingWarning(out, eval); s != "" {
+		fmt.Fprintln(w, s)
 	}
 }
 
-// compareSentence says in one sentence what the GAN changed against MLE at
-// temperature temp: NLL-oracle (are its samples more like the oracle's?)
-// and NLL-test (does it still cover held-out data?).
 func compareSentence(rows []search.CompareRow, temp float64) string {
-	var mle, gan *search.CompareRow
-	for i := range rows {
-		if rows[i].Temperature == temp {
-			switch rows[i].Model {
-			case "MLE":
-				mle = &rows[i]
-			case "GAN":
-				gan = &rows[i]
-			}
-		}
-	}
-	if mle == nil || gan == nil || math.IsNaN(mle.NLLOracle) || math.IsNaN(gan.NLLOracle) {
-		return ""
-	}
-	d := gan.NLLOracle - mle.NLLOracle
-	verdict := "the oracle finds its samples more like its own sequences than MLE's"
-	switch {
-	case math.Abs(d) < 0.005:
-		verdict = "no change in how the oracle judges its samples"
-	case d > 0:
-		verdict = "the oracle finds its samples less like its own sequences than MLE's"
-	}
-	s := fmt.Sprintf("At temperature %.1f the GAN's samples score NLL-oracle %.3f against MLE's %.3f (%+.3f): %s", temp, gan.NLLOracle, mle.NLLOracle, d, verdict)
-	if !math.IsNaN(gan.NLLTest) && !math.IsNaN(mle.NLLTest) {
-		dt := gan.NLLTest - mle.NLLTest
-		cover := "covers the held-out sequences about as well"
-		switch {
-		case dt <= -0.005:
-			cover = "covers the held-out sequences better"
-		case dt >= 0.005:
-			cover = "covers the held-out sequences less well (it gave up some diversity)"
-		}
-		s += fmt.Sprintf("; with NLL-test %.3f against %.3f (%+.3f) it %s", gan.NLLTest, mle.NLLTest, dt, cover)
-	}
-	return s + "."
+	return search.CompareSentence(rows, temp)
 }
