@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"promptgan/internal/atomicfile"
 
@@ -22,7 +19,6 @@ import (
 	"promptgan/discriminator"
 	"promptgan/internal/ort"
 	"promptgan/search"
-	"promptgan/task"
 )
 
 // targetFlags are shared by score and search: how the target runs, and the output.
@@ -249,9 +245,6 @@ func pairText(p search.Pair) string {
 	return fmt.Sprintf("%q → %q", p.Input, p.Generation)
 }
 
-// maxLine bounds one line of a prompts or pairs file.
-const maxLine = task.MaxLineBytes
-
 // openInput opens a file, or stdin for "-".
 func openInput(c *cli.Context, name string) (io.ReadCloser, string, error) {
 	if name == "-" {
@@ -264,90 +257,28 @@ func openInput(c *cli.Context, name string) (io.ReadCloser, string, error) {
 	return f, name, nil
 }
 
-// readLines reads non-blank lines (UTF-8; a BOM and CRLF accepted).
+// readLines reads non-blank lines (search.ReadLines).
 func readLines(c *cli.Context, name string) ([]string, error) {
 	r, label, err := openInput(c, name)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	var out []string
-	err = scanLines(r, label, func(line int, b []byte) error {
-		if s := strings.TrimSpace(string(b)); s != "" {
-			out = append(out, s)
-		}
-		return nil
-	})
-	return out, err
+	return search.ReadLines(r, label)
 }
 
-// readPairs reads a JSONL file of {"input", "generation"} objects.
+// readPairs reads a JSONL file of {"input", "generation"} objects (search.ReadPairs).
 func readPairs(c *cli.Context, name string) ([]search.Pair, error) {
 	r, label, err := openInput(c, name)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	var out []search.Pair
-	err = scanLines(r, label, func(line int, b []byte) error {
-		if len(bytes.TrimSpace(b)) == 0 {
-			return nil
-		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		var p search.Pair
-		if err := dec.Decode(&p); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				return fmt.Errorf("%s:%d: field %q: want a string", label, line, te.Field)
-			}
-			if errors.As(err, &te) {
-				return fmt.Errorf("%s:%d: want a JSON object {\"input\": \"...\", \"generation\": \"...\"}, got a JSON %s", label, line, te.Value)
-			}
-			return fmt.Errorf("%s:%d: want one JSON object {\"input\": \"...\", \"generation\": \"...\"} a line: %v", label, line, err)
-		}
-		if dec.More() {
-			return fmt.Errorf("%s:%d: content after the JSON object: one object a line", label, line)
-		}
-		if strings.TrimSpace(p.Generation) == "" {
-			return fmt.Errorf("%s:%d: field \"generation\" is missing or empty", label, line)
-		}
-		out = append(out, p)
-		return nil
-	})
+	out, err := search.ReadPairs(r, label)
 	if err == nil && len(out) == 0 {
 		err = usagef("%s: no pairs", label)
 	}
 	return out, err
-}
-
-// scanLines calls fn with each line (1-based), refusing invalid UTF-8 and
-// lines over maxLine; a BOM on the first line is dropped.
-func scanLines(r io.Reader, label string, fn func(line int, b []byte) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), maxLine)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if line == 1 {
-			b = bytes.TrimPrefix(b, []byte("\ufeff"))
-		}
-		b = bytes.TrimSuffix(b, []byte("\r"))
-		if !utf8.Valid(b) {
-			return fmt.Errorf("%s:%d: not valid UTF-8: save it as UTF-8", label, line)
-		}
-		if err := fn(line, b); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("%s:%d: a line longer than %d bytes", label, line+1, maxLine)
-		}
-		return fmt.Errorf("%s: %w", label, err)
-	}
-	return nil
 }
 
 func exportCommand() *cli.Command {
