@@ -241,12 +241,17 @@ var ErrDataChanged = errors.New("training data changed since the checkpoint")
 // for a text run loaded only to score (input, generation) pairs
 // (ScorePairs): it then calls no target and cannot be trained.
 func Restore(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	return restoreValidated(ck, cfg, tg)
+}
+
+// restoreValidated is Restore for a cfg already validated (OpenRun, Saved.Open).
+func restoreValidated(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) (*Trainer, error) {
 	saved, err := ConfigOf(ck)
 	if err != nil {
 		return nil, err
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid config: %w", err)
 	}
 	if cfg, err = cfg.Resolved(); err != nil {
 		return nil, err

@@ -149,6 +149,11 @@ func New(cfg Config, tg targets.Model) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
+	return newValidated(cfg, tg)
+}
+
+// newValidated is New for a cfg already validated (NewRun).
+func newValidated(cfg Config, tg targets.Model) (*Trainer, error) {
 	cfg, err := cfg.Resolved()
 	if err != nil {
 		return nil, err

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"io"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
-
-	"promptgan/checkpoints"
-	"promptgan/search"
 )
 
 // positional returns the command's positional arguments, applying any flags
@@ -58,20 +53,4 @@ func oneArg(c *cli.Context, what string) (string, error) {
 		return "", usagef("%s needs exactly one %s, got %d arguments", c.Command.Name, what, len(args))
 	}
 	return args[0], nil
-}
-
-// resolveCheckpoint accepts a run directory (its latest checkpoint) or a
-// checkpoint directory, and returns the checkpoint and its run directory.
-func resolveCheckpoint(path string) (ckDir, runDir string, err error) {
-	ckDir, err = checkpoints.Resolve(filepath.Join(path, search.CheckpointsDir))
-	if err == nil {
-		return ckDir, path, nil
-	}
-	if !errors.Is(err, checkpoints.ErrNoCheckpoint) { // a run directory whose checkpoints are damaged
-		return "", "", err
-	}
-	if ckDir, err = checkpoints.Resolve(path); err != nil {
-		return "", "", err // its message names path
-	}
-	return ckDir, filepath.Dir(filepath.Dir(ckDir)), nil // RUN/checkpoints/step-N
 }

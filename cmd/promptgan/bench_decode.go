@@ -2,16 +2,11 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
 	"promptgan/benchmarks/decode"
 	"promptgan/internal/ort"
-	"promptgan/targets/onnx"
 )
 
 // benchDecodeCommand is `promptgan bench decode`: greedy decode throughput
@@ -30,7 +25,7 @@ func benchDecodeCommand() *cli.Command {
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Usage: "Optimum-layout directory (model.onnx, config.json, optional tokenizer.json)"},
-			&cli.StringFlag{Name: "batch", Value: batchList(d.Batches), Usage: "comma-separated batch sizes"},
+			&cli.StringFlag{Name: "batch", Value: decode.BatchList(d.Batches), Usage: "comma-separated batch sizes"},
 			&cli.IntFlag{Name: "new-tokens", Value: d.NewTokens, Usage: "new tokens per request (fewer when the model's EOS comes first)"},
 			&cli.IntFlag{Name: "prompt-len", Value: d.PromptLen, Usage: "random prompt tokens per request (BOS is prepended when the model asks for it)"},
 			&cli.IntFlag{Name: "repeats", Value: d.Repeats, Usage: "timed decodes per batch size"},
@@ -73,7 +68,7 @@ func benchDecodeAction(c *cli.Context) error {
 	asJSON := c.Bool("json")
 	opt.SampleText = !asJSON
 	if !asJSON {
-		opt.OnOpen = func(res decode.Result) { printDecodeHeader(c.App.Writer, res) }
+		opt.OnOpen = func(res decode.Result) { decode.WriteHeader(c.App.Writer, res) }
 	}
 
 	res, err := decode.Run(c.Context, opt)
@@ -83,61 +78,9 @@ func benchDecodeAction(c *cli.Context) error {
 	if asJSON {
 		return writeJSON(c.App.Writer, res)
 	}
-	printDecodeRows(c.App.Writer, res.Rows)
+	decode.WriteTable(c.App.Writer, res.Rows)
 	if res.Tokenizer {
 		fmt.Fprintf(c.App.Writer, "\nfirst prompt + generation as text: %q\n", res.Sample)
 	}
 	return nil
-}
-
-// batchList writes batch sizes as a --batch value.
-func batchList(batches []int) string {
-	s := make([]string, len(batches))
-	for i, b := range batches {
-		s[i] = strconv.Itoa(b)
-	}
-	return strings.Join(s, ",")
-}
-
-// kindDescription says how a model of res.Kind carries context between steps.
-func kindDescription(res decode.Result) string {
-	switch res.Kind {
-	case onnx.KVCache:
-		return fmt.Sprintf("KV cache (past_key_values → present for %d layers): one new token per step", res.Layers)
-	case onnx.LSTMState:
-		return "LSTM state (past_state.h/.c → present_state.h/.c): one new token per step"
-	case onnx.Plain:
-		return "plain (no past inputs): the whole sequence is fed again at every step"
-	}
-	return string(res.Kind)
-}
-
-func printDecodeHeader(w io.Writer, res decode.Result) {
-	stops := "none"
-	if len(res.StopTokens) > 0 {
-		stops = strings.Trim(fmt.Sprint(res.StopTokens), "[]")
-	}
-	bos := ""
-	if res.AddBOS {
-		bos = fmt.Sprintf(" after BOS %d", res.BOS)
-	}
-	fmt.Fprintf(w, "model    %s (model_type %s)\n", res.Model, res.ModelType)
-	fmt.Fprintf(w, "kind     %s\n", kindDescription(res))
-	tok := "none (token ids only)"
-	if res.Tokenizer {
-		tok = onnx.TokenizerFile + " loaded"
-	}
-	fmt.Fprintf(w, "vocab    %d, tokenizer %s\n", res.Vocab, tok)
-	fmt.Fprintf(w, "device   %s, %d intra-op threads, ONNX Runtime %s (%s)\n", res.Device, res.Threads, res.ORTVersion, res.ORTLibrary)
-	fmt.Fprintf(w, "decode   greedy; %d random prompt tokens (seed %d)%s; %d new tokens; stop tokens %s; %d warm-up + %d timed decodes per batch\n\n",
-		res.PromptLen, res.Seed, bos, res.NewTokens, stops, res.Warmup, res.Repeats)
-}
-
-func printDecodeRows(w io.Writer, rows []decode.Row) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "batch\ttokens/s\tms/step\tsteps\tnew tokens\tseconds\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.3f\t%d\t%d\t%.3f\t\n", r.Batch, r.TokensPerS, r.MsPerStep, r.Steps, r.NewTokens, r.Seconds)
-	}
-	tw.Flush()
 }

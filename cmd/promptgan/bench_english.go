@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -12,58 +11,10 @@ import (
 
 	"promptgan/audit"
 	"promptgan/english"
-	"promptgan/generator"
-	"promptgan/internal/atomicfile"
 	"promptgan/internal/cache"
 	"promptgan/targets"
 	"promptgan/task"
 )
-
-// englishCorpusPath returns path, or the setup cache's English corpus when
-// it is empty.
-func englishCorpusPath(path string) (string, error) {
-	return cachedOr(path, "english/"+english.CorpusFile, "the English corpus", "make setup")
-}
-
-// ExamplesInstructions names english.ExamplePrompts in --prompt-examples.
-const examplesInstructions = "instructions"
-
-// englishExamples resolves a --prompt-examples value: "" none,
-// "instructions" english.ExamplePrompts written to dir/example-prompts.txt
-// (so that a run directory holds the examples its checkpoints name), else
-// a file of example prompts, checked here.
-func englishExamples(spec, dir string) (string, error) {
-	switch spec {
-	case "":
-		return "", nil
-	case examplesInstructions:
-		path := filepath.Join(dir, "example-prompts.txt")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", err
-		}
-		if err := atomicfile.Write(path, []byte(strings.Join(english.ExamplePrompts(), "\n")+"\n")); err != nil {
-			return "", fmt.Errorf("write the example prompts: %w", err)
-		}
-		return path, nil
-	}
-	if _, err := generator.LoadExamples(spec); err != nil {
-		return "", fmt.Errorf("--prompt-examples: %w", err)
-	}
-	return spec, nil
-}
-
-// englishLMDir returns dir, or the setup cache's English target LM
-// directory when it is empty.
-func englishLMDir(dir string) (string, error) {
-	if dir != "" {
-		return dir, nil
-	}
-	p, err := cache.Find("english/lm/model.onnx", "the English target LM", "make english")
-	if err != nil {
-		return "", err
-	}
-	return filepath.Dir(p), nil
-}
 
 // steerabilityCommand is `promptgan bench steerability`.
 func steerabilityCommand() *cli.Command {
@@ -119,11 +70,11 @@ type steerabilityResult struct {
 
 func benchSteerabilityAction(c *cli.Context) error {
 	start := time.Now()
-	corpus, err := englishCorpusPath(c.String("corpus"))
+	corpus, err := english.CorpusPath(c.String("corpus"))
 	if err != nil {
 		return err
 	}
-	target, err := englishLMDir(c.String("target"))
+	target, err := english.LMDir(c.String("target"))
 	if err != nil {
 		return err
 	}

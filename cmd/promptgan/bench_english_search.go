@@ -37,7 +37,7 @@ func englishSearchCommand() *cli.Command {
 			&cli.IntFlag{Name: "population", Value: d.Population, Usage: "evolution: population and children per generation"},
 			&cli.IntFlag{Name: "random-prompts", Value: d.RandomPrompts, Usage: "random word prompts per seed"},
 			&cli.StringFlag{Name: "prompt-vocab", Value: d.Train.PromptVocab, Usage: "G's tokens: words (the task's frequent good words) or target (the target's tokens)"},
-			&cli.StringFlag{Name: "prompt-examples", Value: examplesInstructions, Usage: "the shared start: G pre-trains by MLE on these example prompts (one a line; its words vocabulary becomes theirs) instead of the good texts; " +
+			&cli.StringFlag{Name: "prompt-examples", Value: english.ExamplesInstructions, Usage: "the shared start: G pre-trains by MLE on these example prompts (one a line; its words vocabulary becomes theirs) instead of the good texts; " +
 				"'instructions' = the held-out instructions of every class (english.ExamplePrompts); '' = the good texts"},
 			&cli.StringFlag{Name: "encoder", Value: d.Train.Encoder, Usage: "D's sentence encoder: glove-sif, hashing[:DIM] or onnx:DIR"},
 			&cli.IntFlag{Name: "prompt-len", Value: d.Train.PromptLen, Usage: "tokens G writes per prompt"},
@@ -100,7 +100,7 @@ func benchEnglishSearchAction(c *cli.Context) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	if tc.PromptExamples, err = englishExamples(c.String("prompt-examples"), tmp); err != nil {
+	if tc.PromptExamples, err = english.ExamplesFile(c.String("prompt-examples"), tmp); err != nil {
 		return err
 	}
 	tc.PromptLen, tc.BatchSize, tc.MLESteps, tc.DPretrainSteps = c.Int("prompt-len"), c.Int("batch-size"), c.Int("mle-steps"), c.Int("d-pretrain-steps")
@@ -143,11 +143,11 @@ func benchEnglishSearchAction(c *cli.Context) error {
 	if err := o.Validate(); err != nil {
 		return usageError{err}
 	}
-	corpus, err := englishCorpusPath(c.String("corpus"))
+	corpus, err := english.CorpusPath(c.String("corpus"))
 	if err != nil {
 		return err
 	}
-	target, err := englishLMDir(c.String("target"))
+	target, err := english.LMDir(c.String("target"))
 	if err != nil {
 		return err
 	}

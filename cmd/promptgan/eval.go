@@ -24,7 +24,7 @@ func loadCheckpoint(c *cli.Context) (*checkpoints.Checkpoint, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	dir, _, err := resolveCheckpoint(path)
+	dir, _, err := search.ResolveCheckpoint(path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -127,7 +127,7 @@ func inspectAction(c *cli.Context) error {
 
 // printManifestTail prints a checkpoint's metrics, warnings and files.
 func printManifestTail(w io.Writer, ck *checkpoints.Checkpoint, cfg search.Config) {
-	printEvalLegend(w, ck.Manifest.Metrics, cfg)
+	search.WriteEvalLegend(w, ck.Manifest.Metrics, cfg)
 	if len(ck.Manifest.Warnings) > 0 {
 		fmt.Fprintln(w, "warnings:")
 		for _, x := range ck.Manifest.Warnings {
@@ -151,7 +151,7 @@ func printManifestTail(w io.Writer, ck *checkpoints.Checkpoint, cfg search.Confi
 // load error with what to do (exit status 1).
 func inspectDamaged(w io.Writer, path string, loadErr error) error {
 	root := filepath.Join(path, search.CheckpointsDir)
-	dir, _, rerr := resolveCheckpoint(path)
+	dir, _, rerr := search.ResolveCheckpoint(path)
 	if rerr != nil {
 		names, err := checkpoints.List(root)
 		if err != nil {
@@ -233,94 +233,6 @@ func plotRun(run, out string) ([]string, error) {
 		pts[i] = plot.Record(r)
 	}
 	return plot.Run(pts, out)
-}
-
-func printCompare(w io.Writer, rows []search.CompareRow) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "model\ttemperature\tNLL-oracle\tNLL-test")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\n", r.Model, r.Temperature, num(r.NLLOracle), num(r.NLLTest))
-	}
-	tw.Flush()
-}
-
-func num(v float64) string {
-	if math.IsNaN(v) {
-		return "-"
-	}
-	return fmt.Sprintf("%.3f", v)
-}
-
-func printEval(w io.Writer, vals map[string]float64) {
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "  %-12s %.4f\n", k, vals[k])
-	}
-}
-
-// evalMeaning says what an evaluation figure is and which way is better
-// ("" = neither: a diagnostic).
-var evalMeaning = map[string]struct{ better, what string }{
-	"nll_oracle":        {"lower", "per-token NLL of the generator's samples under the oracle: how real they are"},
-	"nll_test":          {"lower", "the generator's per-token NLL of held-out real sequences: how well it covers them"},
-	"d_real":            {"", "D's mean P(real) on held-out real data; far below its training batches' = D memorises"},
-	"d_fake":            {"higher", "D's mean P(real) on the generations: how well they fool D"},
-	"d_std":             {"", "spread of the D ensemble's verdicts on the generations (its uncertainty)"},
-	"d_oracle_corr":     {"higher", "correlation of D's verdict with the oracle's (is D's reward the true one?)"},
-	"reward":            {"higher", "mean log D of the generations, the generator's reward"},
-	"distinct_2":        {"higher", "share of distinct bigrams in the generations (diversity)"},
-	"distinct_3":        {"higher", "share of distinct trigrams in the generations (diversity)"},
-	"self_bleu_3":       {"lower", "how much the generations repeat each other (0 = all different)"},
-	"prompt_distinct_1": {"higher", "share of distinct tokens in the prompts"},
-	"auc":               {"higher", "D's AUC of good vs bad held-out task items (0.5 = chance)"},
-	"accuracy":          {"higher", "D's accuracy on held-out task items at P = 0.5"},
-	"ece":               {"lower", "D's calibration error on held-out task items"},
-	"brier":             {"lower", "D's Brier score on held-out task items"},
-	"temperature":       {"", "D's calibration temperature, fitted on the validation split"},
-	"calibration_bias":  {"", "D's calibration bias, fitted on the validation split"},
-	"calls":             {"", "target calls so far"},
-	"stabilised":        {"", "1: the threshold was passed and G's learning rate lowered"},
-}
-
-// printEvalLegend prints an evaluation with what each figure means and
-// which direction is better; "best" names the metric it is the best of.
-func printEvalLegend(w io.Writer, vals map[string]float64, cfg search.Config) {
-	if len(vals) == 0 {
-		return
-	}
-	rc, err := cfg.Resolved()
-	if err == nil {
-		cfg = rc
-	}
-	fmt.Fprintln(w, "last evaluation:")
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, k := range keys {
-		m, ok := evalMeaning[k]
-		note := m.what
-		switch {
-		case k == "best":
-			better := "lower"
-			if cfg.Metric == "d_fake" {
-				better = "higher"
-			}
-			note = fmt.Sprintf("the run's best %s at an evaluation (%s is better): its checkpoint is checkpoints/best", cfg.Metric, better)
-		case ok && m.better != "":
-			note = m.better + " is better: " + note
-		case !ok:
-			note = ""
-		}
-		fmt.Fprintf(tw, "  %s\t%.4f\t%s\n", k, vals[k], note)
-	}
-	tw.Flush()
 }
 
 func writeJSON(w io.Writer, v any) error {

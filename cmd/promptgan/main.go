@@ -107,7 +107,7 @@ func report(w io.Writer, err error) int {
 	var ie interruptedError
 	var ce cli.ExitCoder
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, search.ErrBadConfig):
 		fmt.Fprintf(w, "promptgan: %v\n", err)
 		return 2
 	case errors.As(err, &ie):

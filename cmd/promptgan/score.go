@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -13,18 +11,15 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"promptgan/internal/atomicfile"
 
 	"github.com/urfave/cli/v2"
 
-	"promptgan/checkpoints"
 	"promptgan/discriminator"
 	"promptgan/internal/ort"
 	"promptgan/search"
 	"promptgan/targets/ledger"
-	"promptgan/task"
 )
 
 // targetFlags are shared by score and search: how the target runs, and the output.
@@ -76,47 +71,21 @@ func searchCommand() *cli.Command {
 	}
 }
 
-// loadTextRun restores a text run's checkpoint for scoring: with its target
-// (withTarget) or without (pairs only). close releases the target and the
-// ledger.
+// loadTextRun reopens a text run (search.OpenRun) for scoring: with its
+// target (withTarget) or without (pairs only). close releases the target and
+// the ledger.
 func loadTextRun(c *cli.Context, path string, withTarget bool) (tr *search.Trainer, close func(), err error) {
-	ckDir, runDir, err := resolveCheckpoint(path)
-	if err != nil {
-		return nil, nil, err // a missing or damaged run is a failure (1), as for eval, inspect and resume
-	}
-	ck, err := checkpoints.Load(ckDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg, err := search.ConfigOf(ck)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", ckDir, err)
-	}
-	if !cfg.IsText() {
-		return nil, nil, usageError{fmt.Errorf("%s: %w", ckDir, search.ErrNotText)}
-	}
+	device := ""
 	if c.IsSet("device") {
-		cfg.Device = c.String("device")
+		device = c.String("device")
 	}
-	if !withTarget {
-		tr, err := search.Restore(ck, cfg, nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("load %s: %w", ckDir, err)
-		}
-		return tr, func() {}, nil
+	run, err := search.OpenRun(c.Context, path, device, search.OpenOptions{
+		Library: c.String("ort-lib"), NoTarget: !withTarget, Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)),
+	})
+	if errors.Is(err, search.ErrNotText) {
+		return nil, nil, usageError{err}
 	}
-	op, err := openTarget(c, &cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load %s: %w", ckDir, err)
-	}
-	tr, err = search.Restore(ck, cfg, op.Model)
-	if err != nil {
-		op.Close()
-		return nil, nil, fmt.Errorf("load %s: %w", ckDir, err)
-	}
-	closeLedger, err := tr.UseLedger(runDir, slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)))
-	if err != nil {
-		op.Close()
 		if errors.Is(err, ledger.ErrLocked) {
 			// Most often the holder is `promptgan serve --run` on this run,
 			// which keeps the ledger for as long as it serves.
@@ -124,11 +93,10 @@ func loadTextRun(c *cli.Context, path string, withTarget bool) (tr *search.Train
 		}
 		return nil, nil, err
 	}
-	return tr, func() {
-		if err := closeLedger(); err != nil {
+	return run.Trainer, func() {
+		if err := run.Close(); err != nil {
 			fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: call ledger: %v\n", err)
 		}
-		op.Close()
 	}, nil
 }
 
@@ -283,9 +251,6 @@ func pairText(p search.Pair) string {
 	return fmt.Sprintf("%q → %q", p.Input, p.Generation)
 }
 
-// maxLine bounds one line of a prompts or pairs file.
-const maxLine = task.MaxLineBytes
-
 // openInput opens a file, or stdin for "-".
 func openInput(c *cli.Context, name string) (io.ReadCloser, string, error) {
 	if name == "-" {
@@ -298,90 +263,28 @@ func openInput(c *cli.Context, name string) (io.ReadCloser, string, error) {
 	return f, name, nil
 }
 
-// readLines reads non-blank lines (UTF-8; a BOM and CRLF accepted).
+// readLines reads non-blank lines (search.ReadLines).
 func readLines(c *cli.Context, name string) ([]string, error) {
 	r, label, err := openInput(c, name)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	var out []string
-	err = scanLines(r, label, func(line int, b []byte) error {
-		if s := strings.TrimSpace(string(b)); s != "" {
-			out = append(out, s)
-		}
-		return nil
-	})
-	return out, err
+	return search.ReadLines(r, label)
 }
 
-// readPairs reads a JSONL file of {"input", "generation"} objects.
+// readPairs reads a JSONL file of {"input", "generation"} objects (search.ReadPairs).
 func readPairs(c *cli.Context, name string) ([]search.Pair, error) {
 	r, label, err := openInput(c, name)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	var out []search.Pair
-	err = scanLines(r, label, func(line int, b []byte) error {
-		if len(bytes.TrimSpace(b)) == 0 {
-			return nil
-		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		var p search.Pair
-		if err := dec.Decode(&p); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				return fmt.Errorf("%s:%d: field %q: want a string", label, line, te.Field)
-			}
-			if errors.As(err, &te) {
-				return fmt.Errorf("%s:%d: want a JSON object {\"input\": \"...\", \"generation\": \"...\"}, got a JSON %s", label, line, te.Value)
-			}
-			return fmt.Errorf("%s:%d: want one JSON object {\"input\": \"...\", \"generation\": \"...\"} a line: %v", label, line, err)
-		}
-		if dec.More() {
-			return fmt.Errorf("%s:%d: content after the JSON object: one object a line", label, line)
-		}
-		if strings.TrimSpace(p.Generation) == "" {
-			return fmt.Errorf("%s:%d: field \"generation\" is missing or empty", label, line)
-		}
-		out = append(out, p)
-		return nil
-	})
+	out, err := search.ReadPairs(r, label)
 	if err == nil && len(out) == 0 {
 		err = usagef("%s: no pairs", label)
 	}
 	return out, err
-}
-
-// scanLines calls fn with each line (1-based), refusing invalid UTF-8 and
-// lines over maxLine; a BOM on the first line is dropped.
-func scanLines(r io.Reader, label string, fn func(line int, b []byte) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), maxLine)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if line == 1 {
-			b = bytes.TrimPrefix(b, []byte("\ufeff"))
-		}
-		b = bytes.TrimSuffix(b, []byte("\r"))
-		if !utf8.Valid(b) {
-			return fmt.Errorf("%s:%d: not valid UTF-8: save it as UTF-8", label, line)
-		}
-		if err := fn(line, b); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("%s:%d: a line longer than %d bytes", label, line+1, maxLine)
-		}
-		return fmt.Errorf("%s: %w", label, err)
-	}
-	return nil
 }
 
 func exportCommand() *cli.Command {

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -19,8 +16,6 @@ import (
 
 	"promptgan/checkpoints"
 	"promptgan/internal/nn"
-	"promptgan/internal/ort"
-	"promptgan/metrics"
 	"promptgan/search"
 	"promptgan/targets"
 	"promptgan/targets/backend"
@@ -34,34 +29,19 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 	if c.NArg() > 0 {
 		return search.Config{}, usagef("train takes no arguments (got %q); use flags", c.Args().First())
 	}
-	preset := c.String("preset")
-	switch {
-	case c.IsSet("preset"):
-	case c.IsSet("task"):
-		preset = "text"
-	case c.IsSet("target") && c.String("target") != targets.IdentityName:
-		preset = "steer"
+	preset, task, target := "", "", ""
+	if c.IsSet("preset") {
+		preset = c.String("preset")
 	}
-	cfg, err := search.Preset(preset)
+	if c.IsSet("task") {
+		task = c.String("task")
+	}
+	if c.IsSet("target") {
+		target = c.String("target")
+	}
+	cfg, err := search.NewConfig(preset, c.String("config"), task, target)
 	if err != nil {
-		return cfg, usageError{err}
-	}
-	if path := c.String("config"); path != "" {
-		if cfg, err = search.LoadYAML(path, cfg); err != nil {
-			return cfg, err
-		}
-		if !c.IsSet("preset") && !c.IsSet("target") && !c.IsSet("task") && !cfg.IsIdentity() && preset != "steer" && preset != "text" {
-			// the file names a model target (and maybe a task): its
-			// defaults are the steer (or text) preset's
-			base := "steer"
-			if cfg.IsText() {
-				base = "text"
-			}
-			def, _ := search.Preset(base)
-			if cfg, err = search.LoadYAML(path, def); err != nil {
-				return cfg, err
-			}
-		}
+		return cfg, err
 	}
 	if c.IsSet("steps") {
 		cfg.Steps = c.Int("steps")
@@ -110,63 +90,12 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 	return cfg, nil
 }
 
-// openTarget opens cfg's target (targets.Open) and, for a model target,
-// sets the networks' vocabulary to the model's; then validates cfg.
-func openTarget(c *cli.Context, cfg *search.Config) (targets.Opened, error) {
-	if _, err := ort.ParseDevice(cfg.Device); err != nil {
-		return targets.Opened{}, usageError{fmt.Errorf("device: %w", err)}
-	}
-	tc := targets.Config{
-		Name: cfg.Target, GenLen: cfg.GenLen, MaxNewTokens: cfg.MaxNewTokens, Temperature: cfg.TargetTemperature, TopP: cfg.TargetTopP,
-		Device: cfg.Device, Library: c.String("ort-lib"),
-		OpenAI: cfg.OpenAI.Options(),
-	}
-	if cfg.IsText() {
-		// generations are text: up to gen_len tokens, not fitted to it
-		tc.GenLen, tc.MaxNewTokens = 0, cfg.GenLen
-	}
-	op, err := targets.OpenContext(c.Context, tc)
-	if err != nil {
-		return op, err
-	}
-	switch {
-	case cfg.IsText():
-		if op.Text == nil {
-			op.Close()
-			return targets.Opened{}, fmt.Errorf("target %s has no usable tokenizer.json: a text run needs a model that reads and writes text", cfg.Target)
-		}
-		op.Model = op.Text // the text run takes the model with its tokenizer
-		if kind, _, _ := strings.Cut(cfg.PromptVocab, ":"); kind == "target" {
-			cfg.Generator.Vocab = op.Vocab
-		}
-	case !cfg.IsIdentity():
-		cfg.Generator.Vocab, cfg.Discriminator.Vocab = op.Vocab, op.Vocab
-	}
-	if err := cfg.Validate(); err != nil {
-		op.Close()
-		return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
-	}
-	// Before any network is built: a run that cannot fit is refused with
-	// the fields that size it, not killed by the kernel hours later.
-	if err := search.CheckMemory(*cfg); err != nil {
-		op.Close()
-		return targets.Opened{}, usageError{fmt.Errorf("invalid config: %w", err)}
-	}
-	return op, nil
-}
-
 // printMemory says, on a run that is about to start, how much memory it is
-// estimated to need (the check itself ran in openTarget).
+// estimated to need (the check itself ran in search.NewRun or Saved.Open).
 func printMemory(c *cli.Context, cfg search.Config) {
-	if c.Bool("quiet") {
-		return
+	if !c.Bool("quiet") {
+		fmt.Fprintln(c.App.ErrWriter, search.MemoryNote(cfg))
 	}
-	est := search.EstimateMemory(cfg)
-	avail := ""
-	if a, _, ok := search.MachineMemory(); ok {
-		avail = fmt.Sprintf("; %s available", search.BytesHuman(float64(a)))
-	}
-	fmt.Fprintf(c.App.ErrWriter, "memory: about %s at the peak (estimated%s)\n", search.BytesHuman(est.Total), avail)
 }
 
 func trainAction(c *cli.Context) error {
@@ -178,24 +107,13 @@ func trainAction(c *cli.Context) error {
 	if _, err := checkpoints.Latest(filepath.Join(out, search.CheckpointsDir)); err == nil {
 		return usagef("%s already holds a run: continue it with `promptgan resume %s` or choose another --out", out, out)
 	}
-	if cfg.IsText() { // bad settings and data first, before a model loads
-		if err := cfg.Validate(); err != nil {
-			return usageError{fmt.Errorf("invalid config: %w", err)}
-		}
-		if err := search.CheckText(cfg); err != nil {
-			return err
-		}
-	}
-	op, err := openTarget(c, &cfg)
+	run, err := search.NewRun(c.Context, cfg, out, search.OpenOptions{Library: c.String("ort-lib")})
 	if err != nil {
 		return err
 	}
-	defer op.Close()
-	warnPhases(c, cfg)
-	tr, err := search.New(cfg, op.Model)
-	if err != nil {
-		return err
-	}
+	defer run.Close()
+	tr := run.Trainer
+	warnPhases(c, tr.Cfg)
 	printMemory(c, tr.Cfg)
 	return runAndReport(c, tr, out)
 }
@@ -205,14 +123,14 @@ func resumeAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ck, ckDir, dir, err := loadForResume(c, path)
+	sv, err := search.ResumePoint(path, c.Bool("fallback"))
 	if err != nil {
 		return err
 	}
-	cfg, err := search.ConfigOf(ck)
-	if err != nil {
-		return fmt.Errorf("resume %s: %w", ckDir, err)
+	if sv.Warning != "" {
+		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: %s\n", sv.Warning)
 	}
+	ck, ckDir, dir, cfg := sv.Checkpoint, sv.Dir, sv.RunDir, sv.Config
 	if file := c.String("config"); file != "" {
 		if cfg, err = search.LoadYAML(file, cfg); err != nil {
 			return err
@@ -229,7 +147,7 @@ func resumeAction(c *cli.Context) error {
 		// to save it again).
 		w := c.App.Writer
 		fmt.Fprintf(w, "%s is finished: step %d of %d, nothing to do (continue it with --steps N above %d)\n", dir, ck.Manifest.Step, cfg.Steps, ck.Manifest.Step)
-		printEvalLegend(w, ck.Manifest.Metrics, cfg)
+		search.WriteEvalLegend(w, ck.Manifest.Metrics, cfg)
 		fmt.Fprintf(w, "checkpoint: %s\n", ckDir)
 		return nil
 	}
@@ -239,60 +157,19 @@ func resumeAction(c *cli.Context) error {
 	if c.IsSet("base-url") { // the server moved; the fingerprint (and so the ledger's keys) follows it
 		cfg.OpenAI.BaseURL = c.String("base-url")
 	}
-	vocab := cfg.Generator.Vocab
-	op, err := openTarget(c, &cfg)
-	if err != nil {
-		return fmt.Errorf("resume %s: %w", ckDir, err)
-	}
-	defer op.Close()
-	if cfg.Generator.Vocab != vocab {
-		return fmt.Errorf("resume %s: the target %s now has a vocabulary of %d tokens, the run was trained on %d", ckDir, cfg.Target, cfg.Generator.Vocab, vocab)
-	}
-	tr, err := search.Restore(ck, cfg, op.Model)
+	sv.Config = cfg
+	run, err := sv.Open(c.Context, search.OpenOptions{Library: c.String("ort-lib")})
 	if err != nil {
 		return restoreError(ckDir, err)
 	}
+	defer run.Close()
+	tr := run.Trainer
 	printMemory(c, tr.Cfg)
 	if !c.Bool("quiet") {
 		fmt.Fprintf(c.App.ErrWriter, "resuming %s at step %d of %d\n", ckDir, tr.StepCount(), cfg.Steps)
 	}
 	warnPhases(c, cfg)
 	return runAndReport(c, tr, dir)
-}
-
-// loadForResume loads the checkpoint a resume starts from. When the run's
-// latest checkpoint is damaged it names the newest one that loads, and with
-// --fallback takes it.
-func loadForResume(c *cli.Context, path string) (*checkpoints.Checkpoint, string, string, error) {
-	ckDir, dir, err := resolveCheckpoint(path)
-	var ck *checkpoints.Checkpoint
-	if err == nil {
-		ck, err = checkpoints.Load(ckDir)
-	}
-	if err == nil {
-		return ck, ckDir, dir, nil
-	}
-	root := filepath.Join(path, search.CheckpointsDir)
-	if _, statErr := os.Stat(root); statErr != nil {
-		return nil, "", "", fmt.Errorf("resume %w", err)
-	}
-	good, skipped, gerr := checkpoints.NewestGood(root)
-	if gerr != nil {
-		return nil, "", "", fmt.Errorf("resume %s: the latest checkpoint is damaged (%w) and no other checkpoint loads", path, err)
-	}
-	what := "the latest checkpoint is damaged"
-	if _, lerr := os.Lstat(filepath.Join(root, "latest")); errors.Is(lerr, fs.ErrNotExist) {
-		what = fmt.Sprintf("%s, which names the newest checkpoint, is missing", filepath.Join(root, "latest"))
-	}
-	if !c.Bool("fallback") {
-		return nil, "", "", fmt.Errorf("resume %s: %s: %w\nthe newest good checkpoint is %s: rerun with --fallback to resume from it (%s)", path, what, err, good, lostSteps(good, skipped))
-	}
-	fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: %s (%v); falling back to %s (%s)\n", what, err, good, lostSteps(good, skipped))
-	ck, err = checkpoints.Load(good)
-	if err != nil {
-		return nil, "", "", fmt.Errorf("resume %w", err)
-	}
-	return ck, good, path, nil
 }
 
 // runAndReport runs the trainer with signal handling and progress, then
@@ -326,7 +203,7 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 			return err
 		}
 		fmt.Fprintf(w, "\nMLE (end of pre-training) vs GAN (now): NLL-oracle of %d samples, NLL-test of %s test sequences (per token, lower is better)\n", tr.Cfg.EvalSamples, countOrAll(tr.Cfg.EvalTest))
-		printCompare(w, rows)
+		search.WriteCompare(w, rows)
 		if s := compareSentence(rows, 1.0); s != "" {
 			fmt.Fprintln(w, s)
 		}
@@ -369,7 +246,7 @@ func runInterruptibly(c *cli.Context, out string, run func(context.Context, sear
 
 // printResult prints a finished run's last evaluation, checkpoint and ledger counts.
 func printResult(w io.Writer, res search.Result, out string, cfg search.Config) {
-	printEvalLegend(w, res.Eval, cfg)
+	search.WriteEvalLegend(w, res.Eval, cfg)
 	fmt.Fprintf(w, "checkpoint: %s\n", res.Checkpoint)
 	if l := res.Ledger; l != nil {
 		fmt.Fprintf(w, "call ledger: %d calls answered from it, %d sent to the target, %d records in %s\n", l.Hits, l.Misses, l.Records, filepath.Join(out, search.LedgerDir))
@@ -434,112 +311,20 @@ func restoreError(ckDir string, err error) error {
 	return err
 }
 
-// warnPhases warns when the run's budget ends before the adversarial phase:
-// such a run only pre-trains, whatever its report looks like.
+// warnPhases warns when the run's budget ends before the adversarial phase.
 func warnPhases(c *cli.Context, cfg search.Config) {
-	adv := cfg.MLESteps + cfg.DPretrainSteps + 1
-	switch {
-	case cfg.Steps < cfg.MLESteps:
-		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: steps = %d ends inside the generator's MLE pre-training (mle_steps = %d): no discriminator training and no adversarial phase (from step %d); give --steps %d or more for a GAN\n", cfg.Steps, cfg.MLESteps, adv, adv)
-	case cfg.Steps < adv:
-		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: steps = %d ends before the adversarial phase, which starts at step %d (after mle_steps = %d and d_pretrain_steps = %d): the generator is only pre-trained; give --steps %d or more for a GAN\n", cfg.Steps, adv, cfg.MLESteps, cfg.DPretrainSteps, adv)
+	if w := search.PhaseWarning(cfg); w != "" {
+		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: %s\n", w)
 	}
 }
 
-// lostSteps says which steps a fallback to checkpoint good trains again:
-// those of the damaged checkpoints newer than it, or none when only the
-// latest pointer was lost.
-func lostSteps(good string, skipped []checkpoints.Damaged) string {
-	goodStep := stepOf(filepath.Base(good))
-	newest := goodStep
-	for _, d := range skipped {
-		newest = max(newest, stepOf(d.Name))
-	}
-	if newest <= goodStep {
-		return fmt.Sprintf("it is the newest checkpoint, step %d: no step is trained again", goodStep)
-	}
-	return fmt.Sprintf("steps %d to %d are trained again", goodStep+1, newest)
-}
-
-// stepOf reads the step of a checkpoint directory named step-NNNNNNN (-1 otherwise).
-func stepOf(name string) int {
-	var n int
-	if _, err := fmt.Sscanf(name, "step-%d", &n); err != nil {
-		return -1
-	}
-	return n
-}
-
-// memorisingGap is how far held-out D(real) may fall below D(real) on
-// training batches before the report says D memorises: 0.13 against 0.79
-// (make demo) clearly is; a few hundredths are noise.
-const memorisingGap = 0.25
-
-// warnMemorising flags a discriminator that memorises its training
-// sequences: its verdict on held-out real sequences (the last evaluation)
-// far below its verdict on the training batches (the last logged steps).
+// warnMemorising flags a discriminator that memorises its training sequences.
 func warnMemorising(w io.Writer, out string, eval map[string]float64) {
-	held, ok := eval["d_real"]
-	if !ok {
-		return
-	}
-	recs, err := metrics.ReadRecords(filepath.Join(out, search.MetricsFile))
-	if err != nil {
-		return
-	}
-	var sum float64
-	n := 0
-	for i := len(recs) - 1; i >= 0 && n < 5; i-- {
-		if v, ok := recs[i].Values["d_real"]; ok && recs[i].Phase != "eval" {
-			sum += v
-			n++
-		}
-	}
-	if n == 0 {
-		return
-	}
-	if train := sum / float64(n); train-held >= memorisingGap {
-		fmt.Fprintf(w, "warning: the discriminator memorises: D(real) is %.2f on held-out real sequences but %.2f on its training batches, so it recognises the training set rather than what makes a sequence real, and its rewards are less informative; more training data, a smaller discriminator, fewer d_steps_per_g or more replay help\n", held, train)
+	if s := search.MemorisingWarning(out, eval); s != "" {
+		fmt.Fprintln(w, s)
 	}
 }
 
-// compareSentence says in one sentence what the GAN changed against MLE at
-// temperature temp: NLL-oracle (are its samples more like the oracle's?)
-// and NLL-test (does it still cover held-out data?).
 func compareSentence(rows []search.CompareRow, temp float64) string {
-	var mle, gan *search.CompareRow
-	for i := range rows {
-		if rows[i].Temperature == temp {
-			switch rows[i].Model {
-			case "MLE":
-				mle = &rows[i]
-			case "GAN":
-				gan = &rows[i]
-			}
-		}
-	}
-	if mle == nil || gan == nil || math.IsNaN(mle.NLLOracle) || math.IsNaN(gan.NLLOracle) {
-		return ""
-	}
-	d := gan.NLLOracle - mle.NLLOracle
-	verdict := "the oracle finds its samples more like its own sequences than MLE's"
-	switch {
-	case math.Abs(d) < 0.005:
-		verdict = "no change in how the oracle judges its samples"
-	case d > 0:
-		verdict = "the oracle finds its samples less like its own sequences than MLE's"
-	}
-	s := fmt.Sprintf("At temperature %.1f the GAN's samples score NLL-oracle %.3f against MLE's %.3f (%+.3f): %s", temp, gan.NLLOracle, mle.NLLOracle, d, verdict)
-	if !math.IsNaN(gan.NLLTest) && !math.IsNaN(mle.NLLTest) {
-		dt := gan.NLLTest - mle.NLLTest
-		cover := "covers the held-out sequences about as well"
-		switch {
-		case dt <= -0.005:
-			cover = "covers the held-out sequences better"
-		case dt >= 0.005:
-			cover = "covers the held-out sequences less well (it gave up some diversity)"
-		}
-		s += fmt.Sprintf("; with NLL-test %.3f against %.3f (%+.3f) it %s", gan.NLLTest, mle.NLLTest, dt, cover)
-	}
-	return s + "."
+	return search.CompareSentence(rows, temp)
 }
