@@ -167,45 +167,47 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 	}
 	res := Result{Stopped: "steps"}
 	savedAt := -1
-	save := func() error {
+	// save writes a checkpoint of the current step (unless this step has
+	// one) and, when best, points best at it, then prunes: best moves before
+	// pruning, so the checkpoint it leaves is not spared (keep_checkpoints).
+	save := func(best bool) error {
 		step := tr.StepCount()
-		if !onDisk || savedAt == step {
+		if !onDisk {
 			return nil
 		}
-		if err := flush(); err != nil {
-			return err
-		}
-		// Every call recorded so far becomes durable before the checkpoint
-		// that follows those calls does.
-		if l := tr.ledger; l != nil {
-			if err := l.Sync(); err != nil {
+		if savedAt != step {
+			if err := flush(); err != nil {
 				return err
 			}
+			// Every call recorded so far becomes durable before the checkpoint
+			// that follows those calls does.
+			if l := tr.ledger; l != nil {
+				if err := l.Sync(); err != nil {
+					return err
+				}
+			}
+			ck, err := tr.Checkpoint()
+			if _, ok := errors.AsType[*json.UnsupportedValueError](err); ok {
+				return tr.saveDiverged(step, err) // a NaN in the trainer's scalars (the baseline, say)
+			}
+			if err != nil {
+				return err
+			}
+			dir, err := checkpoints.Save(ckRoot, checkpointName(step), ck)
+			if errors.Is(err, checkpoints.ErrNonFinite) {
+				return tr.saveDiverged(step, err)
+			}
+			if err != nil {
+				return err
+			}
+			res.Checkpoint, savedAt = dir, step
+			log.Info("checkpoint", "step", step, "dir", dir)
 		}
-		ck, err := tr.Checkpoint()
-		if _, ok := errors.AsType[*json.UnsupportedValueError](err); ok {
-			return tr.saveDiverged(step, err) // a NaN in the trainer's scalars (the baseline, say)
-		}
-		if err != nil {
-			return err
-		}
-		dir, err := checkpoints.Save(ckRoot, checkpointName(step), ck)
-		if errors.Is(err, checkpoints.ErrNonFinite) {
-			return tr.saveDiverged(step, err)
-		}
-		if err != nil {
-			return err
-		}
-		res.Checkpoint, savedAt = dir, step
-		log.Info("checkpoint", "step", step, "dir", dir)
-		removed, err := checkpoints.Prune(ckRoot, cfg.KeepCheckpoints)
-		if err != nil {
-			return err
-		}
+		removed, err := keepCheckpoints(ckRoot, checkpointName(step), best, cfg.KeepCheckpoints)
 		if len(removed) > 0 {
 			log.Debug("pruned old checkpoints", "removed", removed)
 		}
-		return nil
+		return err
 	}
 	evaluate := func() error {
 		st, err := tr.Evaluate(context.WithoutCancel(ctx))
@@ -228,11 +230,8 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 			return err
 		}
 		// A new best held-out score is kept as a checkpoint that pruning spares.
-		if _, at := tr.Best(); onDisk && at == tr.StepCount() {
-			if err := save(); err != nil {
-				return err
-			}
-			return checkpoints.SetBest(ckRoot, checkpointName(tr.StepCount()))
+		if _, at := tr.Best(); at == tr.StepCount() {
+			return save(true)
 		}
 		return nil
 	}
@@ -293,7 +292,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		}
 		// checkpoint
 		if cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 && st.Step < cfg.Steps {
-			if err := save(); err != nil {
+			if err := save(false); err != nil {
 				return res, stepFailed(err)
 			}
 		}
@@ -310,7 +309,7 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 			return res, stepFailed(err)
 		}
 	}
-	if err := save(); err != nil {
+	if err := save(false); err != nil {
 		return res, stepFailed(err)
 	}
 	res.Step = tr.StepCount()
@@ -327,4 +326,16 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		return res, ErrInterrupted
 	}
 	return res, nil
+}
+
+// keepCheckpoints points best at the checkpoint name (when best), then
+// prunes root to the keep newest checkpoints and the ones best and latest
+// name (checkpoints.Prune); it returns the pruned ones.
+func keepCheckpoints(root, name string, best bool, keep int) ([]string, error) {
+	if best {
+		if err := checkpoints.SetBest(root, name); err != nil {
+			return nil, err
+		}
+	}
+	return checkpoints.Prune(root, keep)
 }
