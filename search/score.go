@@ -129,6 +129,10 @@ type PromptScore struct {
 	// ScoreStd is the standard deviation of D's score over the
 	// generations: how much the verdict depends on the input and the draw.
 	ScoreStd float64 `json:"score_std"`
+	// ScoreSE is the standard error of Score, ScoreStd/√(n−1) over its n
+	// generations (0 for one): two prompts whose scores differ by less than
+	// a couple of it are not ranked by the data.
+	ScoreSE float64 `json:"score_se"`
 	// BLEU is the mean sentence BLEU-2 of the generations against their
 	// input's good references (tasks with inputs); absent otherwise.
 	BLEU        *float64      `json:"bleu_2,omitempty"`
@@ -205,6 +209,9 @@ func (tr *Trainer) ScorePrompts(ctx context.Context, prompts []string, opt Score
 		ps := PromptScore{Prompt: p}
 		lo, hi := i*opt.Samples, (i+1)*opt.Samples
 		ps.Score, ps.Spread, ps.ScoreStd = mean(s.P[lo:hi]), mean(s.Std[lo:hi]), stdDev(s.P[lo:hi])
+		if opt.Samples > 1 {
+			ps.ScoreSE = ps.ScoreStd / math.Sqrt(float64(opt.Samples-1))
+		}
 		if !r.task.InputFree {
 			b := 0.0
 			for j := lo; j < hi; j++ {
@@ -288,7 +295,11 @@ func (tr *Trainer) SearchPrompts(ctx context.Context, opt SearchOptions) (Search
 			distinct = append(distinct, t)
 		}
 	}
-	screened, err := tr.ScorePrompts(ctx, distinct, ScoreOptions{Samples: opt.Screen, Seed: opt.Seed})
+	// The verified scores are ScorePrompts' with the caller's seed — what
+	// `score --seed S --samples Verify` reports for the same prompt — and
+	// the screen draws its generations from another seed, so the draw that
+	// picked a prompt is not the one that verifies it.
+	screened, err := tr.ScorePrompts(ctx, distinct, ScoreOptions{Samples: opt.Screen, Seed: opt.Seed + 1})
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("screen: %w", err)
 	}
@@ -297,7 +308,7 @@ func (tr *Trainer) SearchPrompts(ctx context.Context, opt SearchOptions) (Search
 	for _, p := range screened[:min(opt.Top, len(screened))] {
 		top = append(top, p.Prompt)
 	}
-	verified, err := tr.ScorePrompts(ctx, top, ScoreOptions{Samples: opt.Verify, Seed: opt.Seed + 1, Keep: true})
+	verified, err := tr.ScorePrompts(ctx, top, ScoreOptions{Samples: opt.Verify, Seed: opt.Seed, Keep: true})
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("verify: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -324,5 +325,38 @@ func TestLabelledAsTarget(t *testing.T) {
 		if !slices.Equal(r.train.x[:F], x) {
 			t.Errorf("labelled_as_target %v: D's first train row is not the features of %q", on, want)
 		}
+	}
+}
+
+// TestSearchAgreesWithScore: a prompt that search verifies on Verify
+// generations with seed S scores exactly what ScorePrompts gives it with
+// Samples = Verify and seed S (the CLI's search and score at their
+// defaults), standard error included (issue 26: 0.273 against 0.129).
+func TestSearchAgreesWithScore(t *testing.T) {
+	for _, taskFile := range []string{"reviews.jsonl", "answers.jsonl"} {
+		t.Run(taskFile, func(t *testing.T) {
+			tr, err := New(tinyTextConfig(taskFile), openTextTarget(t, 6))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			const seed, verify = 7, 5
+			res, err := tr.SearchPrompts(ctx, SearchOptions{Draws: 12, Temperature: 1, Screen: 2, Top: 3, Verify: verify, Seed: seed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range res.Verified {
+				got, err := tr.ScorePrompts(ctx, []string{v.Prompt}, ScoreOptions{Samples: verify, Seed: seed})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got[0].Score != v.Score || got[0].ScoreStd != v.ScoreStd || got[0].ScoreSE != v.ScoreSE {
+					t.Errorf("%q: search verified %v ± %v, score %v ± %v", v.Prompt, v.Score, v.ScoreSE, got[0].Score, got[0].ScoreSE)
+				}
+				if want := v.ScoreStd / math.Sqrt(verify-1); math.Abs(v.ScoreSE-want) > 1e-15 {
+					t.Errorf("%q: standard error %v, want %v", v.Prompt, v.ScoreSE, want)
+				}
+			}
+		})
 	}
 }
