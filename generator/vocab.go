@@ -100,8 +100,16 @@ func WordIDs(texts []string) [][]int {
 // WordsVocab is the max most frequent words of texts (ties broken by the
 // word, so the list is a function of the texts alone).
 func WordsVocab(texts []string, max int) (*Vocab, error) {
+	v, _, err := WordsVocabOf(texts, max, nil)
+	return v, err
+}
+
+// WordsVocabOf is WordsVocab over the words keep accepts (nil: all): the
+// max most frequent of them. It also returns the words keep refused, most
+// frequent first.
+func WordsVocabOf(texts []string, max int, keep func(word string) bool) (*Vocab, []string, error) {
 	if max < 2 {
-		return nil, fmt.Errorf("words vocabulary of %d: need at least 2 words", max)
+		return nil, nil, fmt.Errorf("words vocabulary of %d: need at least 2 words", max)
 	}
 	counts := map[string]int{}
 	for _, t := range texts {
@@ -119,13 +127,25 @@ func WordsVocab(texts []string, max int) (*Vocab, error) {
 		}
 		return words[i] < words[j]
 	})
+	var refused []string
+	if keep != nil {
+		kept := words[:0]
+		for _, w := range words {
+			if keep(w) {
+				kept = append(kept, w)
+			} else {
+				refused = append(refused, w)
+			}
+		}
+		words = kept
+	}
 	if len(words) < 2 {
-		return nil, fmt.Errorf("the training texts hold %d distinct word(s): a words vocabulary needs at least 2 (use a phrase bank or the target's tokens)", len(words))
+		return nil, refused, fmt.Errorf("the training texts hold %d distinct usable word(s): a words vocabulary needs at least 2 (use a phrase bank or the target's tokens)", len(words))
 	}
 	if len(words) > max {
 		words = words[:max]
 	}
-	return piecesVocab(VocabWords, words), nil
+	return piecesVocab(VocabWords, words), refused, nil
 }
 
 // MaxPhraseLen bounds one phrase of a phrase bank, in bytes.

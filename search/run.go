@@ -141,6 +141,9 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		tr.useLedger(l, opt.NoCache)
 		defer tr.useLedger(nil, false)
 	}
+	for _, n := range tr.Notes() {
+		log.Info(n)
+	}
 	for _, w := range tr.ResumeWarnings() {
 		log.Warn("setting changed on resume (recorded in the manifest)", "change", w)
 	}

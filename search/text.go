@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"promptgan/checkpoints"
@@ -72,37 +73,86 @@ func (l labelled) n() int { return len(l.items) }
 // IsText reports whether the run is a text run (a task is set).
 func (c Config) IsText() bool { return c.Task != "" }
 
+// MinReadableWords is the fewest words a words vocabulary of the good
+// texts may keep once the words the target cannot read are left out: fewer
+// cannot write varied prompts.
+const MinReadableWords = 8
+
 // textVocab builds the prompt vocabulary that cfg names; texts are the
-// prior's (priorTexts), whose words a words vocabulary is.
-func textVocab(cfg Config, texts []string, tt *targets.TextTarget, fingerprint string) (*generator.Vocab, error) {
+// prior's (priorTexts), whose words a words vocabulary is. A words
+// vocabulary of the good texts leaves out the words the target's tokenizer
+// does not give back (a word-level tokenizer's <unk>): prompts made of them
+// would all read alike to the target. note says how many were left out;
+// example prompts and phrase banks are the user's own words and are refused
+// instead, naming the first such word.
+func textVocab(cfg Config, texts []string, tt *targets.TextTarget, fingerprint string) (v *generator.Vocab, note string, err error) {
 	if tt == nil {
-		return nil, nil // no target: the run scores pairs only and writes no prompts
+		return nil, "", nil // no target: the run scores pairs only and writes no prompts
 	}
 	kind, arg, _ := strings.Cut(cfg.PromptVocab, ":")
 	switch kind {
 	case "", generator.VocabWords:
-		src := "the good train texts"
 		if cfg.PromptExamples != "" {
-			src = cfg.PromptExamples
+			v, err := generator.WordsVocab(texts, cfg.PromptWords)
+			if err != nil {
+				return nil, "", fmt.Errorf("words vocabulary of %s: %w", cfg.PromptExamples, err)
+			}
+			return v, "", outsideTarget(v.Pieces, cfg.PromptExamples, "word", tt.Tokenizer)
 		}
-		v, err := generator.WordsVocab(texts, cfg.PromptWords)
+		v, refused, err := generator.WordsVocabOf(texts, cfg.PromptWords, func(w string) bool { return readable(tt.Tokenizer, w) })
+		if err == nil && len(refused) > 0 && len(v.Pieces) < MinReadableWords {
+			err = fmt.Errorf("%d word(s) left once the %d the target's tokenizer cannot read are left out (e.g. %s), fewer than %d: use prompt_vocab: target or phrases:FILE, or a target whose tokenizer knows the task's words", len(v.Pieces), len(refused), quoteFew(refused, 3), MinReadableWords)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("words vocabulary of %s: %w", src, err)
+			return nil, "", fmt.Errorf("words vocabulary of the good train texts: %w", err)
 		}
-		if cfg.PromptExamples != "" {
-			return v, outsideTarget(v.Pieces, cfg.PromptExamples, "word", tt.Tokenizer)
+		if len(refused) > 0 {
+			note = fmt.Sprintf("prompt vocabulary: %d of the good texts' %d distinct words left out, the target's tokenizer cannot read them (e.g. %s); %d words kept", len(refused), countWords(texts), quoteFew(refused, 3), len(v.Pieces))
 		}
-		return v, nil
+		return v, note, nil
 	case generator.VocabPhrases:
 		v, err := generator.LoadPhrases(arg)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		return v, outsideTarget(v.Pieces, arg, "phrase", tt.Tokenizer)
+		return v, "", outsideTarget(v.Pieces, arg, "phrase", tt.Tokenizer)
 	case generator.VocabTarget:
-		return generator.TargetVocab(cfg.Generator.Vocab, tt.Tokenizer.Decode, fingerprint)
+		v, err := generator.TargetVocab(cfg.Generator.Vocab, tt.Tokenizer.Decode, fingerprint)
+		return v, "", err
 	}
-	return nil, fmt.Errorf("prompt_vocab = %q: choose words, target or phrases:FILE", cfg.PromptVocab)
+	return nil, "", fmt.Errorf("prompt_vocab = %q: choose words, target or phrases:FILE", cfg.PromptVocab)
+}
+
+// readable reports whether the target's tokenizer gives word back (case
+// and spacing ignored).
+func readable(tok targets.Tokenizer, word string) bool {
+	if tok == nil {
+		return true
+	}
+	back, err := asTarget(tok, word)
+	return err == nil && normPiece(back) == normPiece(word)
+}
+
+func normPiece(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), "")) }
+
+// countWords is the number of distinct words of texts.
+func countWords(texts []string) int {
+	seen := map[string]bool{}
+	for _, t := range texts {
+		for _, w := range generator.Words(t) {
+			seen[w] = true
+		}
+	}
+	return len(seen)
+}
+
+// quoteFew quotes the first n of words, comma-separated.
+func quoteFew(words []string, n int) string {
+	q := make([]string, 0, n)
+	for _, w := range words[:min(n, len(words))] {
+		q = append(q, strconv.Quote(w))
+	}
+	return strings.Join(q, ", ")
 }
 
 // priorTexts are the texts a words vocabulary and G's MLE prior come from:
@@ -130,13 +180,12 @@ func outsideTarget(pieces []string, file, what string, tok targets.Tokenizer) er
 	if tok == nil {
 		return nil
 	}
-	norm := func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), "")) }
 	for _, p := range pieces {
 		back, err := asTarget(tok, p)
 		if err != nil {
 			return fmt.Errorf("%s: %s %q: the target's tokenizer: %w", file, what, p, err)
 		}
-		if norm(back) != norm(p) {
+		if normPiece(back) != normPiece(p) {
 			return fmt.Errorf("%s: %s %q is outside the target's vocabulary (its tokenizer gives back %q): remove it or use words the target knows", file, what, p, back)
 		}
 	}
@@ -229,7 +278,7 @@ func newTextRun(ctx context.Context, trainer *Trainer, tg targets.Model) (*textR
 			return nil, err
 		}
 	}
-	vocab, err := textVocab(*cfg, prior, tt, targetPrint)
+	vocab, note, err := textVocab(*cfg, prior, tt, targetPrint)
 	if err != nil {
 		return nil, err
 	}
@@ -255,6 +304,9 @@ func newTextRun(ctx context.Context, trainer *Trainer, tg targets.Model) (*textR
 	cfg.TextDiscriminator.Dim, cfg.TextDiscriminator.InputFree = enc.Dim(), tk.InputFree
 	if err := cfg.TextDiscriminator.Validate(); err != nil {
 		return nil, err
+	}
+	if note != "" {
+		trainer.notes = append(trainer.notes, note)
 	}
 	r := &textRun{tr: trainer, task: tk, splits: sp, tmpl: tmpl, vocab: vocab, enc: embeddings.NewCache(enc, 1<<16), examples: cfg.PromptExamples != ""}
 	if tt != nil {

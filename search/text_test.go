@@ -300,10 +300,17 @@ func TestLabelledAsTarget(t *testing.T) {
 	tt := openTextTarget(t, 6)
 	words := wordTokenizer{"the": 1, "was": 2, "room": 3, "food": 4, "lovely": 5}
 	wordTarget := &targets.TextTarget{Model: tt.Model, Tokenizer: words, Stop: tt.Stop}
+	// Prompts of words the tokenizer reads (a words vocabulary of the good
+	// texts would leave out all but a few of theirs).
+	bank := filepath.Join(t.TempDir(), "bank.txt")
+	if err := os.WriteFile(bank, []byte("the\nwas\nroom\nfood\nlovely\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	for _, on := range []bool{false, true} {
 		cfg := tinyTextConfig("reviews.jsonl")
 		cfg.LabelledAsTarget = on
+		cfg.PromptVocab, cfg.MLESteps, cfg.Steps = "phrases:"+bank, 0, 8
 		tr, err := New(cfg, wordTarget)
 		if err != nil {
 			t.Fatal(err)
@@ -356,6 +363,57 @@ func TestSearchAgreesWithScore(t *testing.T) {
 				if want := v.ScoreStd / math.Sqrt(verify-1); math.Abs(v.ScoreSE-want) > 1e-15 {
 					t.Errorf("%q: standard error %v, want %v", v.Prompt, v.ScoreSE, want)
 				}
+			}
+		})
+	}
+}
+
+// TestWordsVocabLeavesOutUnreadable: a words vocabulary of the good texts
+// keeps only words the target's tokenizer gives back (issue 26: 389 of
+// 1,084 words came back as <unk>, so distinct prompts read alike), says how
+// many it left out, and refuses the run when too few remain.
+func TestWordsVocabLeavesOutUnreadable(t *testing.T) {
+	tt := openTextTarget(t, 6)
+	// the 16 distinct words of the train split's good texts
+	good := []string{"and", "i", "it", "loved", "the", "was", "wonderful", "fantastic", "service", "staff", "movie", "great", "battery", "excellent", "delightful", "phone"}
+	knows := func(n int) wordTokenizer {
+		tok := wordTokenizer{}
+		for i, w := range good[:n] {
+			tok[w] = int32(i + 1)
+		}
+		return tok
+	}
+	tests := []struct {
+		name     string
+		tok      wordTokenizer
+		wantNote string // "" = nothing left out
+		wantErr  string
+	}{
+		{"all readable", knows(len(good)), "", ""},
+		{"two unknown", knows(14), `prompt vocabulary: 2 of the good texts' 16 distinct words left out, the target's tokenizer cannot read them`, ""},
+		{"too few left", knows(6), "", `6 word(s) left once the 10 the target's tokenizer cannot read are left out`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tinyTextConfig("reviews.jsonl")
+			tr, err := New(cfg, &targets.TextTarget{Model: tt.Model, Tokenizer: tc.tok, Stop: tt.Stop})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tr.textRun().vocab.Pieces {
+				if _, ok := tc.tok[w]; !ok {
+					t.Errorf("%q is in the prompt vocabulary but outside the tokenizer", w)
+				}
+			}
+			notes := strings.Join(tr.Notes(), "\n")
+			if (tc.wantNote == "") != (notes == "") || !strings.Contains(notes, tc.wantNote) {
+				t.Errorf("notes %q, want %q", notes, tc.wantNote)
 			}
 		})
 	}

@@ -125,6 +125,7 @@ type Trainer struct {
 	sinceBest    int // adversarial evaluations since best improved
 	stabilised   bool
 	warnings     []string // settings changed on resume, carried from checkpoint to checkpoint
+	notes        []string // what building the run changed or left out of its inputs (Notes)
 	newWarnings  []string // the ones the last Restore added
 	hall         []HallEntry
 	lastEval     map[string]float64
@@ -515,6 +516,11 @@ func (tr *Trainer) ShouldStop() bool {
 // whole history ("step 2000: resumed with g_adv_lr: 0.001 → 0.0005"); each
 // checkpoint's manifest records them.
 func (tr *Trainer) Warnings() []string { return slices.Clone(tr.warnings) }
+
+// Notes lists what building the run changed or left out of its inputs
+// ("prompt vocabulary: 389 of the good texts' 1084 distinct words left
+// out, …"); Run logs them when it starts.
+func (tr *Trainer) Notes() []string { return slices.Clone(tr.notes) }
 
 // ResumeWarnings lists the changes that the Restore which built tr found.
 func (tr *Trainer) ResumeWarnings() []string { return slices.Clone(tr.newWarnings) }
