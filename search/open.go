@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"promptgan/checkpoints"
+	"promptgan/english"
 	"promptgan/internal/ort"
 	"promptgan/targets"
 )
@@ -118,6 +119,17 @@ func (l *Loaded) Close() error {
 // machine's memory, and the trainer is built. Errors in cfg are
 // ErrBadConfig.
 func NewRun(ctx context.Context, cfg Config, dir string, opt OpenOptions) (*Loaded, error) {
+	if cfg.PromptExamples == english.ExamplesInstructions {
+		// The English instructions by name: written into the run directory,
+		// which then holds the examples its checkpoints name (and resume reads).
+		if dir == "" {
+			return nil, badConfig{fmt.Errorf("prompt_examples = %s: a run without a directory cannot hold the example prompts; give a file", english.ExamplesInstructions)}
+		}
+		var err error
+		if cfg.PromptExamples, err = english.ExamplesFile(cfg.PromptExamples, dir); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.IsText() { // bad settings and data first, before a model loads
 		if err := validate(cfg); err != nil {
 			return nil, err

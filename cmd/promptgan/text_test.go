@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"promptgan/embeddings/glove"
+	"promptgan/english"
 	"promptgan/internal/nn"
 	"promptgan/search"
 	"promptgan/targets/ledger"
@@ -620,5 +621,38 @@ func TestTextRunExamplesCLI(t *testing.T) {
 				t.Errorf("prompt %s has %q, not a word of the examples", p, w)
 			}
 		}
+	}
+}
+
+// TestTrainPromptExamplesByName: `train --prompt-examples instructions`
+// works for any text run, as the README says (issue 26: "open
+// instructions: no such file or directory"): the English instructions are
+// written into the run directory, G's words are theirs, and resume reads
+// them back from there.
+func TestTrainPromptExamplesByName(t *testing.T) {
+	needORT(t)
+	tiny, err := os.ReadFile(textFixture(t, "tiny.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "examples.yaml")
+	if err := os.WriteFile(cfg, append(tiny, "mle_steps: 2\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	out, errOut, code := run(t, "train", "--task", textFixture(t, "reviews.jsonl"), "--target", tinyGPT2, "--config", cfg,
+		"--prompt-examples", "instructions", "--out", dir, "--quiet")
+	if code != 0 || !strings.Contains(out, "finished at step 8") {
+		t.Fatalf("train: exit %d\n%s\n%s", code, out, errOut)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "example-prompts.txt"))
+	if err != nil {
+		t.Fatalf("the run directory lacks the example prompts: %v", err)
+	}
+	if want := strings.Join(english.ExamplePrompts(), "\n") + "\n"; string(raw) != want {
+		t.Fatalf("example-prompts.txt holds %d bytes, not the %d of english.ExamplePrompts", len(raw), len(want))
+	}
+	if out, errOut, code = run(t, "resume", dir, "--steps", "10", "--quiet"); code != 0 || !strings.Contains(out, "finished at step 10") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
