@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"promptgan/metrics"
@@ -109,6 +110,8 @@ func WriteEvalLegend(w io.Writer, vals map[string]float64, cfg Config) {
 			note = fmt.Sprintf("the run's best %s at an evaluation (%s is better): its checkpoint is checkpoints/best", cfg.Metric, better)
 		case ok && m.better != "":
 			note = m.better + " is better: " + note
+		case strings.HasPrefix(k, "surface_r2_"):
+			note = fmt.Sprintf("lower is better: share of the variance of D's verdict on the generations that their %s alone explains (the task's good and bad texts differ in it)", strings.TrimPrefix(k, "surface_r2_"))
 		case !ok:
 			note = ""
 		}

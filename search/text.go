@@ -54,6 +54,7 @@ type textRun struct {
 	disc   *discriminator.TextEnsemble
 
 	train, val, test labelled
+	surface          []surfaceCheck // surface features that tell the train split's good texts from its bad
 	good, bad        *batches         // cursors over the train split's good and bad items (T = 1 index tables)
 	inputs           *batches         // over the train split's examples, for tasks with inputs; nil for input-free
 	replay           *Replay[float32] // old fakes' feature rows
@@ -326,6 +327,12 @@ func newTextRun(ctx context.Context, trainer *Trainer, tg targets.Model) (*textR
 		}
 		if l.x, err = r.features(ctx, inputs, texts); err != nil {
 			return nil, fmt.Errorf("encode the task's texts: %w", err)
+		}
+		if i == 0 {
+			r.surface = surfaceChecks(texts, l.good)
+			for _, c := range r.surface {
+				trainer.notes = append(trainer.notes, c.note())
+			}
 		}
 		switch i {
 		case 0:
@@ -680,6 +687,13 @@ func (r *textRun) evaluate(ctx context.Context, prompts []int32, seeds []uint64,
 	vals["distinct_2"] = metrics.DistinctN(words, 2)
 	vals["self_bleu_3"] = metrics.SelfBLEU(words, 3, 200)
 	vals["prompt_distinct_1"] = metrics.DistinctN(task.ToInts(prompts, n, k), 1)
+	for _, c := range r.surface {
+		f := make([]float64, n)
+		for i, g := range gens {
+			f[i] = c.of(g)
+		}
+		vals["surface_r2_"+c.name] = explained(f, s.P)
+	}
 	hall := make([]HallEntry, n)
 	for i := range hall {
 		hall[i] = HallEntry{Tokens: prompts[i*k : (i+1)*k], PromptText: texts[i], Input: inputs[i], GenerationText: gens[i], DScore: s.P[i], DStd: s.Std[i]}
