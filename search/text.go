@@ -54,7 +54,7 @@ type textRun struct {
 	disc   *discriminator.TextEnsemble
 
 	train, val, test labelled
-	surface          []surfaceCheck // surface features that tell the train split's good texts from its bad
+	surface          []surfaceCheck   // surface features that tell the train split's good texts from its bad
 	good, bad        *batches         // cursors over the train split's good and bad items (T = 1 index tables)
 	inputs           *batches         // over the train split's examples, for tasks with inputs; nil for input-free
 	replay           *Replay[float32] // old fakes' feature rows
