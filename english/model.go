@@ -12,6 +12,7 @@ import (
 	"promptgan/internal/atomicfile"
 	"promptgan/internal/nn"
 	"promptgan/internal/ort/export"
+	"promptgan/targets/onnx"
 )
 
 // The files of an LM directory besides the Optimum layout's model.onnx,
@@ -98,6 +99,17 @@ func (l *LM) save(dir string) error {
 	}
 	if err := atomicfile.Write(filepath.Join(dir, export.ConfigFile), append(b, '\n')); err != nil {
 		return err
+	}
+	// How a run should read and sample the target, beside it where
+	// promptgan finds a model's recommendations (targets.ReadModelDefaults):
+	// its prompt format and temperature.
+	for file, v := range map[string]any{
+		onnx.GenerationConfigFile: map[string]any{"eos_token_id": eos, "temperature": Temperature},
+		onnx.PromptFormatFile:     map[string]string{"template": PromptTemplate},
+	} {
+		if err := writeJSON(filepath.Join(dir, file), v); err != nil {
+			return err
+		}
 	}
 	tok, err := l.Vocab.TokenizerJSON()
 	if err != nil {

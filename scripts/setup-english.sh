@@ -15,7 +15,7 @@ pkg=fortunes
 version=1:1.99.1-7.3
 sha=41d0551dc0ff52f875a2ecef7c39da2f672ab468c37e170119f7e0245a9d63c5
 # Bump the trailing number when the builder's output changes.
-full_stamp="promptgan-english $pkg=$version 3"
+full_stamp="promptgan-english $pkg=$version 4"
 corpus_stamp="$full_stamp corpus-only"
 out=.cache/english
 # Without --lms only the corpus and the task files are built (seconds; what

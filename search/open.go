@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"promptgan/checkpoints"
@@ -130,6 +131,10 @@ func NewRun(ctx context.Context, cfg Config, dir string, opt OpenOptions) (*Load
 			return nil, err
 		}
 	}
+	settings, err := applyModelDefaults(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.IsText() { // bad settings and data first, before a model loads
 		if err := validate(cfg); err != nil {
 			return nil, err
@@ -151,7 +156,70 @@ func NewRun(ctx context.Context, cfg Config, dir string, opt OpenOptions) (*Load
 		op.Close()
 		return nil, err
 	}
+	if settings != "" {
+		tr.notes = append([]string{settings}, tr.notes...)
+	}
 	return &Loaded{Trainer: tr, Target: op, Dir: dir}, nil
+}
+
+// applyModelDefaults takes what an ONNX model directory recommends
+// (targets.ReadModelDefaults) for the settings cfg leaves unset — the
+// template of a text run, target_temperature, target_top_p, and a token
+// run's max_new_tokens — and returns the settings in force with where each
+// comes from, for the log at the start of the run ("" for a target that
+// recommends nothing: identity, openai:). A user's value always wins.
+func applyModelDefaults(cfg *Config) (string, error) {
+	if cfg.IsIdentity() || targets.IsOpenAI(cfg.Target) {
+		return "", nil
+	}
+	d, err := targets.ReadModelDefaults(cfg.Target)
+	if err != nil {
+		return "", badConfig{err}
+	}
+	model := func(key string) string { return "the model's " + d.From[key] }
+	var in []string
+	say := func(name, value, from string) { in = append(in, fmt.Sprintf("%s %s (%s)", name, value, from)) }
+	if cfg.IsText() {
+		switch {
+		case cfg.Template != "":
+			say("template", strconv.Quote(cfg.Template), "set")
+		case d.Template != "":
+			cfg.Template = d.Template
+			say("template", strconv.Quote(cfg.Template), model("template"))
+		default:
+			say("template", "the default", "neither set nor recommended by the model")
+		}
+	}
+	switch {
+	case cfg.TargetTemperature != 0:
+		say("target_temperature", fmt.Sprint(cfg.TargetTemperature), "set")
+	case d.Temperature > 0:
+		cfg.TargetTemperature = d.Temperature
+		say("target_temperature", fmt.Sprint(cfg.TargetTemperature), model("temperature"))
+	default:
+		say("target_temperature", "1", "the default")
+	}
+	switch {
+	case cfg.TargetTopP != 0:
+		say("target_top_p", fmt.Sprint(cfg.TargetTopP), "set")
+	case d.TopP > 0 && d.TopP < 1:
+		cfg.TargetTopP = d.TopP
+		say("target_top_p", fmt.Sprint(cfg.TargetTopP), model("top_p"))
+	default:
+		say("target_top_p", "none", "the default")
+	}
+	switch {
+	case cfg.IsText():
+		say("gen_len", fmt.Sprint(cfg.GenLen), "tokens a generation at most")
+	case cfg.MaxNewTokens != 0:
+		say("max_new_tokens", fmt.Sprint(cfg.MaxNewTokens), "set")
+	case d.MaxNewTokens >= cfg.GenLen:
+		cfg.MaxNewTokens = d.MaxNewTokens
+		say("max_new_tokens", fmt.Sprint(cfg.MaxNewTokens), model("max_new_tokens"))
+	default:
+		say("max_new_tokens", fmt.Sprint(cfg.GenLen), "gen_len")
+	}
+	return "settings in force for target " + cfg.Target + ": " + strings.Join(in, ", "), nil
 }
 
 // validate is Config.Validate as an ErrBadConfig.

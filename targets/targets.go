@@ -33,6 +33,24 @@ func IsOpenAI(name string) bool { return strings.HasPrefix(name, OpenAIPrefix) }
 // package alone.
 type OpenAIOptions = openai.Options
 
+// ModelDefaults are the settings a model directory recommends
+// (targets/onnx's Defaults: generation_config.json's temperature, top_p and
+// max_new_tokens, promptgan.json's template).
+type ModelDefaults = onnx.Defaults
+
+// ReadModelDefaults reads what the model directory named recommends; the
+// identity and openai: targets recommend nothing.
+func ReadModelDefaults(name string) (ModelDefaults, error) {
+	if name == IdentityName || IsOpenAI(name) || name == "" {
+		return ModelDefaults{From: map[string]string{}}, nil
+	}
+	d, err := onnx.ReadDefaults(name)
+	if err != nil {
+		return ModelDefaults{}, fmt.Errorf("target %s: %w", name, err)
+	}
+	return d, nil
+}
+
 // The endpoints an openai:MODEL target may call (OpenAIOptions.Endpoint).
 const (
 	OpenAIEndpointCompletions = openai.EndpointCompletions // /v1/completions: continue the prompt (the default)
