@@ -225,6 +225,9 @@ func loadTextTask(cfg Config) (*task.Text, task.Splits, task.Template, error) {
 	if err == nil {
 		err = tmpl.Check(tk)
 	}
+	if err != nil {
+		err = badConfig{err} // a bad template value (a flag or a config key) is the user's mistake, as a bad flag is
+	}
 	return tk, sp, tmpl, err
 }
 
@@ -249,7 +252,7 @@ func CheckText(cfg Config) error {
 		}
 	}
 	if _, err := embeddings.ParseSpec(cfg.Encoder); err != nil {
-		return fmt.Errorf("encoder: %w", err)
+		return badConfig{fmt.Errorf("encoder: %w", err)}
 	}
 	return nil
 }

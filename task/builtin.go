@@ -1,7 +1,10 @@
 package task
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 
@@ -42,6 +45,11 @@ func Resolve(nameOrPath string) (string, error) {
 	}
 	rel, ok := builtinFile(nameOrPath)
 	if !ok {
+		if _, err := os.Stat(nameOrPath); errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(nameOrPath, `/\.`) {
+			// A bare name that is no file is most likely a misspelt
+			// built-in: say both (a path is kept, and reading it fails).
+			return "", fmt.Errorf("task %s: no such file, nor a built-in task (%q, %s)", nameOrPath, BuiltinSentiment, strings.Join(EnglishTaskNames(), ", "))
+		}
 		return nameOrPath, nil
 	}
 	path, err := cache.Find(rel, fmt.Sprintf("built-in task %q", nameOrPath), "make setup")

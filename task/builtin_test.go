@@ -114,3 +114,13 @@ func TestBuiltinSentiment(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveMisspelt: a bare name that is neither a file nor a built-in
+// task lists the built-in names (issue 26: `--task sentimentt` said only
+// "no such file").
+func TestResolveMisspelt(t *testing.T) {
+	_, err := Resolve("sentimentt")
+	if err == nil || !strings.Contains(err.Error(), "nor a built-in task") || !strings.Contains(err.Error(), `"sentiment"`) {
+		t.Fatalf("Resolve(sentimentt) = %v, want the built-in names", err)
+	}
+}
