@@ -339,3 +339,19 @@ func TestRunDecode(t *testing.T) {
 		t.Errorf("repeats 0: %v", err)
 	}
 }
+
+// TestWriteTable: the rows, then the sample only when the model has a
+// tokenizer.
+func TestWriteTable(t *testing.T) {
+	res := &Result{Rows: []Row{{Batch: 32, TokensPerS: 1234.5}}, Sample: "hi there"}
+	for _, tok := range []bool{false, true} {
+		res.Tokenizer = tok
+		var b strings.Builder
+		if err := WriteTable(&b, res); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "1234.5") || strings.Contains(b.String(), `first prompt + generation as text: "hi there"`) != tok {
+			t.Errorf("tokenizer %v:\n%s", tok, b.String())
+		}
+	}
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"promptgan/benchmarks/decode"
@@ -40,47 +38,30 @@ func benchDecodeCommand() *cli.Command {
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a pprof CPU profile of the decodes"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
-		OnUsageError: onUsage,
-		Action:       benchDecodeAction,
+		Action: benchDecodeAction,
 	}
 }
 
+// benchDecodeAction runs without signalContext: an interrupt stops the
+// process at once.
 func benchDecodeAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usagef("bench decode takes no arguments, got %q (the model is --model DIR)", c.Args().Slice())
-	}
 	opt := decode.DefaultOptions()
-	opt.Model = c.String("model")
 	var err error
 	if opt.Batches, err = decode.ParseBatches(c.String("batch")); err != nil {
 		return usageError{err}
 	}
 	if opt.Device, err = ort.ParseDevice(c.String("device")); err != nil {
-		return usageError{fmt.Errorf("--device: %w", err)}
+		return usagef("--device: %w", err)
 	}
-	opt.NewTokens, opt.PromptLen, opt.Repeats, opt.Warmup = c.Int("new-tokens"), c.Int("prompt-len"), c.Int("repeats"), c.Int("warmup")
-	opt.Seed, opt.Threads, opt.Library = c.Uint64("seed"), c.Int("threads"), c.String("ort-lib")
-	opt.IgnoreTokenizer = c.Bool("ignore-tokenizer")
+	opt.Model, opt.NewTokens, opt.PromptLen, opt.Repeats, opt.Warmup = c.String("model"), c.Int("new-tokens"), c.Int("prompt-len"), c.Int("repeats"), c.Int("warmup")
+	opt.Seed, opt.Threads, opt.Library, opt.IgnoreTokenizer = c.Uint64("seed"), c.Int("threads"), c.String("ort-lib"), c.Bool("ignore-tokenizer")
 	opt.TaskFile, opt.TokensFile, opt.CPUProfile = c.String("prompts-out"), c.String("tokens-out"), c.String("cpuprofile")
 	if err := opt.Validate(); err != nil {
 		return usageError{err}
 	}
-	asJSON := c.Bool("json")
-	opt.SampleText = !asJSON
-	if !asJSON {
-		opt.OnOpen = func(res decode.Result) { decode.WriteHeader(c.App.Writer, res) }
+	if !c.Bool("json") {
+		opt.SampleText, opt.OnOpen = true, func(res decode.Result) { decode.WriteHeader(c.App.Writer, res) }
 	}
-
 	res, err := decode.Run(c.Context, opt)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(c.App.Writer, res)
-	}
-	decode.WriteTable(c.App.Writer, res.Rows)
-	if res.Tokenizer {
-		fmt.Fprintf(c.App.Writer, "\nfirst prompt + generation as text: %q\n", res.Sample)
-	}
-	return nil
+	return benchPrint(c, res, err, decode.WriteTable)
 }

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"promptgan/audit"
 	"promptgan/benchmarks/englishsteer"
 	"promptgan/english"
-	"promptgan/internal/cache"
-	"promptgan/targets"
 	"promptgan/task"
 )
 
@@ -62,151 +56,27 @@ func englishSearchCommand() *cli.Command {
 			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
-		OnUsageError: onUsage,
-		Action:       benchEnglishSearchAction,
+		Action: benchEnglishSearchAction,
 	}
 }
 
+// englishSearchResult is `bench english --json`.
+type englishSearchResult = englishsteer.BenchResult
+
 func benchEnglishSearchAction(c *cli.Context) error {
-	o := englishsteer.Defaults()
-	tmpl, err := task.ParseTemplate(english.PromptTemplate)
-	if err != nil {
-		return err
-	}
-	o.Template = tmpl
-	for _, name := range c.StringSlice("task") {
-		t, err := audit.TaskByName(name)
-		if err != nil {
-			return usagef("--task: %w", err)
-		}
-		o.Tasks = append(o.Tasks, t)
-	}
-	o.Seeds = c.Uint64Slice("seed")
+	b := englishsteer.Bench{Options: englishsteer.Defaults(), Corpus: c.String("corpus"), TargetDir: c.String("target"), TaskNames: c.StringSlice("task"),
+		Examples: c.String("prompt-examples"), Device: c.String("device"), Library: c.String("ort-lib"), Threads: c.Int("threads")}
+	o, tc := &b.Options, &b.Options.Train
+	o.TasksDir, o.Seeds, o.Logger = c.String("tasks-dir"), c.Uint64Slice("seed"), benchLogger(c)
 	o.Budget, o.Output, o.EvalContinuations, o.Continuations = c.Int("budget"), c.Int("output"), c.Int("eval-continuations"), c.Int("continuations")
-	o.CandidateBatch, o.Population, o.RandomPrompts = c.Int("candidate-batch"), c.Int("population"), c.Int("random-prompts")
-	o.Tournament = min(o.Tournament, max(o.Population, 1))
-	o.Ceiling = !c.Bool("no-ceiling")
+	o.CandidateBatch, o.Population, o.RandomPrompts, o.Ceiling = c.Int("candidate-batch"), c.Int("population"), c.Int("random-prompts"), !c.Bool("no-ceiling")
 	o.ExpertIteration, o.ExpertLR, o.HallShrinkage, o.HallVerify = c.Float64("expert-iteration"), c.Float64("expert-lr"), c.Float64("hall-shrinkage"), c.Int("hall-verify")
-	tc := &o.Train
-	switch v := c.String("prompt-vocab"); v {
-	case "words", "target":
-		tc.PromptVocab = v
-	default:
-		return usagef("--prompt-vocab %q: choose words or target", v)
-	}
-	tc.Encoder, tc.LabelledAsTarget = c.String("encoder"), c.Bool("labelled-as-target")
-	tmp, err := os.MkdirTemp("", "promptgan-bench-english-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if tc.PromptExamples, err = english.ExamplesFile(c.String("prompt-examples"), tmp); err != nil {
-		return err
-	}
+	tc.PromptVocab, tc.Encoder, tc.LabelledAsTarget = c.String("prompt-vocab"), c.String("encoder"), c.Bool("labelled-as-target")
 	tc.PromptLen, tc.BatchSize, tc.MLESteps, tc.DPretrainSteps = c.Int("prompt-len"), c.Int("batch-size"), c.Int("mle-steps"), c.Int("d-pretrain-steps")
 	tc.DStepsPerG, tc.ContinuationsPerPrompt, tc.GAdvLR, tc.MLEWeight = c.Int("d-steps-per-g"), c.Int("continuations-per-prompt"), c.Float64("g-adv-lr"), c.Float64("mle-weight")
 	tc.GenLen, tc.TargetTemperature = c.Int("max-new-tokens"), c.Float64("target-temperature")
 	if c.Bool("quick") {
-		if !c.IsSet("task") {
-			t, _ := audit.TaskByName("positive-reviews")
-			o.Tasks = []audit.Task{t}
-		}
-		if !c.IsSet("seed") {
-			o.Seeds = []uint64{1}
-		}
-		quick := map[string]int{"budget": 256, "eval-continuations": 8, "continuations": 2, "candidate-batch": 16, "population": 8, "random-prompts": 8, "batch-size": 16, "mle-steps": 40, "d-pretrain-steps": 2, "hall-verify": 4}
-		for name, p := range map[string]*int{"budget": &o.Budget, "eval-continuations": &o.EvalContinuations, "continuations": &o.Continuations,
-			"candidate-batch": &o.CandidateBatch, "population": &o.Population, "random-prompts": &o.RandomPrompts,
-			"batch-size": &tc.BatchSize, "mle-steps": &tc.MLESteps, "d-pretrain-steps": &tc.DPretrainSteps, "hall-verify": &o.HallVerify} {
-			if !c.IsSet(name) {
-				*p = quick[name]
-			}
-		}
-		o.CeilingPopulation, o.CeilingContinuations = 8, 4
-		o.Tournament = min(o.Tournament, o.Population)
+		b.Quick(c.IsSet)
 	}
-	for name, v := range map[string]int{"prompt-len": tc.PromptLen, "max-new-tokens": tc.GenLen, "d-steps-per-g": tc.DStepsPerG, "continuations-per-prompt": tc.ContinuationsPerPrompt} {
-		if v < 1 {
-			return usagef("--%s %d: must be at least 1", name, v)
-		}
-	}
-	if w := tc.MLEWeight; !(w >= 0 && w <= 1000) {
-		return usagef("--mle-weight %v: must be in [0, 1000]", w)
-	}
-	if g := tc.GAdvLR; !(g > 0) {
-		return usagef("--g-adv-lr %v: must be > 0", g)
-	}
-	if t := tc.TargetTemperature; !(t > 0) {
-		return usagef("--target-temperature %v: must be > 0", t)
-	}
-	// The numbers are checked before the data and the model are loaded.
-	if err := o.Validate(); err != nil {
-		return usageError{err}
-	}
-	corpus, err := english.CorpusPath(c.String("corpus"))
-	if err != nil {
-		return err
-	}
-	target, err := english.LMDir(c.String("target"))
-	if err != nil {
-		return err
-	}
-	if o.TasksDir, err = cachedOr(c.String("tasks-dir"), "english/tasks/positive-reviews.jsonl", "the English task files", "make setup"); err != nil {
-		return err
-	}
-	if c.String("tasks-dir") == "" {
-		o.TasksDir = filepath.Dir(o.TasksDir)
-	}
-	tc.Target = target
-	docs, err := english.LoadCorpus(corpus)
-	if err != nil {
-		return err
-	}
-	ctx, stop, _ := signalContext(c.Context)
-	defer stop()
-	judge, info, err := audit.NewJudge(ctx, docs, audit.JudgeOptions{})
-	if err != nil {
-		return fmt.Errorf("corpus %s: %w", corpus, err)
-	}
-	op, err := targets.Open(targets.Config{Name: target, MaxNewTokens: tc.GenLen, Temperature: tc.TargetTemperature, Device: c.String("device"), Library: c.String("ort-lib"), Threads: c.Int("threads")})
-	if err != nil {
-		return err
-	}
-	defer op.Close()
-	if op.Text == nil {
-		return fmt.Errorf("target %s has no tokenizer.json the pure-Go tokenizer reads: the English bench writes prompts as text", target)
-	}
-	if o.Vocab, err = audit.TargetWords(op.Text.Tokenizer, op.Vocab); err != nil {
-		return fmt.Errorf("target %s: %w", target, err)
-	}
-	if tc.PromptVocab == "target" {
-		tc.Generator.Vocab = op.Vocab
-	}
-	o.Target, o.Judge, o.Docs, o.Logger = op.Text, judge, docs, benchLogger(c)
-	res, err := englishsteer.Run(ctx, o)
-	if err != nil {
-		return err
-	}
-	out := englishSearchResult{Corpus: corpus, Target: target, TasksDir: o.TasksDir, Judge: info, Result: res}
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, out)
-	}
-	return englishsteer.WriteTable(c.App.Writer, res)
-}
-
-// englishSearchResult is `bench english --json`.
-type englishSearchResult struct {
-	Corpus   string               `json:"corpus"`
-	Target   string               `json:"target"`
-	TasksDir string               `json:"tasks_dir"`
-	Judge    audit.JudgeInfo      `json:"judge"`
-	Result   *englishsteer.Result `json:"result"`
-}
-
-// cachedOr returns path, or when it is empty the setup cache's rel.
-func cachedOr(path, rel, what, fix string) (string, error) {
-	if path != "" {
-		return path, nil
-	}
-	return cache.Find(rel, what, fix)
+	return benchRun(c, &b, englishsteer.RunBench, englishsteer.WriteBench)
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"log/slog"
 	"time"
 
@@ -40,17 +42,11 @@ func benchServeCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seeds of /v1/score/prompts (seed<<32 + request number): a repeated bench with the same seed is answered from the run's call ledger"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
-		OnUsageError: onUsage,
-		Action:       benchServeAction,
+		Action: benchServeAction,
 	}
 }
 
 func benchServeAction(c *cli.Context) error {
-	if args, err := positional(c); err != nil {
-		return err
-	} else if len(args) > 0 {
-		return usagef("bench serve takes no arguments, got %q (give --model DIR and/or --run DIR)", args[0])
-	}
 	opt := serveload.Options{
 		ModelDir: c.String("model"), HasRun: c.String("run") != "",
 		Concurrency: c.Int("concurrency"), Requests: c.Int("requests"), Duration: c.Duration("duration"),
@@ -59,25 +55,16 @@ func benchServeAction(c *cli.Context) error {
 		Threads: c.Int("threads"), Device: c.String("device"), Library: c.String("ort-lib"), Seed: c.Uint64("seed"),
 		Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	if err := opt.Validate(); err != nil {
-		return usageError{err}
-	}
-	if run := c.String("run"); run != "" {
-		tr, closeRun, err := loadTextRun(c, run, true)
-		if err != nil {
-			return err
+	run := func(ctx context.Context, opt serveload.Options) ([]serveload.Row, error) {
+		if opt.HasRun {
+			tr, closeRun, err := loadTextRun(c, c.String("run"), true)
+			if err != nil {
+				return nil, err
+			}
+			defer closeRun()
+			opt.Scorer = tr
 		}
-		defer closeRun()
-		opt.Scorer = tr
+		return serveload.Run(ctx, opt)
 	}
-	ctx, stop, _ := signalContext(c.Context)
-	defer stop()
-	rows, err := serveload.Run(ctx, opt)
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, rows)
-	}
-	return serveload.WriteTable(c.App.Writer, opt, rows)
+	return benchRun(c, &opt, run, func(w io.Writer, rows []serveload.Row) error { return serveload.WriteTable(w, opt, rows) })
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"promptgan/benchmarks/steeroracle"
-	"promptgan/discriminator"
 )
 
 // steerOracleCommand is `promptgan bench steer-oracle`.
@@ -44,50 +41,22 @@ func steerOracleCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress lines on stderr"},
 		},
-		OnUsageError: onUsage,
-		Action:       benchSteerAction,
+		Action: benchSteerAction,
 	}
 }
 
 func benchSteerAction(c *cli.Context) error {
 	opt := steeroracle.DefaultOptions(c.Int("secrets"))
-	opt.Seed, opt.Budget = c.Uint64("seed"), c.Int("budget")
-	opt.Steer.PromptLen, opt.Steer.GenLen = c.Int("prompt-len"), c.Int("gen-len")
+	opt.Seed, opt.Budget, opt.Ceiling = c.Uint64("seed"), c.Int("budget"), c.Bool("ceiling")
 	opt.Target, opt.ORTLib, opt.OutDir, opt.Oracle = c.String("target"), c.String("ort-lib"), c.String("out"), c.String("oracle")
-	opt.RefsTotal, opt.PretrainDSteps, opt.Threads = c.Int("refs"), c.Int("pretrain-d-steps"), c.Int("threads")
-	opt.PretrainGSteps = c.Int("pretrain-g-steps")
-	opt.FloorN, opt.RandomN, opt.EvalPrompts = c.Int("level-samples"), c.Int("level-samples"), c.Int("eval-prompts")
-	opt.ForwardN = c.Int("forward-samples")
-	opt.Steer.BatchSize, opt.Steer.GAdvLR = c.Int("batch-size"), c.Float64("g-adv-lr")
-	opt.Steer.DStepsPerG, opt.Steer.EntropyBonus = c.Int("d-steps-per-g"), c.Float64("entropy-bonus")
-	opt.Steer.Discriminator.Kind = c.String("d-kind")
-	if opt.Steer.Discriminator.Kind == discriminator.KindLSTM {
-		opt.Steer.Discriminator.Kind = ""
-	}
-	opt.Steer.DAdam.LR, opt.Steer.DAdam.WeightDecay = c.Float64("d-lr"), c.Float64("d-weight-decay")
-	opt.Steer.ContinuationsPerPrompt = c.Int("continuations")
-	opt.Ceiling = c.Bool("ceiling")
-	if k := opt.Steer.Discriminator.Kind; k != "" && k != discriminator.KindLinear {
-		return usageError{fmt.Errorf("--d-kind %q: want lstm or linear", k)}
-	}
-	if opt.Steer.ContinuationsPerPrompt < 1 {
-		return usageError{fmt.Errorf("--continuations %d: must be >= 1", opt.Steer.ContinuationsPerPrompt)}
-	}
-	if err := opt.Validate(); err != nil {
-		return usageError{err}
-	}
+	opt.RefsTotal, opt.PretrainGSteps, opt.PretrainDSteps, opt.Threads = c.Int("refs"), c.Int("pretrain-g-steps"), c.Int("pretrain-d-steps"), c.Int("threads")
+	opt.FloorN, opt.RandomN, opt.ForwardN, opt.EvalPrompts = c.Int("level-samples"), c.Int("level-samples"), c.Int("forward-samples"), c.Int("eval-prompts")
+	st := &opt.Steer
+	st.PromptLen, st.GenLen, st.BatchSize, st.GAdvLR = c.Int("prompt-len"), c.Int("gen-len"), c.Int("batch-size"), c.Float64("g-adv-lr")
+	st.DStepsPerG, st.EntropyBonus, st.ContinuationsPerPrompt = c.Int("d-steps-per-g"), c.Float64("entropy-bonus"), c.Int("continuations")
+	st.Discriminator.Kind, st.DAdam.LR, st.DAdam.WeightDecay = steeroracle.DKind(c.String("d-kind")), c.Float64("d-lr"), c.Float64("d-weight-decay")
 	if !c.Bool("quiet") {
 		opt.Logger = benchLogger(c)
 	}
-	ctx, stop, _ := signalContext(c.Context)
-	defer stop()
-	res, err := steeroracle.Run(ctx, opt)
-	if err != nil {
-		return err
-	}
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, res)
-	}
-	steeroracle.WriteTable(c.App.Writer, res)
-	return nil
+	return benchRun(c, &opt, steeroracle.Run, steeroracle.WriteTable)
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"promptgan/benchmarks/textdisc"
-	"promptgan/embeddings"
 	"promptgan/task"
 )
 
@@ -28,8 +25,7 @@ func textDiscCommand() *cli.Command {
 			&cli.StringFlag{Name: "ort-lib", Usage: "onnx encoders: " + ortLibUsage},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
-		OnUsageError: onUsage,
-		Action:       benchTextDiscAction,
+		Action: benchTextDiscAction,
 	}
 }
 
@@ -40,27 +36,9 @@ func benchTextDiscAction(c *cli.Context) error {
 		Hidden: c.Int("hidden"), Members: c.Int("members"), LabelSmoothing: c.Float64("label-smoothing"),
 		Logger: benchLogger(c),
 	}
-	for _, e := range c.StringSlice("encoder") {
-		spec, err := embeddings.ParseSpec(e)
-		if err != nil {
-			return usageError{fmt.Errorf("--encoder %s: %w", e, err)}
-		}
-		spec.Library = c.String("ort-lib")
-		opt.Encoders = append(opt.Encoders, spec)
-	}
-	if err := opt.Validate(); err != nil {
+	var err error
+	if opt.Encoders, err = textdisc.ParseEncoders(c.StringSlice("encoder"), c.String("ort-lib")); err != nil {
 		return usageError{err}
 	}
-	ctx, stop, _ := signalContext(c.Context)
-	defer stop()
-	res, err := textdisc.Run(ctx, opt)
-	if err != nil {
-		return err
-	}
-	w := c.App.Writer
-	if c.Bool("json") {
-		return writeJSON(w, res)
-	}
-	textdisc.WriteTable(w, res, opt.Encoders)
-	return nil
+	return benchRun(c, &opt, textdisc.Run, textdisc.WriteTable)
 }

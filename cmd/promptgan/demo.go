@@ -2,15 +2,12 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"promptgan/benchmarks/demo"
 	"promptgan/english"
-	"promptgan/internal/atomicfile"
-	"promptgan/search"
 	"promptgan/task"
 )
 
@@ -35,15 +32,11 @@ func demoCommand() *cli.Command {
 			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar or log lines, only the result"},
 		},
-		OnUsageError: onUsage,
-		Action:       demoAction,
+		Action: demoAction,
 	}
 }
 
 func demoAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usagef("demo takes no arguments (got %q)", c.Args().Slice())
-	}
 	opt := demo.Options{
 		Task: c.String("task"), Out: c.String("out"), Steps: c.Int("steps"), Seed: c.Uint64("seed"),
 		Draws: c.Int("draws"), Top: c.Int("top"), Continuations: c.Int("continuations"),
@@ -57,8 +50,7 @@ func demoAction(c *cli.Context) error {
 		return err
 	}
 	defer d.Run.Close()
-	w := c.App.Writer
-	fmt.Fprintln(w, d.Describe())
+	fmt.Fprintln(c.App.Writer, d.Describe())
 	if err := runAndReport(c, d.Run.Trainer, opt.Out); err != nil {
 		return err
 	}
@@ -68,13 +60,5 @@ func demoAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	rep.WriteMarkdown(&b)
-	fmt.Fprint(w, "\n"+b.String())
-	report := filepath.Join(opt.Out, "REPORT.md")
-	if err := atomicfile.Write(report, []byte(b.String())); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nreport: %s\ncheckpoint: %s\nplots: %s\n", report, filepath.Join(opt.Out, search.CheckpointsDir, "latest"), filepath.Join(opt.Out, "plots"))
-	return nil
+	return rep.Save(c.App.Writer, opt.Out)
 }
