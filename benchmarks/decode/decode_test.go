@@ -65,7 +65,8 @@ func TestValidate(t *testing.T) {
 		{"threads", func(o *Options) { o.Threads = 0 }, "--threads 0: must be ≥ 1"},
 		{"device empty", func(o *Options) { o.Device = "" }, ""},
 		{"device auto", func(o *Options) { o.Device = ort.Auto }, ""},
-		{"device", func(o *Options) { o.Device = "tpu" }, `--device "tpu"`},
+		{"device", func(o *Options) { o.Device = "tpu" }, `--device: device "tpu": want cpu, cuda or auto`},
+		{"device upper case", func(o *Options) { o.Device = "CPU" }, ""},
 	} {
 		o := valid
 		o.Batches = slices.Clone(valid.Batches)

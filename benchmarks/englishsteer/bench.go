@@ -29,9 +29,12 @@ type Bench struct {
 	Threads  int    // ONNX Runtime intra-op threads (0 = one per core)
 }
 
-// Quick gives what isSet does not report set a tiny budget, for a first
-// look and tests (`--quick`): one task, one seed, 256 calls.
-func (b *Bench) Quick(isSet func(flag string) bool) {
+// Quick, when on, gives what isSet does not report set a tiny budget, for
+// a first look and tests (`--quick`): one task, one seed, 256 calls.
+func (b *Bench) Quick(on bool, isSet func(flag string) bool) {
+	if !on {
+		return
+	}
 	if !isSet("task") {
 		b.TaskNames = []string{"positive-reviews"}
 	}

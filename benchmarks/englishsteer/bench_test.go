@@ -37,7 +37,7 @@ func TestBenchValidate(t *testing.T) {
 func TestBenchQuick(t *testing.T) {
 	b := Bench{Options: Defaults()}
 	b.Budget = 999
-	b.Quick(func(flag string) bool { return flag == "budget" })
+	b.Quick(true, func(flag string) bool { return flag == "budget" })
 	if err := b.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -58,19 +58,20 @@ func (o Options) Validate() error {
 	return search.CheckMemory(o.Config)
 }
 
-// LoadConfig returns the run's config: the "seqgan-oracle" preset ("quick"
-// with quick), with the YAML file applied when file is not "" (a missing or
-// malformed file is a failure, not a usage error), and the preset's name.
-func LoadConfig(quick bool, file string) (search.Config, string, error) {
-	preset := "seqgan-oracle"
+// LoadOptions returns options whose Config is the "seqgan-oracle" preset
+// ("quick" with quick) with the YAML file applied when file is not "" (a
+// missing or malformed file is a failure, not a usage error); the caller
+// sets the seed, Samples, Out and Logger.
+func LoadOptions(quick bool, file string) (Options, error) {
+	o := Options{Preset: "seqgan-oracle", ConfigFile: file}
 	if quick {
-		preset = "quick"
+		o.Preset = "quick"
 	}
-	cfg, err := search.Preset(preset)
-	if err == nil && file != "" {
-		cfg, err = search.LoadYAML(file, cfg)
+	var err error
+	if o.Config, err = search.Preset(o.Preset); err == nil && file != "" {
+		o.Config, err = search.LoadYAML(file, o.Config)
 	}
-	return cfg, preset, err
+	return o, err
 }
 
 // Result is what the benchmark measured (`bench seqgan-oracle --json`).

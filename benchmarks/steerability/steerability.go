@@ -47,10 +47,14 @@ type Options struct {
 	Steer audit.SteerOptions
 }
 
-// Quick gives the numbers whose flag isSet does not report set a small
-// budget (8 continuations, 4 in the ceiling's search, 8 random prompts a
-// seed, a 256-call ceiling): `--quick`, for tests and a first look.
-func (o *Options) Quick(isSet func(flag string) bool) {
+// Quick, when on, gives the numbers whose flag isSet does not report set a
+// small budget (8 continuations, 4 in the ceiling's search, 8 random
+// prompts a seed, a 256-call ceiling): `--quick`, for tests and a first
+// look.
+func (o *Options) Quick(on bool, isSet func(flag string) bool) {
+	if !on {
+		return
+	}
 	s := &o.Steer
 	for _, f := range []struct {
 		flag string

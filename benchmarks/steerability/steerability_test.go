@@ -49,7 +49,7 @@ func TestValidate(t *testing.T) {
 
 func TestQuick(t *testing.T) {
 	o := valid()
-	o.Quick(func(flag string) bool { return flag == "budget" })
+	o.Quick(true, func(flag string) bool { return flag == "budget" })
 	s := o.Steer
 	if s.Continuations != 8 || s.CeilingContinuations != 4 || s.RandomPrompts != 8 || s.CeilingBudget != 1536 {
 		t.Errorf("quick: continuations %d, search %d, random %d, budget %d; want 8, 4, 8 and the set 1536",
@@ -60,7 +60,7 @@ func TestQuick(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	res := &Result{Target: "lm", Template: "{prompt} :", MaxNewTokens: 6, VocabWords: 100, Continuations: 8, SearchConts: 4,
 		Judge: audit.JudgeInfo{AuditParts: []string{"audit"}, Audit: audit.Eval{AUC: map[string]float64{"positive": 0.9}}},
-		Rows: []audit.SteerRow{{Task: "positive-reviews", Pass: true, SeedScore: []audit.PromptScore{{Prompt: "A review:", Score: 0.25}}}},
+		Rows:  []audit.SteerRow{{Task: "positive-reviews", Pass: true, SeedScore: []audit.PromptScore{{Prompt: "A review:", Score: 0.25}}}},
 		Calls: 42, RandomPrompts: 8, Seeds: []uint64{1, 2}, CeilingFromRandom: true}
 	var b strings.Builder
 	if err := WriteTable(&b, res); err != nil {
