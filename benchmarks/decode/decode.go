@@ -41,7 +41,7 @@ type Options struct {
 	Repeats   int    // timed decodes per batch size
 	Seed      uint64 // seed of the random prompts
 
-	Device  ort.Device // execution provider: cpu, cuda or auto ("" = cpu)
+	Device  ort.Device // execution provider: cpu, cuda or auto, any case ("" = cpu)
 	Library string     // ONNX Runtime library (file or directory); "" = ort.FindLibrary's search
 	Threads int        // ONNX Runtime intra-op threads (sequential execution, so no inter-op pool)
 	// Spin keeps the intra-op threads spinning between runs, ONNX Runtime's
@@ -100,10 +100,10 @@ func (o Options) Validate() error {
 			return fmt.Errorf("--%s %d: must be ≥ %d", f.name, f.value, f.least)
 		}
 	}
-	switch o.Device {
-	case "", ort.CPU, ort.CUDA, ort.Auto:
-	default:
-		return fmt.Errorf("--device %q: want cpu, cuda or auto", o.Device)
+	if o.Device != "" {
+		if _, err := ort.ParseDevice(string(o.Device)); err != nil {
+			return fmt.Errorf("--device: %w", err)
+		}
 	}
 	return nil
 }
@@ -196,6 +196,9 @@ type generator interface {
 func Run(ctx context.Context, opt Options) (_ *Result, err error) {
 	if err := opt.Validate(); err != nil {
 		return nil, fmt.Errorf("bench decode: %w", err)
+	}
+	if opt.Device != "" {
+		opt.Device, _ = ort.ParseDevice(string(opt.Device))
 	}
 	largest := slices.Max(opt.Batches)
 	m, err := onnx.Open(opt.Model, onnx.Options{

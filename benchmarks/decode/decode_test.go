@@ -65,7 +65,8 @@ func TestValidate(t *testing.T) {
 		{"threads", func(o *Options) { o.Threads = 0 }, "--threads 0: must be ≥ 1"},
 		{"device empty", func(o *Options) { o.Device = "" }, ""},
 		{"device auto", func(o *Options) { o.Device = ort.Auto }, ""},
-		{"device", func(o *Options) { o.Device = "tpu" }, `--device "tpu"`},
+		{"device", func(o *Options) { o.Device = "tpu" }, `--device: device "tpu": want cpu, cuda or auto`},
+		{"device upper case", func(o *Options) { o.Device = "CPU" }, ""},
 	} {
 		o := valid
 		o.Batches = slices.Clone(valid.Batches)
@@ -337,5 +338,21 @@ func TestRunDecode(t *testing.T) {
 	opt.Repeats = 0
 	if _, err := Run(context.Background(), opt); err == nil || !strings.Contains(err.Error(), "--repeats 0") {
 		t.Errorf("repeats 0: %v", err)
+	}
+}
+
+// TestWriteTable: the rows, then the sample only when the model has a
+// tokenizer.
+func TestWriteTable(t *testing.T) {
+	res := &Result{Rows: []Row{{Batch: 32, TokensPerS: 1234.5}}, Sample: "hi there"}
+	for _, tok := range []bool{false, true} {
+		res.Tokenizer = tok
+		var b strings.Builder
+		if err := WriteTable(&b, res); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "1234.5") || strings.Contains(b.String(), `first prompt + generation as text: "hi there"`) != tok {
+			t.Errorf("tokenizer %v:\n%s", tok, b.String())
+		}
 	}
 }

@@ -54,12 +54,17 @@ func WriteHeader(w io.Writer, res Result) {
 		res.PromptLen, res.Seed, bos, res.NewTokens, stops, res.Warmup, res.Repeats)
 }
 
-// WriteTable writes the rows: throughput per batch size.
-func WriteTable(w io.Writer, rows []Row) {
+// WriteTable writes res's rows, throughput per batch size, then, when the
+// model has a tokenizer, its first prompt and generation as text.
+func WriteTable(w io.Writer, res *Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "batch\ttokens/s\tms/step\tsteps\tnew tokens\tseconds\t")
-	for _, r := range rows {
+	for _, r := range res.Rows {
 		fmt.Fprintf(tw, "%d\t%.1f\t%.3f\t%d\t%d\t%.3f\t\n", r.Batch, r.TokensPerS, r.MsPerStep, r.Steps, r.NewTokens, r.Seconds)
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil || !res.Tokenizer {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nfirst prompt + generation as text: %q\n", res.Sample)
+	return err
 }

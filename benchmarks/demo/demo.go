@@ -17,6 +17,7 @@ import (
 	"promptgan/audit"
 	"promptgan/checkpoints"
 	"promptgan/english"
+	"promptgan/internal/atomicfile"
 	"promptgan/search"
 	"promptgan/task"
 )
@@ -223,6 +224,20 @@ func (r *Report) WriteMarkdown(w io.Writer) {
 	if seeds > 0 && learned > 0 {
 		fmt.Fprintf(w, "\nmean audit score: seed prompts %.3f, learned prompts %.3f\n", seedSum/float64(seeds), learnedSum/float64(learned))
 	}
+}
+
+// Save writes the report to w and to out/REPORT.md, then where the report,
+// the run's latest checkpoint and its plots are.
+func (r *Report) Save(w io.Writer, out string) error {
+	var b strings.Builder
+	r.WriteMarkdown(&b)
+	fmt.Fprint(w, "\n"+b.String())
+	report := filepath.Join(out, "REPORT.md")
+	if err := atomicfile.Write(report, []byte(b.String())); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nreport: %s\ncheckpoint: %s\nplots: %s\n", report, filepath.Join(out, search.CheckpointsDir, "latest"), filepath.Join(out, "plots"))
+	return err
 }
 
 func quoteAll(xs []string) []string {

@@ -36,7 +36,8 @@ type Options struct {
 // ErrUsage marks an Options error (the caller's input, not a failure).
 var ErrUsage = errors.New("invalid benchmark options")
 
-// Validate reports the first invalid option.
+// Validate reports the first invalid option, then refuses a run too big
+// for this machine's memory (search.CheckMemory).
 func (o Options) Validate() error {
 	if err := o.Config.Validate(); err != nil {
 		return fmt.Errorf("%w: invalid config: %w", ErrUsage, err)
@@ -54,7 +55,23 @@ func (o Options) Validate() error {
 	if _, err := checkpoints.Latest(filepath.Join(o.Out, search.CheckpointsDir)); err == nil {
 		return fmt.Errorf("%w: %s already holds a run: remove it or choose another --out", ErrUsage, o.Out)
 	}
-	return nil
+	return search.CheckMemory(o.Config)
+}
+
+// LoadOptions returns options whose Config is the "seqgan-oracle" preset
+// ("quick" with quick) with the YAML file applied when file is not "" (a
+// missing or malformed file is a failure, not a usage error); the caller
+// sets the seed, Samples, Out and Logger.
+func LoadOptions(quick bool, file string) (Options, error) {
+	o := Options{Preset: "seqgan-oracle", ConfigFile: file}
+	if quick {
+		o.Preset = "quick"
+	}
+	var err error
+	if o.Config, err = search.Preset(o.Preset); err == nil && file != "" {
+		o.Config, err = search.LoadYAML(file, o.Config)
+	}
+	return o, err
 }
 
 // Result is what the benchmark measured (`bench seqgan-oracle --json`).

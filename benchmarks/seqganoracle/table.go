@@ -9,7 +9,7 @@ import (
 
 // WriteTable writes the benchmark's result: the MLE-vs-GAN table beside the
 // published figures, and the time each phase took.
-func WriteTable(w io.Writer, br *Result) {
+func WriteTable(w io.Writer, br *Result) error {
 	fmt.Fprintf(w, "seqgan-oracle (%s preset, seed %d, %d samples per NLL-oracle figure; %s, %d CPUs)\n\n", br.Preset, br.Seed, br.Samples, br.BLAS, br.CPUs)
 	search.WriteCompare(w, br.Rows)
 	fmt.Fprintf(w, "\nreference: oracle on its own samples 5.747; SeqGAN paper MLE 9.038, SeqGAN 8.736\n\n")
@@ -22,5 +22,6 @@ func WriteTable(w io.Writer, br *Result) {
 			fmt.Fprintln(w)
 		}
 	}
-	fmt.Fprintf(w, "training %.1f s, total with evaluation %.1f s\ncheckpoint %s\n", br.TrainS, br.WallS, br.Checkpoint)
+	_, err := fmt.Fprintf(w, "training %.1f s, total with evaluation %.1f s\ncheckpoint %s\n", br.TrainS, br.WallS, br.Checkpoint)
+	return err
 }

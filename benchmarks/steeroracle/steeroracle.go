@@ -161,7 +161,11 @@ func DefaultOptions(secrets int) Options {
 
 // Validate reports the first invalid option, by its flag name where it has one.
 func (o Options) Validate() error {
-	switch {
+	switch k := o.Steer.Discriminator.Kind; {
+	case k != "" && k != discriminator.KindLinear:
+		return fmt.Errorf("--d-kind %q: want lstm or linear", k)
+	case o.Steer.ContinuationsPerPrompt < 1:
+		return fmt.Errorf("--continuations %d: must be >= 1", o.Steer.ContinuationsPerPrompt)
 	case o.Oracle == "":
 		return errors.New("oracle: empty path")
 	case o.Secrets != 1 && o.Secrets != 4:

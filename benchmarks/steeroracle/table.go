@@ -18,8 +18,17 @@ func DKindName(kind string) string {
 	return kind
 }
 
+// DKind is the discriminator kind of a --d-kind name (DKindName's
+// inverse: "lstm" is ""); Validate rejects an unknown one.
+func DKind(name string) string {
+	if name == discriminator.KindLSTM {
+		return ""
+	}
+	return name
+}
+
 // WriteTable writes the benchmark's table and summary.
-func WriteTable(w io.Writer, r *Result) {
+func WriteTable(w io.Writer, r *Result) error {
 	fmt.Fprintf(w, "steer-oracle: %d secret(s), seed %d, budget %d target calls per method, k = %d, m = %d, %d references per secret\n",
 		r.Secrets, r.Seed, r.Budget, r.PromptLen, r.GenLen, r.RefsPerSecret)
 	fmt.Fprintf(w, "target: %s (%s)\n", r.Target, r.Fingerprint)
@@ -88,7 +97,8 @@ func WriteTable(w io.Writer, r *Result) {
 			m.Name, m.Calls, m.LedgerMisses, m.LedgerHits, m.WallS, m.GenerateS)
 	}
 	fmt.Fprintf(w, "promptgan: %.0f%% of its wall time outside target.Generate\n", 100*r.OutsideTargetShare)
-	fmt.Fprintf(w, "total wall time %.1f s on %d CPUs\n", r.WallS, r.CPUs)
+	_, err := fmt.Fprintf(w, "total wall time %.1f s on %d CPUs\n", r.WallS, r.CPUs)
+	return err
 }
 
 // writeTable prints one row per method, one cell per table fraction.

@@ -151,6 +151,7 @@ type Result struct {
 	TrainItems  int                `json:"train_items"`
 	ECEBins     int                `json:"ece_bins"`
 	Calibration string             `json:"calibration"`
+	Encoders    []string           `json:"-"` // the encoders' names, in the order measured
 }
 
 // ECEBins is the number of equal-width bins of the ECE figures.
@@ -198,6 +199,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 			}
 		}
 		res.EncodeS[spec.Name] = time.Since(start).Seconds()
+		res.Encoders = append(res.Encoders, spec.Name)
 		dim := enc.Dim()
 		mlp := discriminator.DefaultTextConfig(dim, tk.InputFree)
 		if opt.Hidden >= 0 {

@@ -1,27 +1,22 @@
 package main
 
 import (
-	"fmt"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"promptgan/audit"
+	"promptgan/benchmarks/englishsteer"
+	"promptgan/benchmarks/steerability"
 	"promptgan/english"
-	"promptgan/internal/cache"
-	"promptgan/targets"
 	"promptgan/task"
 )
 
 // steerabilityCommand is `promptgan bench steerability`.
 func steerabilityCommand() *cli.Command {
 	return &cli.Command{
-		Name: "steerability",
-		Usage: "is the English target steerable? per task, the audit's task score of real held-out text, random word prompts, " +
-			"hand-written seed prompts and an evolutionary search rewarded by the audit itself (the ceiling, a diagnostic)",
+		Name:  "steerability",
+		Usage: "is the English target steerable? per task, the audit's task score of real held-out text, random word prompts, hand-written seed prompts and an evolutionary search rewarded by the audit itself (the ceiling, a diagnostic)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "corpus", Usage: "the English corpus (default: english/corpus.jsonl in the setup cache)"},
 			&cli.StringFlag{Name: "target", Usage: "the target LM's Optimum-layout directory (default: english/lm in the setup cache)"},
@@ -46,183 +41,90 @@ func steerabilityCommand() *cli.Command {
 			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
-		OnUsageError: onUsage,
-		Action:       benchSteerabilityAction,
+		Action: benchSteerabilityAction,
 	}
 }
 
 // steerabilityResult is `bench steerability --json`.
-type steerabilityResult struct {
-	Corpus        string           `json:"corpus"`
-	Target        string           `json:"target"`
-	Template      string           `json:"template"`
-	MaxNewTokens  int              `json:"max_new_tokens"`
-	Continuations int              `json:"continuations"`
-	SearchConts   int              `json:"search_continuations"`
-	Budget        int              `json:"ceiling_budget"`
-	Judge         audit.JudgeInfo  `json:"judge"`
-	VocabWords    int              `json:"prompt_words"`
-	Rows          []audit.SteerRow `json:"rows"`
-	Calls         int              `json:"calls"`
-	WallS         float64          `json:"wall_s"`
-	CPUs          int              `json:"cpus"`
-}
+type steerabilityResult = steerability.Result
 
 func benchSteerabilityAction(c *cli.Context) error {
-	start := time.Now()
-	corpus, err := english.CorpusPath(c.String("corpus"))
-	if err != nil {
-		return err
+	opt := steerability.Options{
+		Corpus: c.String("corpus"), Target: c.String("target"), Template: c.String("template"), Tasks: c.StringSlice("task"), Reference: c.String("reference"),
+		AuditParts: c.StringSlice("audit-part"), MaxNewTokens: c.Int("max-new-tokens"), Temperature: c.Float64("target-temperature"), TopP: c.Float64("target-top-p"),
+		Device: c.String("device"), Library: c.String("ort-lib"), Threads: c.Int("threads"),
+		Steer: audit.SteerOptions{
+			Continuations: c.Int("continuations"), CeilingContinuations: c.Int("search-continuations"), RandomPrompts: c.Int("random-prompts"), Seeds: c.Uint64Slice("seed"),
+			CeilingBudget: c.Int("budget"), CeilingPopulation: c.Int("population"), CeilingSeed: c.Uint64("ceiling-seed"), CeilingFromRandom: c.Bool("ceiling-from-random"), Logger: benchLogger(c),
+		},
 	}
-	target, err := english.LMDir(c.String("target"))
-	if err != nil {
-		return err
-	}
-	tmpl, err := task.ParseTemplate(c.String("template"))
-	if err != nil {
-		return usagef("--template: %w", err)
-	}
-	var tasks []audit.Task
-	for _, name := range c.StringSlice("task") {
-		t, err := audit.TaskByName(name)
-		if err != nil {
-			return usagef("--task: %w", err)
-		}
-		tasks = append(tasks, t)
-	}
-	opt := audit.SteerOptions{
-		Template: tmpl, Tasks: tasks,
-		Continuations: c.Int("continuations"), CeilingContinuations: c.Int("search-continuations"), RandomPrompts: c.Int("random-prompts"), Seeds: c.Uint64Slice("seed"),
-		CeilingBudget: c.Int("budget"), CeilingPopulation: c.Int("population"), CeilingSeed: c.Uint64("ceiling-seed"),
-		CeilingFromRandom: c.Bool("ceiling-from-random"),
-		Logger:            benchLogger(c),
-	}
-	if c.Bool("quick") {
-		quick := map[string]int{"continuations": 8, "search-continuations": 4, "random-prompts": 8, "budget": 256}
-		for name, p := range map[string]*int{"continuations": &opt.Continuations, "search-continuations": &opt.CeilingContinuations, "random-prompts": &opt.RandomPrompts, "budget": &opt.CeilingBudget} {
-			if !c.IsSet(name) {
-				*p = quick[name]
-			}
-		}
-	}
-	if n := c.Int("max-new-tokens"); n < 1 {
-		return usagef("--max-new-tokens %d: need at least 1", n)
-	}
-	// The numbers are checked before the data and the model are loaded.
-	if err := opt.Validate(); err != nil {
-		return usageError{err}
-	}
-	jo := audit.JudgeOptions{Audit: audit.ClassifierConfig{Parts: c.StringSlice("audit-part")}}
-	for _, p := range jo.Audit.Parts {
-		if p != audit.PartAudit && p != audit.PartTarget {
-			return usagef("--audit-part %q: the audit trains on %q and, optionally, %q (never on D's %q nor the %q it is measured on)", p, audit.PartAudit, audit.PartTarget, audit.PartDisc, audit.PartTest)
-		}
-	}
-	switch ref := c.String("reference"); {
-	case ref == "ngram":
-	case ref == "lm" || strings.HasPrefix(ref, "lm:"):
-		dir := strings.TrimPrefix(strings.TrimPrefix(ref, "lm"), ":")
-		if dir == "" {
-			p, err := cache.Find("english/"+english.RefDir+"/"+english.WeightsFile, "the English reference LM", "make english")
-			if err != nil {
-				return err
-			}
-			dir = filepath.Dir(p)
-		}
-		lm, err := english.LoadLM(dir)
-		if err != nil {
-			return err
-		}
-		jo.Ref = audit.EnglishRef{LM: lm}
-	default:
-		return usagef("--reference %q: choose ngram, lm or lm:DIR", ref)
-	}
-	docs, err := english.LoadCorpus(corpus)
-	if err != nil {
-		return err
-	}
-	ctx, stop, _ := signalContext(c.Context)
-	defer stop()
-	judge, info, err := audit.NewJudge(ctx, docs, jo)
-	if err != nil {
-		return fmt.Errorf("corpus %s: %w", corpus, err)
-	}
-	o, err := targets.Open(targets.Config{Name: target, MaxNewTokens: c.Int("max-new-tokens"), Temperature: c.Float64("target-temperature"), TopP: c.Float64("target-top-p"), Device: c.String("device"), Library: c.String("ort-lib"), Threads: c.Int("threads")})
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	if o.Text == nil {
-		return fmt.Errorf("target %s has no tokenizer.json the pure-Go tokenizer reads: the steerability bench writes prompts as text", target)
-	}
-	if opt.Vocab, err = audit.TargetWords(o.Text.Tokenizer, o.Vocab); err != nil {
-		return fmt.Errorf("target %s: %w", target, err)
-	}
-	opt.Target, opt.Judge, opt.Docs = *o.Text, judge, docs
-	rows, err := audit.Steerability(ctx, opt)
-	if err != nil {
-		return err
-	}
-	res := steerabilityResult{
-		Corpus: corpus, Target: target, Template: tmpl.String(), MaxNewTokens: c.Int("max-new-tokens"),
-		Continuations: opt.Continuations, SearchConts: opt.CeilingContinuations, Budget: opt.CeilingBudget, Judge: info, VocabWords: len(opt.Vocab),
-		Rows: rows, CPUs: runtime.NumCPU(),
-	}
-	for _, r := range rows {
-		res.Calls += r.Calls
-	}
-	res.WallS = time.Since(start).Seconds()
-	w := c.App.Writer
-	if c.Bool("json") {
-		for i := range res.Rows {
-			for k := range res.Rows[i].SeedScore {
-				res.Rows[i].SeedScore[k].Continuations, res.Rows[i].SeedScore[k].Verdicts = nil, nil
-			}
-		}
-		return writeJSON(w, res)
-	}
-	a := info.Audit
-	fmt.Fprintf(w, "steerability of %s (template %q, %d new tokens; %d prompt words)\n", target, tmpl.String(), res.MaxNewTokens, res.VocabWords)
-	fmt.Fprintf(w, "audit: hashing n-grams + one-vs-rest logistic regression on %d texts (parts %s); on %d \"test\" texts accuracy %.3f, mean AUC %.3f (%s)\n",
-		info.AuditTexts, strings.Join(info.AuditParts, "+"), a.N, a.Accuracy, a.MeanAUC, aucList(a.AUC))
-	fmt.Fprintf(w, "fluent: perplexity %.1f–%.1f (the test texts' %g–%g quantiles under the reference LM: %s) and ≤ %.2f repeated bigrams\n",
-		info.Band.Lo, info.Band.Hi, info.Band.LoQ, info.Band.HiQ, info.RefKind, info.Band.MaxRepeat)
-	fmt.Fprintf(w, "task score: mean over continuations of the audit's one-vs-rest P(class) when fluent, else 0; %d continuations a prompt on fixed seeds\n\n", res.Continuations)
-	fmt.Fprintf(w, "%-17s %6s %-15s %-13s %-7s %-7s %-7s %6s %6s %-4s %s\n", "task", "real", "random ±sd", "seed mean/max", "ceiling", "search", "calls", "/real", "/rand", "ok", "ceiling prompt")
-	for _, r := range rows {
-		ok := "no"
-		if r.Pass {
-			ok = "yes"
-		}
-		fmt.Fprintf(w, "%-17s %6.3f %-15s %-13s %-7.3f %-7.3f %-7d %6.2f %6.2f %-4s %q\n", r.Task, r.Real.Score,
-			fmt.Sprintf("%.3f ± %.3f", r.Random.Mean, r.Random.SD), fmt.Sprintf("%.3f/%.3f", r.SeedMean, r.SeedBest),
-			r.Ceiling.Score, r.Ceiling.SearchScore, r.Ceiling.Calls, r.OfReal, r.OfRandom, ok, r.Ceiling.Prompt)
-	}
-	fmt.Fprintf(w, "\nreal: the class's held-out \"test\" texts; random: %d prompts of %d–%d target words per seed, seeds %v; seed: the hand-written prompts' mean and best (the best is a max over noisy scores)\n",
-		opt.RandomPrompts, 3, 6, opt.Seeds)
-	from := "the seed prompts and random ones"
-	if opt.CeilingFromRandom {
-		from = "random prompts"
-	}
-	fmt.Fprintf(w, "ceiling: (μ+λ) evolution over word prompts from %s, rewarded by the task score itself on its own seeds (a diagnostic, not a method), its best prompt (search: its mean score there, %d continuations a generation) re-scored on the evaluation seeds\n", from, opt.CeilingContinuations)
-	fmt.Fprintf(w, "goal: ceiling ≥ %.0f%% of real and ≥ %.0f× random\n", audit.GoalOfReal*100, audit.GoalOfRandom)
-	for _, r := range rows {
-		fmt.Fprintf(w, "  %-17s seed prompts:", r.Task)
-		for _, p := range r.SeedScore {
-			fmt.Fprintf(w, " %q %.3f;", p.Prompt, p.Score)
-		}
-		fmt.Fprintf(w, " ceiling sample: %q (%.1f s)\n", r.Ceiling.Sample, r.Seconds)
-	}
-	fmt.Fprintf(w, "\n%d target calls, %.1f s in all (judge built in %.1f s; %d CPUs)\n", res.Calls, res.WallS, info.TrainSeconds, res.CPUs)
-	return nil
+	opt.Quick(c.Bool("quick"), c.IsSet)
+	return benchRun(c, &opt, steerability.Run, steerability.WriteTable)
 }
 
-func aucList(auc map[string]float64) string {
-	var parts []string
-	for _, c := range english.Classes() {
-		if v, ok := auc[c]; ok {
-			parts = append(parts, fmt.Sprintf("%s %.2f", c, v))
-		}
+// englishSearchCommand is `promptgan bench english`.
+func englishSearchCommand() *cli.Command {
+	d := englishsteer.Defaults()
+	return &cli.Command{
+		Name:  "english",
+		Usage: "prompt search on the English tasks at equal target calls: seed prompts, random word prompts, best-of-N and evolution ranked by D, promptgan's adversarial loop, and the audit-rewarded ceiling; every output scored by the audit",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "corpus", Usage: "the English corpus (default: english/corpus.jsonl in the setup cache)"},
+			&cli.StringFlag{Name: "target", Usage: "the target LM's Optimum-layout directory (default: english/lm in the setup cache)"},
+			&cli.StringFlag{Name: "tasks-dir", Usage: "the task files, TASK.jsonl (default: english/tasks in the setup cache)"},
+			&cli.StringSliceFlag{Name: "task", Usage: "tasks to measure (default all: " + strings.Join(task.EnglishTaskNames(), ", ") + "); repeat the flag"},
+			&cli.Uint64SliceFlag{Name: "seed", Value: cli.NewUint64Slice(d.Seeds...), Usage: "seeds; repeat the flag"},
+			&cli.IntFlag{Name: "budget", Value: d.Budget, Usage: "target calls per method, the shared pre-training included"},
+			&cli.IntFlag{Name: "output", Value: d.Output, Usage: "prompts a method outputs at each point of the schedule"},
+			&cli.IntFlag{Name: "eval-continuations", Value: d.EvalContinuations, Usage: "the audit's continuations per output prompt (fixed evaluation seeds, not counted)"},
+			&cli.IntFlag{Name: "continuations", Value: d.Continuations, Usage: "continuations per candidate prompt that D's verdict is averaged over (seed prompts, best-of-n, evolution)"},
+			&cli.IntFlag{Name: "candidate-batch", Value: d.CandidateBatch, Usage: "best-of-n: prompts per batch"},
+			&cli.IntFlag{Name: "population", Value: d.Population, Usage: "evolution: population and children per generation"},
+			&cli.IntFlag{Name: "random-prompts", Value: d.RandomPrompts, Usage: "random word prompts per seed"},
+			&cli.StringFlag{Name: "prompt-vocab", Value: d.Train.PromptVocab, Usage: "G's tokens: words (the task's frequent good words) or target (the target's tokens)"},
+			&cli.StringFlag{Name: "prompt-examples", Value: english.ExamplesInstructions, Usage: "the shared start: G pre-trains by MLE on these example prompts (one a line; its words vocabulary becomes theirs) instead of the good texts; 'instructions' = the held-out instructions of every class (english.ExamplePrompts); '' = the good texts"},
+			&cli.StringFlag{Name: "encoder", Value: d.Train.Encoder, Usage: "D's sentence encoder: glove-sif, hashing[:DIM] or onnx:DIR"},
+			&cli.IntFlag{Name: "prompt-len", Value: d.Train.PromptLen, Usage: "tokens G writes per prompt"},
+			&cli.IntFlag{Name: "batch-size", Value: d.Train.BatchSize, Usage: "promptgan: prompts per step"},
+			&cli.IntFlag{Name: "mle-steps", Value: d.Train.MLESteps, Usage: "the shared start: G's MLE steps on the example prompts or the good texts (no calls)"},
+			&cli.IntFlag{Name: "d-pretrain-steps", Value: d.Train.DPretrainSteps, Usage: "the shared start: D's steps on generations (batch-size calls each, counted against every method)"},
+			&cli.IntFlag{Name: "d-steps-per-g", Value: d.Train.DStepsPerG, Usage: "promptgan: D updates per G update"},
+			&cli.IntFlag{Name: "continuations-per-prompt", Value: d.Train.ContinuationsPerPrompt, Usage: "promptgan: continuations of each prompt per D update, rewards averaged"},
+			&cli.Float64Flag{Name: "mle-weight", Value: d.Train.MLEWeight, Usage: "promptgan: weight of G's MLE term on its prior (the good texts' windows or the example prompts) in its adversarial loss"},
+			&cli.BoolFlag{Name: "labelled-as-target", Value: d.Train.LabelledAsTarget, Usage: "the shared start: D reads the task's texts as the target writes them (through its tokenizer)"},
+			&cli.Float64Flag{Name: "g-adv-lr", Value: d.Train.GAdvLR, Usage: "promptgan: G's adversarial learning rate"},
+			&cli.Float64Flag{Name: "expert-iteration", Usage: "promptgan: after each step, an MLE step of G on the step's prompts D rates in this top share (0 = off; an item-5 lever)"},
+			&cli.Float64Flag{Name: "expert-lr", Usage: "promptgan: the expert iteration's learning rate (0 = 0.005)"},
+			&cli.IntFlag{Name: "hall-verify", Value: d.HallVerify, Usage: "promptgan: before each output, the hall's first N unchecked prompts by D get --continuations more continuations each (counted; training stops that much earlier); 0 = off"},
+			&cli.Float64Flag{Name: "hall-shrinkage", Usage: "promptgan: rank its hall of fame by each prompt's mean D verdict shrunk toward the hall's mean as if this many more continuations had scored it (0 = the plain mean)"},
+			&cli.BoolFlag{Name: "no-ceiling", Usage: "skip the audit-rewarded ceiling"},
+			&cli.IntFlag{Name: "max-new-tokens", Value: d.Train.GenLen, Usage: "tokens the target decodes per continuation"},
+			&cli.Float64Flag{Name: "target-temperature", Value: english.Temperature, Usage: "the target's sampling temperature"},
+			&cli.BoolFlag{Name: "quick", Usage: "a tiny budget for a first look and tests: one task, one seed, 256 calls (seconds)"},
+			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "the target's execution provider: cpu, cuda or auto"},
+			&cli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0 = one per core)"},
+			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+		},
+		Action: benchEnglishSearchAction,
 	}
-	return strings.Join(parts, ", ")
+}
+
+// englishSearchResult is `bench english --json`.
+type englishSearchResult = englishsteer.BenchResult
+
+func benchEnglishSearchAction(c *cli.Context) error {
+	b := englishsteer.Bench{Options: englishsteer.Defaults(), Corpus: c.String("corpus"), TargetDir: c.String("target"), TaskNames: c.StringSlice("task"),
+		Examples: c.String("prompt-examples"), Device: c.String("device"), Library: c.String("ort-lib"), Threads: c.Int("threads")}
+	o, tc := &b.Options, &b.Options.Train
+	o.TasksDir, o.Seeds, o.Logger = c.String("tasks-dir"), c.Uint64Slice("seed"), benchLogger(c)
+	o.Budget, o.Output, o.EvalContinuations, o.Continuations = c.Int("budget"), c.Int("output"), c.Int("eval-continuations"), c.Int("continuations")
+	o.CandidateBatch, o.Population, o.RandomPrompts, o.Ceiling = c.Int("candidate-batch"), c.Int("population"), c.Int("random-prompts"), !c.Bool("no-ceiling")
+	o.ExpertIteration, o.ExpertLR, o.HallShrinkage, o.HallVerify = c.Float64("expert-iteration"), c.Float64("expert-lr"), c.Float64("hall-shrinkage"), c.Int("hall-verify")
+	tc.PromptVocab, tc.Encoder, tc.LabelledAsTarget = c.String("prompt-vocab"), c.String("encoder"), c.Bool("labelled-as-target")
+	tc.PromptLen, tc.BatchSize, tc.MLESteps, tc.DPretrainSteps = c.Int("prompt-len"), c.Int("batch-size"), c.Int("mle-steps"), c.Int("d-pretrain-steps")
+	tc.DStepsPerG, tc.ContinuationsPerPrompt, tc.GAdvLR, tc.MLEWeight = c.Int("d-steps-per-g"), c.Int("continuations-per-prompt"), c.Float64("g-adv-lr"), c.Float64("mle-weight")
+	tc.GenLen, tc.TargetTemperature = c.Int("max-new-tokens"), c.Float64("target-temperature")
+	b.Quick(c.Bool("quick"), c.IsSet)
+	return benchRun(c, &b, englishsteer.RunBench, englishsteer.WriteBench)
 }

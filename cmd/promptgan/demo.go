@@ -2,15 +2,12 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"promptgan/benchmarks/demo"
 	"promptgan/english"
-	"promptgan/internal/atomicfile"
-	"promptgan/search"
 	"promptgan/task"
 )
 
@@ -19,9 +16,8 @@ import (
 // beside the hand-written seed prompts, judged by D and by the audit.
 func demoCommand() *cli.Command {
 	return &cli.Command{
-		Name: "demo",
-		Usage: "train a prompt generator for an English task (default positive-reviews) against the English target LM, " +
-			"then compare its learned prompts with hand-written seed prompts by D's score and the audit's task score (needs `make english`)",
+		Name:  "demo",
+		Usage: "train a prompt generator for an English task (default positive-reviews) against the English target LM, then compare its learned prompts with hand-written seed prompts by D's score and the audit's task score (needs `make english`)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "task", Value: "positive-reviews", Usage: "the English task: " + strings.Join(task.EnglishTaskNames(), ", ")},
 			&cli.StringFlag{Name: "out", Value: "runs/demo", Usage: "run directory (must not hold a run)"},
@@ -30,24 +26,18 @@ func demoCommand() *cli.Command {
 			&cli.IntFlag{Name: "draws", Value: 256, Usage: "prompts drawn from the trained generator to pick the learned ones from (ranked by D)"},
 			&cli.IntFlag{Name: "top", Value: 5, Usage: "learned prompts shown"},
 			&cli.IntFlag{Name: "continuations", Value: 32, Usage: "continuations per prompt the audit scores (fixed evaluation seeds)"},
-			&cli.StringFlag{Name: "prompt-examples", Value: english.ExamplesInstructions, Usage: "example prompts G pre-trains on by MLE, one a line: " +
-				"'instructions' (held-out instructions of every English class, written to the run directory), a FILE, or 'none' (windows of the task's good texts, the words vocabulary of the text preset)"},
+			&cli.StringFlag{Name: "prompt-examples", Value: english.ExamplesInstructions, Usage: "example prompts G pre-trains on by MLE, one a line: 'instructions' (held-out instructions of every English class, written to the run directory), a FILE, or 'none' (windows of the task's good texts, the words vocabulary of the text preset)"},
 			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar or log lines, only the result"},
 		},
-		OnUsageError: onUsage,
-		Action:       demoAction,
+		Action: demoAction,
 	}
 }
 
 func demoAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usagef("demo takes no arguments (got %q)", c.Args().Slice())
-	}
 	opt := demo.Options{
-		Task: c.String("task"), Out: c.String("out"), Steps: c.Int("steps"), Seed: c.Uint64("seed"),
-		Draws: c.Int("draws"), Top: c.Int("top"), Continuations: c.Int("continuations"),
-		PromptExamples: c.String("prompt-examples"), Library: c.String("ort-lib"),
+		Task: c.String("task"), Out: c.String("out"), Steps: c.Int("steps"), Seed: c.Uint64("seed"), Draws: c.Int("draws"), Top: c.Int("top"),
+		Continuations: c.Int("continuations"), PromptExamples: c.String("prompt-examples"), Library: c.String("ort-lib"),
 	}
 	if err := opt.Validate(); err != nil {
 		return usageError{err}
@@ -57,8 +47,7 @@ func demoAction(c *cli.Context) error {
 		return err
 	}
 	defer d.Run.Close()
-	w := c.App.Writer
-	fmt.Fprintln(w, d.Describe())
+	fmt.Fprintln(c.App.Writer, d.Describe())
 	if err := runAndReport(c, d.Run.Trainer, opt.Out); err != nil {
 		return err
 	}
@@ -68,13 +57,5 @@ func demoAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var b strings.Builder
-	rep.WriteMarkdown(&b)
-	fmt.Fprint(w, "\n"+b.String())
-	report := filepath.Join(opt.Out, "REPORT.md")
-	if err := atomicfile.Write(report, []byte(b.String())); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\nreport: %s\ncheckpoint: %s\nplots: %s\n", report, filepath.Join(opt.Out, search.CheckpointsDir, "latest"), filepath.Join(opt.Out, "plots"))
-	return nil
+	return rep.Save(c.App.Writer, opt.Out)
 }
