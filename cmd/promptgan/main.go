@@ -96,7 +96,8 @@ func commandNames(cmds []*cli.Command) string {
 // exitCode maps an error to the process status, writing it to stderr.
 func exitCode(err error) int { return report(os.Stderr, err) }
 
-// report maps an error to the process status: 0 ok, 2 usage, 130/143
+// report maps an error to the process status: 0 ok, 2 usage (a config
+// that cannot be resumed included), 130/143
 // interrupted by SIGINT/SIGTERM (after checkpointing), 1 any other failure;
 // every error but a plain interruption is written to w.
 func report(w io.Writer, err error) int {
@@ -107,7 +108,7 @@ func report(w io.Writer, err error) int {
 	var ie interruptedError
 	var ce cli.ExitCoder
 	switch {
-	case errors.As(err, &ue), errors.Is(err, search.ErrBadConfig):
+	case errors.As(err, &ue), errors.Is(err, search.ErrBadConfig), errors.Is(err, search.ErrArchitectureChanged):
 		fmt.Fprintf(w, "promptgan: %v\n", err)
 		return 2
 	case errors.As(err, &ie):

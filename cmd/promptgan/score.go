@@ -2,21 +2,16 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
-	"promptgan/internal/atomicfile"
-
 	"github.com/urfave/cli/v2"
 
-	"promptgan/discriminator"
 	"promptgan/internal/ort"
 	"promptgan/search"
 	"promptgan/targets/ledger"
@@ -132,20 +127,16 @@ func scoreAction(c *cli.Context) error {
 		defer closeRun()
 		var scorer search.PairScorer
 		if c.Bool("onnx") {
-			model, _, err := tr.ExportDiscriminator("")
-			if err != nil {
-				return err
-			}
 			device, err := ort.ParseDevice(cmp.Or(c.String("device"), "cpu"))
 			if err != nil {
 				return usageError{fmt.Errorf("--device: %w", err)}
 			}
-			s, err := discriminator.NewTextScorerORT(model, discriminator.TextScorerOptions{Library: c.String("ort-lib"), Options: ort.Options{Device: device}})
+			s, closeScorer, err := tr.ONNXPairScorer(c.String("ort-lib"), ort.Options{Device: device})
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			scorer = s.Score
+			defer closeScorer()
+			scorer = s
 		}
 		scores, err := tr.ScorePairs(ctx, pairs, scorer)
 		if err != nil {
@@ -154,10 +145,7 @@ func scoreAction(c *cli.Context) error {
 		if c.Bool("json") {
 			return writeJSON(w, scores)
 		}
-		fmt.Fprintf(w, "%-7s %-7s %s\n", "score", "spread", "pair")
-		for _, s := range scores {
-			fmt.Fprintf(w, "%-7.3f %-7.3f %s\n", s.Score, s.Spread, pairText(s.Pair))
-		}
+		search.WritePairScores(w, scores)
 		return nil
 	}
 	prompts := args
@@ -191,7 +179,7 @@ func scoreAction(c *cli.Context) error {
 		return writeJSON(w, scores)
 	}
 	fmt.Fprintf(w, "D's calibrated score (probability that a generation is good) over %d generations per prompt; spread = the members' disagreement\n", c.Int("samples"))
-	printPromptScores(w, scores, c.Bool("show"))
+	search.WritePromptScores(w, scores, c.Bool("show"))
 	return nil
 }
 
@@ -224,31 +212,8 @@ func searchAction(c *cli.Context) error {
 	}
 	fmt.Fprintf(w, "drew %d prompts (%d distinct), ranked them by D on %d generation(s) each, verified the top %d on %d generations each; %d target requests\n\n",
 		res.Drawn, res.Distinct, opt.Screen, len(res.Verified), opt.Verify, res.Calls)
-	printPromptScores(w, res.Verified, c.Bool("show"))
+	search.WritePromptScores(w, res.Verified, c.Bool("show"))
 	return nil
-}
-
-func printPromptScores(w io.Writer, scores []search.PromptScore, show bool) {
-	fmt.Fprintf(w, "%-4s %-7s %-7s %-9s %-7s %s\n", "rank", "score", "spread", "score_sd", "bleu_2", "prompt")
-	for i, s := range scores {
-		bleu := "-"
-		if s.BLEU != nil {
-			bleu = fmt.Sprintf("%.3f", *s.BLEU)
-		}
-		fmt.Fprintf(w, "%-4d %-7.3f %-7.3f %-9.3f %-7s %q\n", i+1, s.Score, s.Spread, s.ScoreStd, bleu, s.Prompt)
-		if show {
-			for _, g := range s.Generations {
-				fmt.Fprintf(w, "       %.3f  %s\n", g.Score, pairText(search.Pair{Input: g.Input, Generation: g.Generation}))
-			}
-		}
-	}
-}
-
-func pairText(p search.Pair) string {
-	if p.Input == "" {
-		return fmt.Sprintf("%q", p.Generation)
-	}
-	return fmt.Sprintf("%q → %q", p.Input, p.Generation)
 }
 
 // openInput opens a file, or stdin for "-".
@@ -310,27 +275,10 @@ func exportAction(c *cli.Context) error {
 		return err
 	}
 	defer closeRun()
-	const name = "discriminator.onnx"
-	model, desc, err := tr.ExportDiscriminator(name)
+	desc, size, err := tr.WriteDiscriminator(c.String("out"))
 	if err != nil {
 		return err
 	}
-	out := c.String("out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	descJSON, err := json.MarshalIndent(desc, "", "  ")
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{name, model}, {"discriminator.json", append(descJSON, '\n')}} {
-		if err := atomicfile.Write(filepath.Join(out, f.name), f.data); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-	}
-	fmt.Fprintf(c.App.Writer, "wrote %s (%d bytes; input \"features\" [N, %d], outputs \"score\", \"spread\", \"logits\") and discriminator.json to %s\n", name, len(model), desc.Features, out)
+	fmt.Fprintf(c.App.Writer, "wrote %s (%d bytes; input \"features\" [N, %d], outputs \"score\", \"spread\", \"logits\") and discriminator.json to %s\n", search.DiscriminatorFile, size, desc.Features, c.String("out"))
 	return nil
 }
