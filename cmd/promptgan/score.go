@@ -42,8 +42,7 @@ func scoreCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the target requests (the same seed asks the same requests, answered from the ledger)"},
 			&cli.BoolFlag{Name: "show", Usage: "print every generation with its score"},
 		}, targetFlags()...),
-		OnUsageError: onUsage,
-		Action:       scoreAction,
+		Action: scoreAction,
 	}
 }
 
@@ -61,8 +60,7 @@ func searchCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the draws and of the target requests"},
 			&cli.BoolFlag{Name: "show", Usage: "print the verified prompts' generations"},
 		}, targetFlags()...),
-		OnUsageError: onUsage,
-		Action:       searchAction,
+		Action: searchAction,
 	}
 }
 
@@ -77,15 +75,14 @@ func loadTextRun(c *cli.Context, path string, withTarget bool) (tr *search.Train
 	run, err := search.OpenRun(c.Context, path, device, search.OpenOptions{
 		Library: c.String("ort-lib"), NoTarget: !withTarget, Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)),
 	})
-	if errors.Is(err, search.ErrNotText) {
+	switch {
+	case errors.Is(err, search.ErrNotText):
 		return nil, nil, usageError{err}
-	}
-	if err != nil {
-		if errors.Is(err, ledger.ErrLocked) {
-			// Most often the holder is `promptgan serve --run` on this run,
-			// which keeps the ledger for as long as it serves.
-			return nil, nil, fmt.Errorf("%w: if it is `promptgan serve --run %s`, score through its API (POST /v1/score/prompts, POST /v1/search) or stop the server; otherwise stop it or wait for it to finish", err, path)
-		}
+	case errors.Is(err, ledger.ErrLocked):
+		// Most often the holder is `promptgan serve --run` on this run,
+		// which keeps the ledger for as long as it serves.
+		return nil, nil, fmt.Errorf("%w: if it is `promptgan serve --run %s`, score through its API (POST /v1/score/prompts, POST /v1/search) or stop the server; otherwise stop it or wait for it to finish", err, path)
+	case err != nil:
 		return nil, nil, err
 	}
 	return run.Trainer, func() {
@@ -116,9 +113,15 @@ func scoreAction(c *cli.Context) error {
 	defer stop()
 	w := c.App.Writer
 	if pairsFile != "" {
-		pairs, err := readPairs(c, pairsFile)
+		pairs, err := readInput(c, pairsFile, search.ReadPairs)
 		if err != nil {
 			return err
+		}
+		if len(pairs) == 0 {
+			if pairsFile == "-" {
+				pairsFile = "stdin"
+			}
+			return usagef("%s: no pairs", pairsFile)
 		}
 		tr, closeRun, err := loadTextRun(c, path, false)
 		if err != nil {
@@ -149,18 +152,12 @@ func scoreAction(c *cli.Context) error {
 		return nil
 	}
 	prompts := args
-	if file := c.String("file"); file != "" {
-		more, err := readLines(c, file)
+	if file := c.String("file"); file != "" || len(prompts) == 0 {
+		more, err := readInput(c, cmp.Or(file, "-"), search.ReadLines)
 		if err != nil {
 			return err
 		}
 		prompts = append(prompts, more...)
-	} else if len(prompts) == 0 {
-		more, err := readLines(c, "-")
-		if err != nil {
-			return err
-		}
-		prompts = more
 	}
 	if len(prompts) == 0 {
 		return usagef("no prompts: give them as arguments, with --file, or on stdin one a line")
@@ -216,40 +213,18 @@ func searchAction(c *cli.Context) error {
 	return nil
 }
 
-// openInput opens a file, or stdin for "-".
-func openInput(c *cli.Context, name string) (io.ReadCloser, string, error) {
+// readInput reads the file name, or stdin for "-", with read
+// (search.ReadLines, search.ReadPairs).
+func readInput[T any](c *cli.Context, name string, read func(io.Reader, string) ([]T, error)) ([]T, error) {
 	if name == "-" {
-		return io.NopCloser(c.App.Reader), "stdin", nil
+		return read(c.App.Reader, "stdin")
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, "", err
-	}
-	return f, name, nil
-}
-
-// readLines reads non-blank lines (search.ReadLines).
-func readLines(c *cli.Context, name string) ([]string, error) {
-	r, label, err := openInput(c, name)
-	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	return search.ReadLines(r, label)
-}
-
-// readPairs reads a JSONL file of {"input", "generation"} objects (search.ReadPairs).
-func readPairs(c *cli.Context, name string) ([]search.Pair, error) {
-	r, label, err := openInput(c, name)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	out, err := search.ReadPairs(r, label)
-	if err == nil && len(out) == 0 {
-		err = usagef("%s: no pairs", label)
-	}
-	return out, err
+	defer f.Close()
+	return read(f, name)
 }
 
 func exportCommand() *cli.Command {
@@ -260,8 +235,7 @@ func exportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Value: "export", Usage: "directory for discriminator.onnx and discriminator.json"},
 		},
-		OnUsageError: onUsage,
-		Action:       exportAction,
+		Action: exportAction,
 	}
 }
 

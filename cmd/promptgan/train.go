@@ -22,53 +22,36 @@ import (
 // the identity target and from "steer" with a model target (--target DIR,
 // or a target in the YAML).
 func configFromFlags(c *cli.Context) (search.Config, error) {
-	if c.NArg() > 0 {
-		return search.Config{}, usagef("train takes no arguments (got %q); use flags", c.Args().First())
-	}
-	preset, task, target := "", "", ""
+	preset := "" // unset: search.NewConfig picks it by target
 	if c.IsSet("preset") {
 		preset = c.String("preset")
 	}
-	if c.IsSet("task") {
-		task = c.String("task")
-	}
-	if c.IsSet("target") {
-		target = c.String("target")
-	}
-	cfg, err := search.NewConfig(preset, c.String("config"), task, target)
+	cfg, err := search.NewConfig(preset, c.String("config"), c.String("task"), c.String("target"))
 	if err != nil {
 		return cfg, err
 	}
-	if c.IsSet("steps") {
-		cfg.Steps = c.Int("steps")
-	}
-	if c.IsSet("seed") {
-		cfg.Seed = c.Uint64("seed")
-	}
 	for _, f := range []struct {
 		flag string
-		dst  *string
-	}{{"target", &cfg.Target}, {"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle}, {"prior", &cfg.Prior}, {"device", &cfg.Device},
-		{"task", &cfg.Task}, {"template", &cfg.Template}, {"encoder", &cfg.Encoder}, {"prompt-vocab", &cfg.PromptVocab}, {"prompt-examples", &cfg.PromptExamples},
-		{"base-url", &cfg.OpenAI.BaseURL}, {"api-key-env", &cfg.OpenAI.APIKeyEnv}, {"endpoint", &cfg.OpenAI.Endpoint}} {
-		if c.IsSet(f.flag) {
-			*f.dst = c.String(f.flag)
+		dst  any
+	}{{"steps", &cfg.Steps}, {"seed", &cfg.Seed}, {"target", &cfg.Target}, {"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle},
+		{"prior", &cfg.Prior}, {"device", &cfg.Device}, {"task", &cfg.Task}, {"template", &cfg.Template}, {"encoder", &cfg.Encoder},
+		{"prompt-vocab", &cfg.PromptVocab}, {"prompt-examples", &cfg.PromptExamples}, {"base-url", &cfg.OpenAI.BaseURL},
+		{"api-key-env", &cfg.OpenAI.APIKeyEnv}, {"endpoint", &cfg.OpenAI.Endpoint}, {"prompt-len", &cfg.PromptLen}, {"gen-len", &cfg.GenLen},
+		{"max-new-tokens", &cfg.MaxNewTokens}, {"target-temperature", &cfg.TargetTemperature}, {"target-top-p", &cfg.TargetTopP}} {
+		if !c.IsSet(f.flag) {
+			continue
 		}
-	}
-	for _, f := range []struct {
-		flag string
-		dst  *int
-	}{{"prompt-len", &cfg.PromptLen}, {"gen-len", &cfg.GenLen}, {"max-new-tokens", &cfg.MaxNewTokens}} {
-		if c.IsSet(f.flag) {
-			*f.dst = c.Int(f.flag)
-		}
-	}
-	for _, f := range []struct {
-		flag string
-		dst  *float64
-	}{{"target-temperature", &cfg.TargetTemperature}, {"target-top-p", &cfg.TargetTopP}} {
-		if c.IsSet(f.flag) {
-			*f.dst = c.Float64(f.flag)
+		switch dst := f.dst.(type) {
+		case *string:
+			*dst = c.String(f.flag)
+		case *int:
+			*dst = c.Int(f.flag)
+		case *uint64:
+			*dst = c.Uint64(f.flag)
+		case *float64:
+			*dst = c.Float64(f.flag)
+		default:
+			panic(fmt.Sprintf("--%s: no case for %T", f.flag, dst))
 		}
 	}
 	if cfg.IsText() && cfg.IsIdentity() {
@@ -84,14 +67,6 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 		return cfg, usagef("a run against a model needs --train REFS: good generations, gen_len (%d) token ids a line (.txt) or {\"ids\": [...]} (.jsonl)", cfg.GenLen)
 	}
 	return cfg, nil
-}
-
-// printMemory says, on a run that is about to start, how much memory it is
-// estimated to need (the check itself ran in search.NewRun or Saved.Open).
-func printMemory(c *cli.Context, cfg search.Config) {
-	if !c.Bool("quiet") {
-		fmt.Fprintln(c.App.ErrWriter, search.MemoryNote(cfg))
-	}
 }
 
 // warnPhases warns when the run's budget ends before the adversarial phase.
@@ -117,7 +92,9 @@ func trainAction(c *cli.Context) error {
 	defer run.Close()
 	tr := run.Trainer
 	warnPhases(c, tr.Cfg)
-	printMemory(c, tr.Cfg)
+	if !c.Bool("quiet") { // the memory check itself ran in search.NewRun
+		fmt.Fprintln(c.App.ErrWriter, search.MemoryNote(tr.Cfg))
+	}
 	return runAndReport(c, tr, out)
 }
 
@@ -167,22 +144,34 @@ func resumeAction(c *cli.Context) error {
 	}
 	defer run.Close()
 	tr := run.Trainer
-	printMemory(c, tr.Cfg)
-	if !c.Bool("quiet") {
+	if !c.Bool("quiet") { // the memory check itself ran in Saved.Open
+		fmt.Fprintln(c.App.ErrWriter, search.MemoryNote(tr.Cfg))
 		fmt.Fprintf(c.App.ErrWriter, "resuming %s at step %d of %d\n", ckDir, tr.StepCount(), cfg.Steps)
 	}
 	warnPhases(c, cfg)
 	return runAndReport(c, tr, dir)
 }
 
-// runAndReport runs the trainer with signal handling and progress, then
-// prints its report (search.WriteFinished) and draws its plots.
+// runAndReport runs the trainer with signal handling and progress (or log
+// lines), then prints its report (search.WriteFinished) and draws its
+// plots. An interruption becomes exit status 130/143 with where to resume.
 func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
-	res, took, err := runInterruptibly(c, out, func(ctx context.Context, opt search.RunOptions) (search.Result, error) {
-		return search.Run(ctx, tr, opt)
-	})
+	ctx, stop, sig := signalContext(c.Context)
+	defer stop()
+	opt, finish := search.ConsoleOptions(c.App.ErrWriter, c.Bool("quiet"))
+	opt.Dir, opt.NoCache = out, c.Bool("no-cache")
+	start := time.Now()
+	res, err := search.Run(ctx, tr, opt)
+	finish()
+	if errors.Is(err, search.ErrInterrupted) {
+		code := 130
+		if sig() == syscall.SIGTERM {
+			code = 143
+		}
+		return interruptedError{fmt.Errorf("interrupted at step %d; checkpoint saved in %s; continue with `promptgan resume %s`", res.Step, res.Checkpoint, out), code}
+	}
 	if err == nil {
-		err = search.WriteFinished(c.App.Writer, tr, res, out, took)
+		err = search.WriteFinished(c.App.Writer, tr, res, out, time.Since(start))
 	}
 	if err != nil {
 		return err
@@ -194,27 +183,6 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 		fmt.Fprintf(c.App.Writer, "plots: %s\n", filepath.Dir(paths[0]))
 	}
 	return nil
-}
-
-// runInterruptibly runs one training run with signal handling and progress
-// (or log lines); an interruption becomes exit status 130/143 with where to
-// resume. It returns the result and the wall time.
-func runInterruptibly(c *cli.Context, out string, run func(context.Context, search.RunOptions) (search.Result, error)) (search.Result, time.Duration, error) {
-	ctx, stop, sig := signalContext(c.Context)
-	defer stop()
-	opt, finish := search.ConsoleOptions(c.App.ErrWriter, c.Bool("quiet"))
-	opt.Dir, opt.NoCache = out, c.Bool("no-cache")
-	start := time.Now()
-	res, err := run(ctx, opt)
-	finish()
-	if errors.Is(err, search.ErrInterrupted) {
-		code := 130
-		if s := sig(); s == syscall.SIGTERM {
-			code = 143
-		}
-		return res, 0, interruptedError{fmt.Errorf("interrupted at step %d; checkpoint saved in %s; continue with `promptgan resume %s`", res.Step, res.Checkpoint, out), code}
-	}
-	return res, time.Since(start), err
 }
 
 // signalContext cancels on the first SIGINT/SIGTERM (the run checkpoints and
