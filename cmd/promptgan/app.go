@@ -13,18 +13,16 @@ import (
 // (routeExits), so that tests and main see the same exit statuses.
 func newApp() *cli.App {
 	app := &cli.App{
-		Name:  "promptgan",
-		Usage: "GAN-style adversarial prompt search: train a generator against a discriminator",
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err}
-		},
+		Name:         "promptgan",
+		Usage:        "GAN-style adversarial prompt search: train a generator against a discriminator",
+		OnUsageError: onUsage,
 		Commands: []*cli.Command{
 			{
 				Name:      "train",
 				Usage:     "train a generator and discriminator from a preset and/or a YAML config",
 				ArgsUsage: " ",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "preset", Value: "quick", Usage: "built-in config to start from: " + joinNames(search.PresetNames())},
+					&cli.StringFlag{Name: "preset", Value: "quick", Usage: "built-in config to start from: " + strings.Join(search.PresetNames(), ", ")},
 					&cli.StringFlag{Name: "config", Usage: "YAML file applied on top of the preset (unknown keys are errors)"},
 					&cli.StringFlag{Name: "out", Value: "runs/train", Usage: "run directory (metrics.jsonl, checkpoints/, plots/)"},
 					&cli.IntFlag{Name: "steps", Usage: "total training steps of the run (MLE + D pre-training + adversarial)", DefaultText: "the preset's: " + presetValues(func(c search.Config) int { return c.Steps })},
@@ -52,8 +50,7 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "api-key-env", Usage: "--target openai:MODEL: environment variable holding the API key (overrides openai.api_key_env)", DefaultText: "OPENAI_API_KEY"},
 					&cli.StringFlag{Name: "endpoint", Usage: "--target openai:MODEL: completions (continue the prompt) or chat (the context as one user message) (overrides openai.endpoint)", DefaultText: "completions"},
 				},
-				OnUsageError: onUsage,
-				Action:       trainAction,
+				Action: trainAction,
 			},
 			{
 				Name:      "resume",
@@ -69,8 +66,7 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "base-url", Usage: "openai target: the server's new API root", DefaultText: "the run's"},
 					&cli.BoolFlag{Name: "quiet", Usage: "no progress bar or log lines, only the result"},
 				},
-				OnUsageError: onUsage,
-				Action:       resumeAction,
+				Action: resumeAction,
 			},
 			{
 				Name:      "eval",
@@ -84,24 +80,21 @@ func newApp() *cli.App {
 					&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the evaluation samples"},
 					&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 				},
-				OnUsageError: onUsage,
-				Action:       evalAction,
+				Action: evalAction,
 			},
 			{
-				Name:         "inspect",
-				Usage:        "show a checkpoint: step, config, metrics, file hashes",
-				ArgsUsage:    "RUN_OR_CHECKPOINT_DIR",
-				Flags:        []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the manifest as JSON"}},
-				OnUsageError: onUsage,
-				Action:       inspectAction,
+				Name:      "inspect",
+				Usage:     "show a checkpoint: step, config, metrics, file hashes",
+				ArgsUsage: "RUN_OR_CHECKPOINT_DIR",
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the manifest as JSON"}},
+				Action:    inspectAction,
 			},
 			{
-				Name:         "plot",
-				Usage:        "draw a run's losses, D(real)/D(fake) and held-out metrics as PNG files",
-				ArgsUsage:    "RUN_DIR",
-				Flags:        []cli.Flag{&cli.StringFlag{Name: "out", Usage: "directory for the PNGs (default RUN_DIR/plots)"}},
-				OnUsageError: onUsage,
-				Action:       plotAction,
+				Name:      "plot",
+				Usage:     "draw a run's losses, D(real)/D(fake) and held-out metrics as PNG files",
+				ArgsUsage: "RUN_DIR",
+				Flags:     []cli.Flag{&cli.StringFlag{Name: "out", Usage: "directory for the PNGs (default RUN_DIR/plots)"}},
+				Action:    plotAction,
 			},
 			{
 				Name:  "bench",
@@ -118,8 +111,7 @@ func newApp() *cli.App {
 							&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the run"},
 							&cli.IntFlag{Name: "samples", Value: 10000, Usage: "samples per NLL-oracle figure"},
 						},
-						OnUsageError: onUsage,
-						Action:       benchSeqGANAction,
+						Action: benchSeqGANAction,
 					},
 					steerOracleCommand(),
 					benchDecodeCommand(),
@@ -141,6 +133,8 @@ func newApp() *cli.App {
 	return app
 }
 
+// onUsage makes a bad flag a usage error (exit status 2); routeExits gives
+// it to every command without its own.
 func onUsage(_ *cli.Context, err error, _ bool) error { return usageError{err} }
 
 // presetValues lists a field's value in each preset ("quick 3200,
@@ -153,15 +147,4 @@ func presetValues(field func(search.Config) int) string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-func joinNames(names []string) string {
-	s := ""
-	for i, n := range names {
-		if i > 0 {
-			s += ", "
-		}
-		s += n
-	}
-	return s
 }

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"promptgan/metrics"
-	"promptgan/search"
 )
 
 // Absurd sizes are refused as usage errors naming the field, before any
@@ -164,59 +160,5 @@ func TestReportAfterAdversarialSteps(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("report lacks %q:\n%s", w, out)
 		}
-	}
-}
-
-func TestCompareSentence(t *testing.T) {
-	row := func(model string, oracle, test float64) search.CompareRow {
-		return search.CompareRow{Model: model, Temperature: 1, NLLOracle: oracle, NLLTest: test}
-	}
-	for _, tc := range []struct {
-		name string
-		rows []search.CompareRow
-		want string // "" = no sentence
-	}{
-		{"gan better, less coverage", []search.CompareRow{row("MLE", 9.0, 8.0), row("GAN", 8.5, 8.2)}, "(-0.500): the oracle finds its samples more like its own sequences than MLE's; with NLL-test 8.200 against 8.000 (+0.200) it covers the held-out sequences less well"},
-		{"gan worse", []search.CompareRow{row("MLE", 9.0, 8.0), row("GAN", 9.5, 7.9)}, "less like its own sequences than MLE's; with NLL-test 7.900 against 8.000 (-0.100) it covers the held-out sequences better."},
-		{"no change", []search.CompareRow{row("MLE", 9.0, math.NaN()), row("GAN", 9.001, math.NaN())}, "no change in how the oracle judges its samples."},
-		{"no oracle", []search.CompareRow{row("MLE", math.NaN(), 8), row("GAN", math.NaN(), 8)}, ""},
-		{"no GAN row", []search.CompareRow{row("MLE", 9, 8)}, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := compareSentence(tc.rows, 1)
-			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
-				t.Fatalf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestWarnMemorising(t *testing.T) {
-	for _, tc := range []struct {
-		name      string
-		train     float64 // d_real of the training batches
-		held      float64 // d_real of the evaluation
-		memorises bool
-	}{
-		{"make demo's", 0.79, 0.13, true},
-		{"close", 0.79, 0.70, false},
-		{"held-out higher", 0.5, 0.6, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			var recs []metrics.Record
-			for s := 1; s <= 8; s++ {
-				recs = append(recs, metrics.Record{Step: s * 10, Phase: search.PhaseAdversarial, Values: map[string]float64{"d_real": tc.train}})
-			}
-			recs = append(recs, metrics.Record{Step: 80, Phase: "eval", Values: map[string]float64{"d_real": tc.held}})
-			if err := metrics.AppendRecords(filepath.Join(dir, search.MetricsFile), recs...); err != nil {
-				t.Fatal(err)
-			}
-			var out strings.Builder
-			warnMemorising(&out, dir, map[string]float64{"d_real": tc.held})
-			if got := strings.Contains(out.String(), "the discriminator memorises"); got != tc.memorises {
-				t.Fatalf("warned %v, want %v: %q", got, tc.memorises, out.String())
-			}
-		})
 	}
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/urfave/cli/v2"
 
 	"promptgan/internal/ort"
@@ -24,30 +21,18 @@ func doctorCommand() *cli.Command {
 			&cli.StringFlag{Name: "ort-lib", Usage: ortLibUsage},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		},
-		OnUsageError: onUsage,
-		Action:       doctorAction,
+		Action: doctorAction,
 	}
 }
 
 func doctorAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usagef("doctor takes no arguments, got %q", c.Args().Slice())
-	}
 	r, err := ort.Doctor(c.String("ort-lib"))
 	if err != nil {
 		return err
 	}
-	w := c.App.Writer
 	if c.Bool("json") {
-		return writeJSON(w, r)
+		return writeJSON(c.App.Writer, r)
 	}
-	fmt.Fprintf(w, "library    %s (found by %s)\n", r.Library, r.Source)
-	fmt.Fprintf(w, "version    %s\n", r.Version)
-	fmt.Fprintf(w, "providers  %s (compiled in; a provider may still need its own libraries)\n", strings.Join(r.Providers, ", "))
-	if r.CUDA {
-		fmt.Fprintln(w, "cuda       yes (a test model ran on the CUDA execution provider)")
-	} else {
-		fmt.Fprintf(w, "cuda       no: %s\n", r.CUDAReason)
-	}
+	r.Write(c.App.Writer)
 	return nil
 }

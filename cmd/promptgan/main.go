@@ -96,9 +96,10 @@ func commandNames(cmds []*cli.Command) string {
 // exitCode maps an error to the process status, writing it to stderr.
 func exitCode(err error) int { return report(os.Stderr, err) }
 
-// report maps an error to the process status: 0 ok, 2 usage, 130/143
-// interrupted by SIGINT/SIGTERM (after checkpointing), 1 any other failure;
-// every error but a plain interruption is written to w.
+// report maps an error to the process status: 0 ok, 2 usage (a bad config
+// or one a checkpoint cannot resume with included), 130/143 interrupted by
+// SIGINT/SIGTERM (after checkpointing), 1 any other failure; every error but
+// a plain interruption is written to w.
 func report(w io.Writer, err error) int {
 	if err == nil {
 		return 0
@@ -106,24 +107,21 @@ func report(w io.Writer, err error) int {
 	var ue usageError
 	var ie interruptedError
 	var ce cli.ExitCoder
+	code := 1
 	switch {
-	case errors.As(err, &ue), errors.Is(err, search.ErrBadConfig):
-		fmt.Fprintf(w, "promptgan: %v\n", err)
-		return 2
+	case errors.As(err, &ue), errors.Is(err, search.ErrBadConfig), errors.Is(err, search.ErrArchitectureChanged):
+		code = 2
 	case errors.As(err, &ie):
-		fmt.Fprintf(w, "promptgan: %v\n", err)
-		return ie.code
+		code = ie.code
 	case errors.Is(err, search.ErrInterrupted):
 		return 130
 	case errors.As(err, &ce):
 		// Only urfave/cli makes these (promptgan's own errors carry no
 		// code), for a mistake on the command line: `promptgan help bogus`.
-		fmt.Fprintf(w, "promptgan: %v\n", err)
-		return 2
-	default:
-		fmt.Fprintf(w, "promptgan: %v\n", err)
-		return 1
+		code = 2
 	}
+	fmt.Fprintf(w, "promptgan: %v\n", err)
+	return code
 }
 
 // usageError marks a mistake in how the command was called (exit status 2).

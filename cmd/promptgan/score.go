@@ -2,21 +2,16 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
-	"promptgan/internal/atomicfile"
-
 	"github.com/urfave/cli/v2"
 
-	"promptgan/discriminator"
 	"promptgan/internal/ort"
 	"promptgan/search"
 	"promptgan/targets/ledger"
@@ -47,8 +42,7 @@ func scoreCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the target requests (the same seed asks the same requests, answered from the ledger)"},
 			&cli.BoolFlag{Name: "show", Usage: "print every generation with its score"},
 		}, targetFlags()...),
-		OnUsageError: onUsage,
-		Action:       scoreAction,
+		Action: scoreAction,
 	}
 }
 
@@ -66,8 +60,7 @@ func searchCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the draws and of the target requests"},
 			&cli.BoolFlag{Name: "show", Usage: "print the verified prompts' generations"},
 		}, targetFlags()...),
-		OnUsageError: onUsage,
-		Action:       searchAction,
+		Action: searchAction,
 	}
 }
 
@@ -82,15 +75,14 @@ func loadTextRun(c *cli.Context, path string, withTarget bool) (tr *search.Train
 	run, err := search.OpenRun(c.Context, path, device, search.OpenOptions{
 		Library: c.String("ort-lib"), NoTarget: !withTarget, Logger: slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)),
 	})
-	if errors.Is(err, search.ErrNotText) {
+	switch {
+	case errors.Is(err, search.ErrNotText):
 		return nil, nil, usageError{err}
-	}
-	if err != nil {
-		if errors.Is(err, ledger.ErrLocked) {
-			// Most often the holder is `promptgan serve --run` on this run,
-			// which keeps the ledger for as long as it serves.
-			return nil, nil, fmt.Errorf("%w: if it is `promptgan serve --run %s`, score through its API (POST /v1/score/prompts, POST /v1/search) or stop the server; otherwise stop it or wait for it to finish", err, path)
-		}
+	case errors.Is(err, ledger.ErrLocked):
+		// Most often the holder is `promptgan serve --run` on this run,
+		// which keeps the ledger for as long as it serves.
+		return nil, nil, fmt.Errorf("%w: if it is `promptgan serve --run %s`, score through its API (POST /v1/score/prompts, POST /v1/search) or stop the server; otherwise stop it or wait for it to finish", err, path)
+	case err != nil:
 		return nil, nil, err
 	}
 	return run.Trainer, func() {
@@ -121,9 +113,15 @@ func scoreAction(c *cli.Context) error {
 	defer stop()
 	w := c.App.Writer
 	if pairsFile != "" {
-		pairs, err := readPairs(c, pairsFile)
+		pairs, err := readInput(c, pairsFile, search.ReadPairs)
 		if err != nil {
 			return err
+		}
+		if len(pairs) == 0 {
+			if pairsFile == "-" {
+				pairsFile = "stdin"
+			}
+			return usagef("%s: no pairs", pairsFile)
 		}
 		tr, closeRun, err := loadTextRun(c, path, false)
 		if err != nil {
@@ -132,20 +130,16 @@ func scoreAction(c *cli.Context) error {
 		defer closeRun()
 		var scorer search.PairScorer
 		if c.Bool("onnx") {
-			model, _, err := tr.ExportDiscriminator("")
-			if err != nil {
-				return err
-			}
 			device, err := ort.ParseDevice(cmp.Or(c.String("device"), "cpu"))
 			if err != nil {
 				return usageError{fmt.Errorf("--device: %w", err)}
 			}
-			s, err := discriminator.NewTextScorerORT(model, discriminator.TextScorerOptions{Library: c.String("ort-lib"), Options: ort.Options{Device: device}})
+			s, closeScorer, err := tr.ONNXPairScorer(c.String("ort-lib"), ort.Options{Device: device})
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			scorer = s.Score
+			defer closeScorer()
+			scorer = s
 		}
 		scores, err := tr.ScorePairs(ctx, pairs, scorer)
 		if err != nil {
@@ -154,25 +148,16 @@ func scoreAction(c *cli.Context) error {
 		if c.Bool("json") {
 			return writeJSON(w, scores)
 		}
-		fmt.Fprintf(w, "%-7s %-7s %s\n", "score", "spread", "pair")
-		for _, s := range scores {
-			fmt.Fprintf(w, "%-7.3f %-7.3f %s\n", s.Score, s.Spread, pairText(s.Pair))
-		}
+		search.WritePairScores(w, scores)
 		return nil
 	}
 	prompts := args
-	if file := c.String("file"); file != "" {
-		more, err := readLines(c, file)
+	if file := c.String("file"); file != "" || len(prompts) == 0 {
+		more, err := readInput(c, cmp.Or(file, "-"), search.ReadLines)
 		if err != nil {
 			return err
 		}
 		prompts = append(prompts, more...)
-	} else if len(prompts) == 0 {
-		more, err := readLines(c, "-")
-		if err != nil {
-			return err
-		}
-		prompts = more
 	}
 	if len(prompts) == 0 {
 		return usagef("no prompts: give them as arguments, with --file, or on stdin one a line")
@@ -191,7 +176,7 @@ func scoreAction(c *cli.Context) error {
 		return writeJSON(w, scores)
 	}
 	fmt.Fprintf(w, "D's calibrated score (probability that a generation is good) over %d generations per prompt; spread = the members' disagreement\n", c.Int("samples"))
-	printPromptScores(w, scores, c.Bool("show"))
+	search.WritePromptScores(w, scores, c.Bool("show"))
 	return nil
 }
 
@@ -224,67 +209,22 @@ func searchAction(c *cli.Context) error {
 	}
 	fmt.Fprintf(w, "drew %d prompts (%d distinct), ranked them by D on %d generation(s) each, verified the top %d on %d generations each; %d target requests\n\n",
 		res.Drawn, res.Distinct, opt.Screen, len(res.Verified), opt.Verify, res.Calls)
-	printPromptScores(w, res.Verified, c.Bool("show"))
+	search.WritePromptScores(w, res.Verified, c.Bool("show"))
 	return nil
 }
 
-func printPromptScores(w io.Writer, scores []search.PromptScore, show bool) {
-	fmt.Fprintf(w, "%-4s %-7s %-7s %-9s %-7s %s\n", "rank", "score", "spread", "score_sd", "bleu_2", "prompt")
-	for i, s := range scores {
-		bleu := "-"
-		if s.BLEU != nil {
-			bleu = fmt.Sprintf("%.3f", *s.BLEU)
-		}
-		fmt.Fprintf(w, "%-4d %-7.3f %-7.3f %-9.3f %-7s %q\n", i+1, s.Score, s.Spread, s.ScoreStd, bleu, s.Prompt)
-		if show {
-			for _, g := range s.Generations {
-				fmt.Fprintf(w, "       %.3f  %s\n", g.Score, pairText(search.Pair{Input: g.Input, Generation: g.Generation}))
-			}
-		}
-	}
-}
-
-func pairText(p search.Pair) string {
-	if p.Input == "" {
-		return fmt.Sprintf("%q", p.Generation)
-	}
-	return fmt.Sprintf("%q → %q", p.Input, p.Generation)
-}
-
-// openInput opens a file, or stdin for "-".
-func openInput(c *cli.Context, name string) (io.ReadCloser, string, error) {
+// readInput reads the file name, or stdin for "-", with read
+// (search.ReadLines, search.ReadPairs).
+func readInput[T any](c *cli.Context, name string, read func(io.Reader, string) ([]T, error)) ([]T, error) {
 	if name == "-" {
-		return io.NopCloser(c.App.Reader), "stdin", nil
+		return read(c.App.Reader, "stdin")
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, "", err
-	}
-	return f, name, nil
-}
-
-// readLines reads non-blank lines (search.ReadLines).
-func readLines(c *cli.Context, name string) ([]string, error) {
-	r, label, err := openInput(c, name)
-	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	return search.ReadLines(r, label)
-}
-
-// readPairs reads a JSONL file of {"input", "generation"} objects (search.ReadPairs).
-func readPairs(c *cli.Context, name string) ([]search.Pair, error) {
-	r, label, err := openInput(c, name)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	out, err := search.ReadPairs(r, label)
-	if err == nil && len(out) == 0 {
-		err = usagef("%s: no pairs", label)
-	}
-	return out, err
+	defer f.Close()
+	return read(f, name)
 }
 
 func exportCommand() *cli.Command {
@@ -295,8 +235,7 @@ func exportCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Value: "export", Usage: "directory for discriminator.onnx and discriminator.json"},
 		},
-		OnUsageError: onUsage,
-		Action:       exportAction,
+		Action: exportAction,
 	}
 }
 
@@ -310,27 +249,10 @@ func exportAction(c *cli.Context) error {
 		return err
 	}
 	defer closeRun()
-	const name = "discriminator.onnx"
-	model, desc, err := tr.ExportDiscriminator(name)
+	desc, size, err := tr.WriteDiscriminator(c.String("out"))
 	if err != nil {
 		return err
 	}
-	out := c.String("out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	descJSON, err := json.MarshalIndent(desc, "", "  ")
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{name, model}, {"discriminator.json", append(descJSON, '\n')}} {
-		if err := atomicfile.Write(filepath.Join(out, f.name), f.data); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-	}
-	fmt.Fprintf(c.App.Writer, "wrote %s (%d bytes; input \"features\" [N, %d], outputs \"score\", \"spread\", \"logits\") and discriminator.json to %s\n", name, len(model), desc.Features, out)
+	fmt.Fprintf(c.App.Writer, "wrote %s (%d bytes; input \"features\" [N, %d], outputs \"score\", \"spread\", \"logits\") and discriminator.json to %s\n", search.DiscriminatorFile, size, desc.Features, c.String("out"))
 	return nil
 }

@@ -42,17 +42,11 @@ func serveCommand() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the seeds given to requests without one"},
 			&cli.DurationFlag{Name: "shutdown-grace", Value: serve.DefaultShutdownGrace, Usage: "how long in-flight requests may take to finish after SIGINT/SIGTERM"},
 		},
-		OnUsageError: onUsage,
-		Action:       serveAction,
+		Action: serveAction,
 	}
 }
 
 func serveAction(c *cli.Context) error {
-	if args, err := positional(c); err != nil {
-		return err
-	} else if len(args) > 0 {
-		return usagef("serve takes no arguments, got %q: give the model with --model DIR and the run with --run DIR", args[0])
-	}
 	if c.String("model") == "" && c.String("run") == "" {
 		return usagef("nothing to serve: give --model DIR (completions), --run RUN_DIR (scoring API), or both")
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,10 +13,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"promptgan/checkpoints"
-	"promptgan/internal/nn"
 	"promptgan/search"
 	"promptgan/targets"
-	"promptgan/targets/backend"
 )
 
 // configFromFlags builds a new run's Config: a preset, then the YAML
@@ -26,53 +22,36 @@ import (
 // the identity target and from "steer" with a model target (--target DIR,
 // or a target in the YAML).
 func configFromFlags(c *cli.Context) (search.Config, error) {
-	if c.NArg() > 0 {
-		return search.Config{}, usagef("train takes no arguments (got %q); use flags", c.Args().First())
-	}
-	preset, task, target := "", "", ""
+	preset := "" // unset: search.NewConfig picks it by target
 	if c.IsSet("preset") {
 		preset = c.String("preset")
 	}
-	if c.IsSet("task") {
-		task = c.String("task")
-	}
-	if c.IsSet("target") {
-		target = c.String("target")
-	}
-	cfg, err := search.NewConfig(preset, c.String("config"), task, target)
+	cfg, err := search.NewConfig(preset, c.String("config"), c.String("task"), c.String("target"))
 	if err != nil {
 		return cfg, err
 	}
-	if c.IsSet("steps") {
-		cfg.Steps = c.Int("steps")
-	}
-	if c.IsSet("seed") {
-		cfg.Seed = c.Uint64("seed")
-	}
 	for _, f := range []struct {
 		flag string
-		dst  *string
-	}{{"target", &cfg.Target}, {"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle}, {"prior", &cfg.Prior}, {"device", &cfg.Device},
-		{"task", &cfg.Task}, {"template", &cfg.Template}, {"encoder", &cfg.Encoder}, {"prompt-vocab", &cfg.PromptVocab}, {"prompt-examples", &cfg.PromptExamples},
-		{"base-url", &cfg.OpenAI.BaseURL}, {"api-key-env", &cfg.OpenAI.APIKeyEnv}, {"endpoint", &cfg.OpenAI.Endpoint}} {
-		if c.IsSet(f.flag) {
-			*f.dst = c.String(f.flag)
+		dst  any
+	}{{"steps", &cfg.Steps}, {"seed", &cfg.Seed}, {"target", &cfg.Target}, {"train", &cfg.Train}, {"test", &cfg.Test}, {"oracle", &cfg.Oracle},
+		{"prior", &cfg.Prior}, {"device", &cfg.Device}, {"task", &cfg.Task}, {"template", &cfg.Template}, {"encoder", &cfg.Encoder},
+		{"prompt-vocab", &cfg.PromptVocab}, {"prompt-examples", &cfg.PromptExamples}, {"base-url", &cfg.OpenAI.BaseURL},
+		{"api-key-env", &cfg.OpenAI.APIKeyEnv}, {"endpoint", &cfg.OpenAI.Endpoint}, {"prompt-len", &cfg.PromptLen}, {"gen-len", &cfg.GenLen},
+		{"max-new-tokens", &cfg.MaxNewTokens}, {"target-temperature", &cfg.TargetTemperature}, {"target-top-p", &cfg.TargetTopP}} {
+		if !c.IsSet(f.flag) {
+			continue
 		}
-	}
-	for _, f := range []struct {
-		flag string
-		dst  *int
-	}{{"prompt-len", &cfg.PromptLen}, {"gen-len", &cfg.GenLen}, {"max-new-tokens", &cfg.MaxNewTokens}} {
-		if c.IsSet(f.flag) {
-			*f.dst = c.Int(f.flag)
-		}
-	}
-	for _, f := range []struct {
-		flag string
-		dst  *float64
-	}{{"target-temperature", &cfg.TargetTemperature}, {"target-top-p", &cfg.TargetTopP}} {
-		if c.IsSet(f.flag) {
-			*f.dst = c.Float64(f.flag)
+		switch dst := f.dst.(type) {
+		case *string:
+			*dst = c.String(f.flag)
+		case *int:
+			*dst = c.Int(f.flag)
+		case *uint64:
+			*dst = c.Uint64(f.flag)
+		case *float64:
+			*dst = c.Float64(f.flag)
+		default:
+			panic(fmt.Sprintf("--%s: no case for %T", f.flag, dst))
 		}
 	}
 	if cfg.IsText() && cfg.IsIdentity() {
@@ -90,11 +69,10 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 	return cfg, nil
 }
 
-// printMemory says, on a run that is about to start, how much memory it is
-// estimated to need (the check itself ran in search.NewRun or Saved.Open).
-func printMemory(c *cli.Context, cfg search.Config) {
-	if !c.Bool("quiet") {
-		fmt.Fprintln(c.App.ErrWriter, search.MemoryNote(cfg))
+// warnPhases warns when the run's budget ends before the adversarial phase.
+func warnPhases(c *cli.Context, cfg search.Config) {
+	if w := search.PhaseWarning(cfg); w != "" {
+		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: %s\n", w)
 	}
 }
 
@@ -114,7 +92,9 @@ func trainAction(c *cli.Context) error {
 	defer run.Close()
 	tr := run.Trainer
 	warnPhases(c, tr.Cfg)
-	printMemory(c, tr.Cfg)
+	if !c.Bool("quiet") { // the memory check itself ran in search.NewRun
+		fmt.Fprintln(c.App.ErrWriter, search.MemoryNote(tr.Cfg))
+	}
 	return runAndReport(c, tr, out)
 }
 
@@ -160,112 +140,49 @@ func resumeAction(c *cli.Context) error {
 	sv.Config = cfg
 	run, err := sv.Open(c.Context, search.OpenOptions{Library: c.String("ort-lib")})
 	if err != nil {
-		return restoreError(ckDir, err)
+		return fmt.Errorf("resume %s: %w", ckDir, err) // search.ErrArchitectureChanged: exit 2 (report)
 	}
 	defer run.Close()
 	tr := run.Trainer
-	printMemory(c, tr.Cfg)
-	if !c.Bool("quiet") {
+	if !c.Bool("quiet") { // the memory check itself ran in Saved.Open
+		fmt.Fprintln(c.App.ErrWriter, search.MemoryNote(tr.Cfg))
 		fmt.Fprintf(c.App.ErrWriter, "resuming %s at step %d of %d\n", ckDir, tr.StepCount(), cfg.Steps)
 	}
 	warnPhases(c, cfg)
 	return runAndReport(c, tr, dir)
 }
 
-// runAndReport runs the trainer with signal handling and progress, then
-// prints the result (and, when the run has an oracle, the MLE-vs-GAN table).
+// runAndReport runs the trainer with signal handling and progress (or log
+// lines), then prints its report (search.WriteFinished) and draws its
+// plots. An interruption becomes exit status 130/143 with where to resume.
 func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
-	res, took, err := runInterruptibly(c, out, func(ctx context.Context, opt search.RunOptions) (search.Result, error) {
-		return search.Run(ctx, tr, opt)
-	})
+	ctx, stop, sig := signalContext(c.Context)
+	defer stop()
+	opt, finish := search.ConsoleOptions(c.App.ErrWriter, c.Bool("quiet"))
+	opt.Dir, opt.NoCache = out, c.Bool("no-cache")
+	start := time.Now()
+	res, err := search.Run(ctx, tr, opt)
+	finish()
+	if errors.Is(err, search.ErrInterrupted) {
+		code := 130
+		if sig() == syscall.SIGTERM {
+			code = 143
+		}
+		return interruptedError{fmt.Errorf("interrupted at step %d; checkpoint saved in %s; continue with `promptgan resume %s`", res.Step, res.Checkpoint, out), code}
+	}
+	if err == nil {
+		err = search.WriteFinished(c.App.Writer, tr, res, out, time.Since(start))
+	}
 	if err != nil {
 		return err
 	}
-	w := c.App.Writer
-	calls := ""
-	if !tr.Cfg.IsIdentity() {
-		calls = fmt.Sprintf("; %d target calls", tr.Calls)
-	}
-	fmt.Fprintf(w, "finished at step %d (%s) in %s using %s%s\n", res.Step, res.Stopped, took.Round(time.Second), nn.BLAS, calls)
-	printResult(w, res, out, tr.Cfg)
-	if tr.Data.HeldOut != nil {
-		warnMemorising(w, out, res.Eval)
-	}
-	if adv := tr.Cfg.MLESteps + tr.Cfg.DPretrainSteps + 1; tr.Oracle != nil && tr.MLEWeights() != nil && res.Step < adv {
-		fmt.Fprintf(w, "\nno MLE-vs-GAN table: the run stopped at step %d, before the adversarial phase (from step %d), so its generator is still the MLE one\n", res.Step, adv)
-	} else if tr.Oracle != nil && tr.MLEWeights() != nil {
-		ck, err := checkpoints.Load(res.Checkpoint)
-		if err != nil {
-			return err
-		}
-		rows, err := search.CompareCheckpoint(ck, tr, []float64{0.8, 0.9, 1.0, 1.1}, tr.Cfg.EvalSamples, tr.Cfg.EvalTest)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "\nMLE (end of pre-training) vs GAN (now): NLL-oracle of %d samples, NLL-test of %s test sequences (per token, lower is better)\n", tr.Cfg.EvalSamples, countOrAll(tr.Cfg.EvalTest))
-		search.WriteCompare(w, rows)
-		if s := compareSentence(rows, 1.0); s != "" {
-			fmt.Fprintln(w, s)
-		}
-	}
-	printPlots(c, out)
-	return nil
-}
-
-// runInterruptibly runs one training run with signal handling and progress
-// (or log lines); an interruption becomes exit status 130/143 with where to
-// resume. It returns the result and the wall time.
-func runInterruptibly(c *cli.Context, out string, run func(context.Context, search.RunOptions) (search.Result, error)) (search.Result, time.Duration, error) {
-	quiet := c.Bool("quiet")
-	ctx, stop, sig := signalContext(c.Context)
-	defer stop()
-	logOut := io.Writer(c.App.ErrWriter)
-	if quiet {
-		logOut = io.Discard
-	}
-	var opt search.RunOptions
-	if !quiet {
-		opt.Progress, logOut = newProgress(c.App.ErrWriter, logOut)
-	}
-	opt.Dir, opt.Logger = out, slog.New(slog.NewTextHandler(logOut, nil))
-	opt.NoCache = c.Bool("no-cache")
-	start := time.Now()
-	res, err := run(ctx, opt)
-	if p, ok := opt.Progress.(interface{ Finish() }); ok {
-		p.Finish()
-	}
-	if errors.Is(err, search.ErrInterrupted) {
-		code := 130
-		if s := sig(); s == syscall.SIGTERM {
-			code = 143
-		}
-		return res, 0, interruptedError{fmt.Errorf("interrupted at step %d; checkpoint saved in %s; continue with `promptgan resume %s`", res.Step, res.Checkpoint, out), code}
-	}
-	return res, time.Since(start), err
-}
-
-// printResult prints a finished run's last evaluation, checkpoint and ledger counts.
-func printResult(w io.Writer, res search.Result, out string, cfg search.Config) {
-	search.WriteEvalLegend(w, res.Eval, cfg)
-	fmt.Fprintf(w, "checkpoint: %s\n", res.Checkpoint)
-	if l := res.Ledger; l != nil {
-		fmt.Fprintf(w, "call ledger: %d calls answered from it, %d sent to the target, %d records in %s\n", l.Hits, l.Misses, l.Records, filepath.Join(out, search.LedgerDir))
-		if l.Paid != (backend.Usage{}) || l.Saved != (backend.Usage{}) {
-			fmt.Fprintf(w, "token usage: %d prompt + %d completion tokens paid (every call in the ledger); %d prompt + %d completion tokens answered from the ledger, not paid again\n",
-				l.Paid.PromptTokens, l.Paid.CompletionTokens, l.Saved.PromptTokens, l.Saved.CompletionTokens)
-		}
-	}
-}
-
-// printPlots draws the run's plots and says where they are.
-func printPlots(c *cli.Context, out string) {
-	paths, err := plotRun(out, "")
-	switch {
+	switch paths, err := search.Plot(out, ""); {
 	case err != nil:
 		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: no plots: %v\n", err)
 	case len(paths) > 0:
 		fmt.Fprintf(c.App.Writer, "plots: %s\n", filepath.Dir(paths[0]))
 	}
+	return nil
 }
 
 // signalContext cancels on the first SIGINT/SIGTERM (the run checkpoints and
@@ -292,39 +209,4 @@ func signalContext(parent context.Context) (context.Context, func(), func() os.S
 		cancel()
 	}
 	return ctx, stop, func() os.Signal { return got }
-}
-
-func countOrAll(n int) string {
-	if n == 0 {
-		return "all"
-	}
-	return fmt.Sprint(n)
-}
-
-// restoreError wraps a failed restore of checkpoint ckDir: a changed network
-// shape is the user's config (exit 2), anything else a failure (exit 1).
-func restoreError(ckDir string, err error) error {
-	err = fmt.Errorf("resume %s: %w", ckDir, err)
-	if errors.Is(err, search.ErrArchitectureChanged) {
-		return usageError{err}
-	}
-	return err
-}
-
-// warnPhases warns when the run's budget ends before the adversarial phase.
-func warnPhases(c *cli.Context, cfg search.Config) {
-	if w := search.PhaseWarning(cfg); w != "" {
-		fmt.Fprintf(c.App.ErrWriter, "promptgan: warning: %s\n", w)
-	}
-}
-
-// warnMemorising flags a discriminator that memorises its training sequences.
-func warnMemorising(w io.Writer, out string, eval map[string]float64) {
-	if s := search.MemorisingWarning(out, eval); s != "" {
-		fmt.Fprintln(w, s)
-	}
-}
-
-func compareSentence(rows []search.CompareRow, temp float64) string {
-	return search.CompareSentence(rows, temp)
 }

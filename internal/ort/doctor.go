@@ -3,6 +3,8 @@ package ort
 import (
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 )
 
 // Report is what Doctor found out about the ONNX Runtime library.
@@ -64,4 +66,16 @@ func (rt *Runtime) probeCUDA() error {
 		return fmt.Errorf("a model ran on CUDA but computed %v for 1+[1 2]", y)
 	}
 	return nil
+}
+
+// Write writes the report as text, one finding a line.
+func (r Report) Write(w io.Writer) {
+	fmt.Fprintf(w, "library    %s (found by %s)\n", r.Library, r.Source)
+	fmt.Fprintf(w, "version    %s\n", r.Version)
+	fmt.Fprintf(w, "providers  %s (compiled in; a provider may still need its own libraries)\n", strings.Join(r.Providers, ", "))
+	if r.CUDA {
+		fmt.Fprintln(w, "cuda       yes (a test model ran on the CUDA execution provider)")
+	} else {
+		fmt.Fprintf(w, "cuda       no: %s\n", r.CUDAReason)
+	}
 }

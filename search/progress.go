@@ -1,4 +1,4 @@
-package main
+package search
 
 import (
 	"fmt"
@@ -9,20 +9,27 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
-
-	"promptgan/search"
 )
 
-// newProgress returns a progress bar when w is a terminal, and periodic log
-// lines otherwise (CI logs, pipes, files). It also returns the writer logs
-// should go to: on a terminal, one that clears the bar's line first, so that
-// log lines and the bar do not run into each other.
-func newProgress(w io.Writer, logOut io.Writer) (search.Progress, io.Writer) {
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+// ConsoleOptions returns the Progress and Logger of a run reported on w: a
+// progress bar when w is a terminal, and periodic log lines otherwise (CI
+// logs, pipes, files); with quiet, neither and no log lines. finish ends the
+// bar once the run returns.
+func ConsoleOptions(w io.Writer, quiet bool) (opt RunOptions, finish func()) {
+	logOut, finish := w, func() {}
+	switch f, ok := w.(*os.File); {
+	case quiet:
+		logOut = io.Discard
+	case ok && term.IsTerminal(int(f.Fd())):
+		// Log lines clear the bar's line first, so that they and the bar
+		// do not run into each other.
 		p := &barProgress{w: w}
-		return p, p
+		opt.Progress, logOut, finish = p, p, p.Finish
+	default:
+		opt.Progress = &logProgress{log: slog.New(slog.NewTextHandler(w, nil)), every: 15 * time.Second}
 	}
-	return &logProgress{log: slog.New(slog.NewTextHandler(logOut, nil)), every: 15 * time.Second}, logOut
+	opt.Logger = slog.New(slog.NewTextHandler(logOut, nil))
+	return opt, finish
 }
 
 type barProgress struct {
@@ -30,7 +37,7 @@ type barProgress struct {
 	bar *progressbar.ProgressBar
 }
 
-func (p *barProgress) Update(s search.Stats, total int) {
+func (p *barProgress) Update(s Stats, total int) {
 	if p.bar == nil {
 		p.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(p.w),
@@ -75,7 +82,7 @@ type logProgress struct {
 	from  int
 }
 
-func (p *logProgress) Update(s search.Stats, total int) {
+func (p *logProgress) Update(s Stats, total int) {
 	now := time.Now()
 	if p.start.IsZero() {
 		p.start, p.last, p.from = now, now, s.Step-1
