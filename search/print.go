@@ -66,19 +66,39 @@ func (e GeneratorEval) Write(w io.Writer) error {
 // WritePromptScores writes scores ranked as given, one a line, and with
 // show each prompt's generations with their scores under it.
 func WritePromptScores(w io.Writer, scores []PromptScore, show bool) {
-	fmt.Fprintf(w, "%-4s %-7s %-7s %-9s %-7s %s\n", "rank", "score", "spread", "score_sd", "bleu_2", "prompt")
+	fmt.Fprintf(w, "%-4s %-7s %-7s %-7s %-9s %-7s %s\n", "rank", "score", "se", "spread", "score_sd", "bleu_2", "prompt")
 	for i, s := range scores {
 		bleu := "-"
 		if s.BLEU != nil {
 			bleu = fmt.Sprintf("%.3f", *s.BLEU)
 		}
-		fmt.Fprintf(w, "%-4d %-7.3f %-7.3f %-9.3f %-7s %q\n", i+1, s.Score, s.Spread, s.ScoreStd, bleu, s.Prompt)
+		fmt.Fprintf(w, "%-4d %-7.3f %-7.3f %-7.3f %-9.3f %-7s %q\n", i+1, s.Score, s.ScoreSE, s.Spread, s.ScoreStd, bleu, s.Prompt)
 		if show {
 			for _, g := range s.Generations {
 				fmt.Fprintf(w, "       %.3f  %s\n", g.Score, pairText(Pair{Input: g.Input, Generation: g.Generation}))
 			}
 		}
 	}
+	if n := TiedWithFirst(scores); n > 1 {
+		fmt.Fprintf(w, "ranks 1–%d are within two standard errors of the first: the generations scored do not settle their order (more --samples / --verify would)\n", n)
+	}
+}
+
+// TiedWithFirst is how many of the ranked scores (best first), the first
+// included, lie within two standard errors of the first's score (the
+// standard error of the difference of two independent means): a ranking
+// the data do not settle. 0 for no score.
+func TiedWithFirst(scores []PromptScore) int {
+	if len(scores) == 0 {
+		return 0
+	}
+	first, n := scores[0], 1
+	for _, s := range scores[1:] {
+		if first.Score-s.Score < 2*math.Sqrt(first.ScoreSE*first.ScoreSE+s.ScoreSE*s.ScoreSE) {
+			n++
+		}
+	}
+	return n
 }
 
 // WritePairScores writes scores one a line: score, spread and the pair.

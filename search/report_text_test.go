@@ -64,3 +64,29 @@ func TestWarnMemorising(t *testing.T) {
 		})
 	}
 }
+
+func TestTiedWithFirst(t *testing.T) {
+	ps := func(pairs ...float64) []PromptScore {
+		var out []PromptScore
+		for i := 0; i < len(pairs); i += 2 {
+			out = append(out, PromptScore{Score: pairs[i], ScoreSE: pairs[i+1]})
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		scores []PromptScore
+		want   int
+	}{
+		{"none", nil, 0},
+		{"one", ps(0.5, 0.1), 1},
+		{"apart", ps(0.9, 0.01, 0.5, 0.01, 0.4, 0.01), 1},
+		{"inside the noise", ps(0.30, 0.05, 0.27, 0.05, 0.25, 0.05, 0.01, 0.01), 3},
+		{"no spread, equal", ps(0.5, 0, 0.5, 0), 1},
+	}
+	for _, tc := range tests {
+		if got := TiedWithFirst(tc.scores); got != tc.want {
+			t.Errorf("%s: %d tied with the first, want %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -74,13 +74,13 @@ func trainText(t *testing.T, taskFile string, extra ...string) string {
 }
 
 // tableRow is one row of score's or search's ranked table.
-var tableRow = regexp.MustCompile(`(?m)^(\d+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+(\S+)\s+(".*")$`)
+var tableRow = regexp.MustCompile(`(?m)^(\d+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+(\S+)\s+(".*")$`)
 
 // promptTable parses the rows of a ranked prompt table: rank, score and the
 // quoted prompt, in printed order.
 func promptTable(t *testing.T, out string) (ranks []int, scores []float64, prompts []string) {
 	t.Helper()
-	if !strings.Contains(out, "rank score   spread  score_sd  bleu_2  prompt") {
+	if !strings.Contains(out, "rank score   se      spread  score_sd  bleu_2  prompt") {
 		t.Fatalf("no ranked table header in:\n%s", out)
 	}
 	for _, m := range tableRow.FindAllStringSubmatch(out, -1) {
@@ -89,7 +89,7 @@ func promptTable(t *testing.T, out string) (ranks []int, scores []float64, promp
 		if err != nil {
 			t.Fatalf("row %q: %v", m[0], err)
 		}
-		p, err := strconv.Unquote(m[6])
+		p, err := strconv.Unquote(m[7])
 		if err != nil {
 			t.Fatalf("row %q: %v", m[0], err)
 		}
@@ -103,6 +103,7 @@ type promptScoreJSON struct {
 	Score    *float64 `json:"score"`
 	Spread   *float64 `json:"spread"`
 	ScoreStd *float64 `json:"score_std"`
+	ScoreSE  *float64 `json:"score_se"`
 	BLEU     *float64 `json:"bleu_2"`
 }
 
@@ -198,7 +199,7 @@ func TestTextRunCLI(t *testing.T) {
 				t.Fatalf("score --json: %d results for %d prompts", len(js), len(prompts))
 			}
 			for i, s := range js {
-				if s.Score == nil || s.Spread == nil || s.ScoreStd == nil || len(s.Generations) != 3 {
+				if s.Score == nil || s.Spread == nil || s.ScoreStd == nil || s.ScoreSE == nil || len(s.Generations) != 3 {
 					t.Fatalf("score --json result %d lacks fields: %s", i, out)
 				}
 				if (s.BLEU != nil) == tc.inputFree {
