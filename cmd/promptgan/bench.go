@@ -27,7 +27,7 @@ func benchRun[O any, P interface {
 	if err := opt.Validate(); err != nil {
 		return usageError{err}
 	}
-	ctx, stop, _ := signalContext(c.Context)
+	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, onSignalTrain)
 	defer stop()
 	res, err := run(ctx, *opt)
 	return benchPrint(c, res, err, table)

@@ -51,7 +51,7 @@ func demoAction(c *cli.Context) error {
 	if err := runAndReport(c, d.Run.Trainer, opt.Out); err != nil {
 		return err
 	}
-	ctx, stop, _ := signalContext(c.Context)
+	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, onSignalTrain)
 	defer stop()
 	rep, err := d.Compare(ctx)
 	if err != nil {

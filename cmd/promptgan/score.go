@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -109,7 +110,7 @@ func scoreAction(c *cli.Context) error {
 	if c.Int("samples") < 1 {
 		return usagef("--samples %d: each prompt needs at least one generation", c.Int("samples"))
 	}
-	ctx, stop, _ := signalContext(c.Context)
+	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, onSignalScore)
 	defer stop()
 	w := c.App.Writer
 	if pairsFile != "" {
@@ -192,7 +193,7 @@ func searchAction(c *cli.Context) error {
 	if opt.Draws < 1 || opt.Screen < 1 || opt.Top < 1 || opt.Verify < 1 || !(opt.Temperature > 0) {
 		return usagef("--n, --screen, --top and --verify must be >= 1 and --temperature > 0")
 	}
-	ctx, stop, _ := signalContext(c.Context)
+	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, onSignalScore)
 	defer stop()
 	tr, closeRun, err := loadTextRun(c, path, true)
 	if err != nil {
@@ -233,7 +234,7 @@ func exportCommand() *cli.Command {
 		Usage:     "write a text run's discriminator as ONNX (opset 17) for ONNX Runtime serving, with a JSON description of its features",
 		ArgsUsage: "RUN_DIR|CHECKPOINT",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "out", Value: "export", Usage: "directory for discriminator.onnx and discriminator.json"},
+			&cli.StringFlag{Name: "out", Usage: "directory for discriminator.onnx and discriminator.json (default: the run's directory, export/)"},
 		},
 		Action: exportAction,
 	}
@@ -249,10 +250,18 @@ func exportAction(c *cli.Context) error {
 		return err
 	}
 	defer closeRun()
-	desc, size, err := tr.WriteDiscriminator(c.String("out"))
+	out := c.String("out")
+	if out == "" { // beside the run, not wherever the command was run from
+		_, runDir, err := search.ResolveCheckpoint(path)
+		if err != nil {
+			return err
+		}
+		out = filepath.Join(runDir, "export")
+	}
+	desc, size, err := tr.WriteDiscriminator(out)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "wrote %s (%d bytes; input \"features\" [N, %d], outputs \"score\", \"spread\", \"logits\") and discriminator.json to %s\n", search.DiscriminatorFile, size, desc.Features, c.String("out"))
+	fmt.Fprintf(c.App.Writer, "wrote %s (%d bytes; input \"features\" [N, %d], outputs \"score\", \"spread\", \"logits\") and discriminator.json to %s\n", search.DiscriminatorFile, size, desc.Features, out)
 	return nil
 }

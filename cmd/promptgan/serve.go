@@ -102,7 +102,7 @@ func serveAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop, _ := signalContext(c.Context)
+	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, onSignalServe)
 	defer stop()
 	what := "the scoring API of " + c.String("run")
 	if cfg.ModelDir != "" {

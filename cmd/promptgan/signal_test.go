@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,5 +160,49 @@ func waitForFile(t *testing.T, cmd *exec.Cmd, path string, stderr *strings.Build
 			t.Fatalf("no %s after 60 s; stderr:\n%s", path, stderr.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestServeSignalSaysItStops: SIGTERM to `serve` says the server stops
+// after the requests in flight, not the training message about a
+// checkpoint (issue 26), and it exits 0 once drained.
+func TestServeSignalSaysItStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	needORT(t)
+	bin := buildBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "serve", "--model", tinyGPT2, "--threads", "1", "--addr", addr)
+	cmd.Dir = "../.."
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("not serving after 30 s: %v; stderr:\n%s", err, stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v; stderr:\n%s", err, stderr.String())
+	}
+	if s := stderr.String(); !strings.Contains(s, "interrupted: stopping the server") || strings.Contains(s, "checkpoint") {
+		t.Errorf("stderr after SIGTERM:\n%s", s)
 	}
 }

@@ -546,6 +546,16 @@ func TestTextExportAndONNXScoring(t *testing.T) {
 	if o, errOut, code := run(t, "export", "--out", out, dir); code != 0 || !strings.Contains(o, "discriminator.onnx") {
 		t.Fatalf("export: exit %d\n%s\n%s", code, o, errOut)
 	}
+	// Without --out the files go beside the run, not into the working
+	// directory (issue 26).
+	if o, errOut, code := run(t, "export", dir); code != 0 || !strings.Contains(o, filepath.Join(dir, "export")) {
+		t.Fatalf("export without --out: exit %d\n%s\n%s", code, o, errOut)
+	}
+	for _, f := range []string{"discriminator.onnx", "discriminator.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "export", f)); err != nil {
+			t.Errorf("export without --out: %v", err)
+		}
+	}
 	var desc search.DiscriminatorExport
 	b, err := os.ReadFile(filepath.Join(out, "discriminator.json"))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -156,7 +157,7 @@ func resumeAction(c *cli.Context) error {
 // lines), then prints its report (search.WriteFinished) and draws its
 // plots. An interruption becomes exit status 130/143 with where to resume.
 func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
-	ctx, stop, sig := signalContext(c.Context)
+	ctx, stop, sig := signalContext(c.Context, c.App.ErrWriter, onSignalTrain)
 	defer stop()
 	opt, finish := search.ConsoleOptions(c.App.ErrWriter, c.Bool("quiet"))
 	opt.Dir, opt.NoCache = out, c.Bool("no-cache")
@@ -185,9 +186,18 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 	return nil
 }
 
-// signalContext cancels on the first SIGINT/SIGTERM (the run checkpoints and
-// exits); a second signal kills the process at once, as the default handler does.
-func signalContext(parent context.Context) (context.Context, func(), func() os.Signal) {
+// What a command says on its first SIGINT/SIGTERM, after "promptgan:
+// interrupted: ".
+const (
+	onSignalTrain = "finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)"
+	onSignalServe = "stopping the server after the requests in flight (press Ctrl-C again to stop at once)"
+	onSignalScore = "stopping; the calls answered so far are in the run's ledger (press Ctrl-C again to abort at once)"
+)
+
+// signalContext cancels on the first SIGINT/SIGTERM (the work in hand
+// ends cleanly: a run checkpoints, a server drains) and says so on w with
+// what; a second signal kills the process at once, as the default handler does.
+func signalContext(parent context.Context, w io.Writer, what string) (context.Context, func(), func() os.Signal) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
@@ -197,7 +207,7 @@ func signalContext(parent context.Context) (context.Context, func(), func() os.S
 		select {
 		case s := <-ch:
 			got = s
-			fmt.Fprintln(os.Stderr, "\npromptgan: interrupted: finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)")
+			fmt.Fprintln(w, "\npromptgan: interrupted: "+what)
 			signal.Reset(os.Interrupt, syscall.SIGTERM)
 			cancel()
 		case <-done:
