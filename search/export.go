@@ -56,3 +56,17 @@ func (tr *Trainer) ONNXPairScorer(library string, opt ort.Options) (PairScorer, 
 	}
 	return s.Score, s.Close, nil
 }
+
+// ExportDir is where export writes for the run or checkpoint at path:
+// out, or the run's own directory's export/ when out is empty (beside the
+// run, not wherever the command was run from).
+func ExportDir(path, out string) (string, error) {
+	if out != "" {
+		return out, nil
+	}
+	_, runDir, err := ResolveCheckpoint(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(runDir, "export"), nil
+}

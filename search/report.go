@@ -107,11 +107,12 @@ type EvalOptions struct {
 // NLL-oracle and diversity of fresh samples. A prompt-search checkpoint is
 // refused: its evaluations are in the run's metrics.jsonl.
 func EvaluateGenerator(ck *checkpoints.Checkpoint, dir string, opt EvalOptions) (GeneratorEval, error) {
+	// The options are eval's flags: a bad one is a usage error.
 	if !(opt.Temperature > 0) || opt.Temperature > 10 {
-		return GeneratorEval{}, fmt.Errorf("temperature %v: must be in (0, 10]", opt.Temperature)
+		return GeneratorEval{}, badConfig{fmt.Errorf("--temperature %v: must be in (0, 10]", opt.Temperature)}
 	}
 	if opt.Samples < 2 {
-		return GeneratorEval{}, fmt.Errorf("samples %d: need at least 2", opt.Samples)
+		return GeneratorEval{}, badConfig{fmt.Errorf("--samples %d: need at least 2", opt.Samples)}
 	}
 	cfg, err := ConfigOf(ck)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"promptgan/search"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -27,7 +28,7 @@ func benchRun[O any, P interface {
 	if err := opt.Validate(); err != nil {
 		return usageError{err}
 	}
-	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, onSignalTrain)
+	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, "finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)")
 	defer stop()
 	res, err := run(ctx, *opt)
 	return benchPrint(c, res, err, table)
@@ -39,7 +40,7 @@ func benchPrint[R any](c *cli.Context, res R, err error, table func(io.Writer, R
 		return err
 	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, res)
+		return search.WriteJSON(c.App.Writer, res)
 	}
 	return table(c.App.Writer, res)
 }

@@ -51,7 +51,7 @@ func demoAction(c *cli.Context) error {
 	if err := runAndReport(c, d.Run.Trainer, opt.Out); err != nil {
 		return err
 	}
-	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, onSignalTrain)
+	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, "finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)")
 	defer stop()
 	rep, err := d.Compare(ctx)
 	if err != nil {

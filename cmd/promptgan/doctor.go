@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
+	"promptgan/search"
 
 	"promptgan/internal/ort"
 )
@@ -31,7 +32,7 @@ func doctorAction(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, r)
+		return search.WriteJSON(c.App.Writer, r)
 	}
 	r.Write(c.App.Writer)
 	return nil

@@ -10,9 +10,6 @@ import (
 	"promptgan/search"
 )
 
-// writeJSON prints v as indented JSON, NaN and ±Inf as null.
-var writeJSON = search.WriteJSON
-
 func evalAction(c *cli.Context) error {
 	path, err := oneArg(c, "run or checkpoint directory")
 	if err != nil {
@@ -26,15 +23,8 @@ func evalAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	temp, n := c.Float64("temperature"), c.Int("samples")
-	if !(temp > 0) || temp > 10 {
-		return usagef("--temperature %v: must be in (0, 10]", temp)
-	}
-	if n < 2 {
-		return usagef("--samples %d: need at least 2", n)
-	}
 	res, err := search.EvaluateGenerator(ck, dir, search.EvalOptions{
-		Data: c.String("data"), Temperature: temp, Samples: n, MLE: c.Bool("mle"), Seed: c.Uint64("seed"),
+		Data: c.String("data"), Temperature: c.Float64("temperature"), Samples: c.Int("samples"), MLE: c.Bool("mle"), Seed: c.Uint64("seed"),
 	})
 	if errors.Is(err, search.ErrNotSequenceGAN) {
 		return usageError{err}
@@ -43,7 +33,7 @@ func evalAction(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, res)
+		return search.WriteJSON(c.App.Writer, res)
 	}
 	return res.Write(c.App.Writer)
 }

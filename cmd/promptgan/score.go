@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -110,7 +109,7 @@ func scoreAction(c *cli.Context) error {
 	if c.Int("samples") < 1 {
 		return usagef("--samples %d: each prompt needs at least one generation", c.Int("samples"))
 	}
-	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, onSignalScore)
+	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, "stopping; the calls answered so far are in the run's ledger (press Ctrl-C again to abort at once)")
 	defer stop()
 	w := c.App.Writer
 	if pairsFile != "" {
@@ -147,7 +146,7 @@ func scoreAction(c *cli.Context) error {
 			return err
 		}
 		if c.Bool("json") {
-			return writeJSON(w, scores)
+			return search.WriteJSON(w, scores)
 		}
 		search.WritePairScores(w, scores)
 		return nil
@@ -174,7 +173,7 @@ func scoreAction(c *cli.Context) error {
 	}
 	slices.SortStableFunc(scores, func(a, b search.PromptScore) int { return cmp.Compare(b.Score, a.Score) }) // best first
 	if c.Bool("json") {
-		return writeJSON(w, scores)
+		return search.WriteJSON(w, scores)
 	}
 	fmt.Fprintf(w, "D's calibrated score (probability that a generation is good) over %d generations per prompt; spread = the members' disagreement\n", c.Int("samples"))
 	search.WritePromptScores(w, scores, c.Bool("show"))
@@ -193,7 +192,7 @@ func searchAction(c *cli.Context) error {
 	if opt.Draws < 1 || opt.Screen < 1 || opt.Top < 1 || opt.Verify < 1 || !(opt.Temperature > 0) {
 		return usagef("--n, --screen, --top and --verify must be >= 1 and --temperature > 0")
 	}
-	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, onSignalScore)
+	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, "stopping; the calls answered so far are in the run's ledger (press Ctrl-C again to abort at once)")
 	defer stop()
 	tr, closeRun, err := loadTextRun(c, path, true)
 	if err != nil {
@@ -206,7 +205,7 @@ func searchAction(c *cli.Context) error {
 	}
 	w := c.App.Writer
 	if c.Bool("json") {
-		return writeJSON(w, res)
+		return search.WriteJSON(w, res)
 	}
 	fmt.Fprintf(w, "drew %d prompts (%d distinct), ranked them by D on %d generation(s) each, verified the top %d on %d generations each; %d target requests\n\n",
 		res.Drawn, res.Distinct, opt.Screen, len(res.Verified), opt.Verify, res.Calls)
@@ -250,13 +249,9 @@ func exportAction(c *cli.Context) error {
 		return err
 	}
 	defer closeRun()
-	out := c.String("out")
-	if out == "" { // beside the run, not wherever the command was run from
-		_, runDir, err := search.ResolveCheckpoint(path)
-		if err != nil {
-			return err
-		}
-		out = filepath.Join(runDir, "export")
+	out, err := search.ExportDir(path, c.String("out"))
+	if err != nil {
+		return err
 	}
 	desc, size, err := tr.WriteDiscriminator(out)
 	if err != nil {

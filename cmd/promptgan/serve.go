@@ -102,7 +102,7 @@ func serveAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, onSignalServe)
+	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, "stopping the server after the requests in flight (press Ctrl-C again to stop at once)")
 	defer stop()
 	what := "the scoring API of " + c.String("run")
 	if cfg.ModelDir != "" {

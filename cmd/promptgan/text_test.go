@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"promptgan/checkpoints"
 	"promptgan/embeddings/glove"
 	"promptgan/english"
 	"promptgan/internal/nn"
@@ -668,5 +669,36 @@ func TestTrainPromptExamplesByName(t *testing.T) {
 	}
 	if out, errOut, code = run(t, "resume", dir, "--steps", "10", "--quiet"); code != 0 || !strings.Contains(out, "finished at step 10") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestTextRunFlags: the demo's settings are reachable from train (issue
+// 26): --mle-steps (which the prompt_examples error names) and
+// --labelled-as-target, whose default in a text run is true.
+func TestTextRunFlags(t *testing.T) {
+	needORT(t)
+	configOf := func(dir string) search.Config {
+		t.Helper()
+		ck, err := checkpoints.Load(filepath.Join(dir, search.CheckpointsDir, "step-0000008"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := search.ConfigOf(ck)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	if cfg := configOf(trainText(t, "reviews.jsonl")); !cfg.LabelledAsTarget || cfg.MLESteps != 0 {
+		t.Errorf("defaults: labelled_as_target %v, mle_steps %d; want true, 0", cfg.LabelledAsTarget, cfg.MLESteps)
+	}
+	dir := trainText(t, "reviews.jsonl", "--prompt-examples", textFixture(t, "prompts.txt"), "--mle-steps", "2", "--labelled-as-target=false")
+	if cfg := configOf(dir); cfg.LabelledAsTarget || cfg.MLESteps != 2 {
+		t.Errorf("flags: labelled_as_target %v, mle_steps %d; want false, 2", cfg.LabelledAsTarget, cfg.MLESteps)
+	}
+	_, errOut, code := run(t, "train", "--task", textFixture(t, "reviews.jsonl"), "--target", tinyGPT2, "--config", textFixture(t, "tiny.yaml"),
+		"--prompt-examples", textFixture(t, "prompts.txt"), "--out", filepath.Join(t.TempDir(), "run"), "--quiet")
+	if code != 2 || !strings.Contains(errOut, "--mle-steps") {
+		t.Errorf("examples without MLE: exit %d, want 2 and an error naming --mle-steps:\n%s", code, errOut)
 	}
 }

@@ -38,7 +38,8 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 		{"prior", &cfg.Prior}, {"device", &cfg.Device}, {"task", &cfg.Task}, {"template", &cfg.Template}, {"encoder", &cfg.Encoder},
 		{"prompt-vocab", &cfg.PromptVocab}, {"prompt-examples", &cfg.PromptExamples}, {"base-url", &cfg.OpenAI.BaseURL},
 		{"api-key-env", &cfg.OpenAI.APIKeyEnv}, {"endpoint", &cfg.OpenAI.Endpoint}, {"prompt-len", &cfg.PromptLen}, {"gen-len", &cfg.GenLen},
-		{"max-new-tokens", &cfg.MaxNewTokens}, {"target-temperature", &cfg.TargetTemperature}, {"target-top-p", &cfg.TargetTopP}} {
+		{"max-new-tokens", &cfg.MaxNewTokens}, {"target-temperature", &cfg.TargetTemperature}, {"target-top-p", &cfg.TargetTopP},
+		{"mle-steps", &cfg.MLESteps}, {"labelled-as-target", &cfg.LabelledAsTarget}} {
 		if !c.IsSet(f.flag) {
 			continue
 		}
@@ -51,6 +52,8 @@ func configFromFlags(c *cli.Context) (search.Config, error) {
 			*dst = c.Uint64(f.flag)
 		case *float64:
 			*dst = c.Float64(f.flag)
+		case *bool:
+			*dst = c.Bool(f.flag)
 		default:
 			panic(fmt.Sprintf("--%s: no case for %T", f.flag, dst))
 		}
@@ -157,7 +160,7 @@ func resumeAction(c *cli.Context) error {
 // lines), then prints its report (search.WriteFinished) and draws its
 // plots. An interruption becomes exit status 130/143 with where to resume.
 func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
-	ctx, stop, sig := signalContext(c.Context, c.App.ErrWriter, onSignalTrain)
+	ctx, stop, sig := signalContext(c.Context, c.App.ErrWriter, "finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)")
 	defer stop()
 	opt, finish := search.ConsoleOptions(c.App.ErrWriter, c.Bool("quiet"))
 	opt.Dir, opt.NoCache = out, c.Bool("no-cache")
@@ -186,17 +189,10 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 	return nil
 }
 
-// What a command says on its first SIGINT/SIGTERM, after "promptgan:
-// interrupted: ".
-const (
-	onSignalTrain = "finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)"
-	onSignalServe = "stopping the server after the requests in flight (press Ctrl-C again to stop at once)"
-	onSignalScore = "stopping; the calls answered so far are in the run's ledger (press Ctrl-C again to abort at once)"
-)
-
 // signalContext cancels on the first SIGINT/SIGTERM (the work in hand
-// ends cleanly: a run checkpoints, a server drains) and says so on w with
-// what; a second signal kills the process at once, as the default handler does.
+// ends cleanly: a run checkpoints, a server drains) and says so on w,
+// "promptgan: interrupted: " + what; a second signal kills the process at
+// once, as the default handler does.
 func signalContext(parent context.Context, w io.Writer, what string) (context.Context, func(), func() os.Signal) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 1)
