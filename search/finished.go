@@ -34,6 +34,7 @@ func WriteFinished(w io.Writer, tr *Trainer, res Result, dir string, took time.D
 				l.Paid.PromptTokens, l.Paid.CompletionTokens, l.Saved.PromptTokens, l.Saved.CompletionTokens)
 		}
 	}
+	WriteHall(w, tr.HallOfFame(), 5)
 	if tr.Data.HeldOut != nil {
 		if s := MemorisingWarning(dir, res.Eval); s != "" {
 			fmt.Fprintln(w, s)
@@ -81,4 +82,20 @@ func Plot(run, out string) ([]string, error) {
 		pts[i] = plot.Record(r)
 	}
 	return plot.Run(pts, out)
+}
+
+// WriteHall writes the best n prompts of a text run's hall of fame (the
+// learned prompts whose generation D rated highest at evaluations) with
+// D's calibrated score and its members' spread; nothing for a token run.
+// One generation backs each score: `promptgan search` or `score` verifies
+// them on many, with standard errors.
+func WriteHall(w io.Writer, hall []HallEntry, n int) {
+	if len(hall) == 0 || hall[0].PromptText == "" {
+		return
+	}
+	fmt.Fprintf(w, "learned prompts (the hall of fame's best %d, each scored on one generation; `promptgan search` verifies them on many):\n", min(n, len(hall)))
+	fmt.Fprintf(w, "  %-7s %-7s %-5s %s\n", "d", "spread", "step", "prompt")
+	for _, h := range hall[:min(n, len(hall))] {
+		fmt.Fprintf(w, "  %-7.3f %-7.3f %-5d %q\n", h.DScore, h.DStd, h.Step, h.PromptText)
+	}
 }

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -48,6 +49,13 @@ func Inspect(w io.Writer, path string, asJSON bool) error {
 		fmt.Fprintf(w, "data        train %s, test %s, prior %s, oracle %s\n", cfg.Train, orNone(cfg.Test), orNone(cfg.Prior), orNone(cfg.Oracle))
 	}
 	WriteEvalLegend(w, ck.Manifest.Metrics, cfg)
+	if raw, ok := ck.JSON[fileHallJSON]; ok {
+		var hall []HallEntry
+		if err := json.Unmarshal(raw, &hall); err != nil {
+			return fmt.Errorf("%s: %s: %w", dir, fileHallJSON, err)
+		}
+		WriteHall(w, hall, 5)
+	}
 	if len(ck.Manifest.Warnings) > 0 {
 		fmt.Fprintln(w, "warnings:")
 		for _, x := range ck.Manifest.Warnings {

@@ -115,6 +115,10 @@ func WriteEvalLegend(w io.Writer, vals map[string]float64, cfg Config) {
 		case !ok:
 			note = ""
 		}
+		if k == "calls" { // a count
+			fmt.Fprintf(tw, "  %s\t%.0f\t%s\n", k, vals[k], note)
+			continue
+		}
 		fmt.Fprintf(tw, "  %s\t%.4f\t%s\n", k, vals[k], note)
 	}
 	tw.Flush()

@@ -702,3 +702,32 @@ func TestTextRunFlags(t *testing.T) {
 		t.Errorf("examples without MLE: exit %d, want 2 and an error naming --mle-steps:\n%s", code, errOut)
 	}
 }
+
+// TestTextReportShowsLearnedPrompts: the end of a text run and `inspect`
+// show the learned prompts (the hall of fame's best, with D's score), and
+// the call count is a count, not 10240.0000 (issue 26).
+func TestTextReportShowsLearnedPrompts(t *testing.T) {
+	needORT(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	out, errOut, code := run(t, "train", "--task", textFixture(t, "reviews.jsonl"), "--target", tinyGPT2,
+		"--config", textFixture(t, "tiny.yaml"), "--out", dir, "--quiet")
+	if code != 0 {
+		t.Fatalf("train: exit %d\n%s\n%s", code, out, errOut)
+	}
+	hallRow := regexp.MustCompile(`(?m)^  [0-9.]+\s+[0-9.]+\s+\d+\s+".+"$`)
+	callsRow := regexp.MustCompile(`(?m)^  calls\s+\d+\s+target calls so far$`)
+	for name, text := range map[string]string{"train": out, "inspect": func() string {
+		o, e, c := run(t, "inspect", dir)
+		if c != 0 {
+			t.Fatalf("inspect: exit %d\n%s", c, e)
+		}
+		return o
+	}()} {
+		if !strings.Contains(text, "learned prompts (the hall of fame's best 3") || len(hallRow.FindAllString(text, -1)) != 3 {
+			t.Errorf("%s shows no learned prompts:\n%s", name, text)
+		}
+		if !callsRow.MatchString(text) {
+			t.Errorf("%s: calls not a whole number:\n%s", name, text)
+		}
+	}
+}
