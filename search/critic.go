@@ -114,3 +114,12 @@ func (tr *Trainer) dUpdates(ctx context.Context, n, C int, policy bool) (judged,
 	}
 	return j, vals, pass, nil
 }
+
+// paramsOf returns each member's parameters.
+func paramsOf[M interface{ Params() nn.Params }](members []M) []nn.Params {
+	out := make([]nn.Params, len(members))
+	for k, m := range members {
+		out[k] = m.Params()
+	}
+	return out
+}

@@ -32,13 +32,7 @@ func newTokenCritic(tr *Trainer) *tokenCritic {
 	return c
 }
 
-func (c *tokenCritic) members() []nn.Params {
-	out := make([]nn.Params, len(c.disc.Members))
-	for k, m := range c.disc.Members {
-		out[k] = m.Params()
-	}
-	return out
-}
+func (c *tokenCritic) members() []nn.Params { return paramsOf(c.disc.Members) }
 
 func (c *tokenCritic) fit() (map[string]float64, error) { return nil, nil }
 

@@ -195,15 +195,10 @@ func (tr *Trainer) ScorePrompts(ctx context.Context, prompts []string, opt Score
 	for i := range seeds {
 		seeds[i] = sampleSeeds[i%opt.Samples]
 	}
-	gens, err := r.generate(ctx, texts, inputs, seeds)
+	gens, s, err := r.judge(ctx, texts, inputs, seeds)
 	if err != nil {
 		return nil, err
 	}
-	x, err := r.features(ctx, inputs, gens)
-	if err != nil {
-		return nil, fmt.Errorf("encode generations: %w", err)
-	}
-	s := r.disc.Score(x, n)
 	out := make([]PromptScore, len(prompts))
 	for i, p := range prompts {
 		ps := PromptScore{Prompt: p}

@@ -514,12 +514,20 @@ func (r *textRun) trainInputs(n int) []string {
 	return out
 }
 
-func (r *textRun) members() []nn.Params {
-	out := make([]nn.Params, len(r.disc.Members))
-	for k, m := range r.disc.Members {
-		out[k] = m.Params()
+func (r *textRun) members() []nn.Params { return paramsOf(r.disc.Members) }
+
+// judge has the target continue each prompt text (with its input and
+// seed) and D score the generations.
+func (r *textRun) judge(ctx context.Context, texts, inputs []string, seeds []uint64) ([]string, discriminator.TextScores, error) {
+	gens, err := r.generate(ctx, texts, inputs, seeds)
+	if err != nil {
+		return nil, discriminator.TextScores{}, err
 	}
-	return out
+	x, err := r.features(ctx, inputs, gens)
+	if err != nil {
+		return nil, discriminator.TextScores{}, fmt.Errorf("encode generations: %w", err)
+	}
+	return gens, r.disc.Score(x, len(gens)), nil
 }
 
 // start: each prompt's text is continued C times, each with its own train
@@ -675,15 +683,10 @@ func (r *textRun) evaluate(ctx context.Context, prompts []int32, seeds []uint64,
 			inputs[i] = r.task.Examples[r.splits.TestIdx[i%len(r.splits.TestIdx)]].Input
 		}
 	}
-	gens, err := r.generate(ctx, texts, inputs, seeds)
+	gens, s, err := r.judge(ctx, texts, inputs, seeds)
 	if err != nil {
 		return nil, err
 	}
-	x, err := r.features(ctx, inputs, gens)
-	if err != nil {
-		return nil, fmt.Errorf("encode generations: %w", err)
-	}
-	s := r.disc.Score(x, n)
 	vals["d_fake"], vals["d_std"] = mean(s.P), mean(s.Std)
 	vals["reward"] = mean(NonSaturatingRewards(float32s(s.Logit)))
 	words := generator.WordIDs(gens)
