@@ -232,18 +232,8 @@ func (c *tokenCritic) restore(ck *checkpoints.Checkpoint, st trainerState) error
 	if st.Text != nil {
 		return fmt.Errorf("manifest.json: state.text is present in a token run")
 	}
-	if rs, ok := ck.Tensors[fileReplay]; ok {
-		t, ok := rs["tokens"]
-		if !ok || t.I32 == nil {
-			return fmt.Errorf("%s: want an I32 tensor \"tokens\"", fileReplay)
-		}
-		c.replay.Data = append(c.replay.Data[:0], t.I32...)
-	}
-	c.replay.Head, c.replay.Count = st.ReplayHead, st.ReplayCount
-	if err := validateTokens(c.replay, c.tr.Cfg.Generator.Vocab); err != nil {
-		return fmt.Errorf("%s: %w", fileReplay, err)
-	}
-	return nil
+	return restoreReplay(c.replay, ck, st, "tokens", "I32", func(t checkpoints.Tensor) []int32 { return t.I32 },
+		func(r *Replay[int32]) error { return validateTokens(r, c.tr.Cfg.Generator.Vocab) })
 }
 
 // fingerprints: the run's kind and its token tables, so that a resume with

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"promptgan/checkpoints"
 	"promptgan/internal/nn"
 )
 
@@ -84,6 +85,24 @@ func validateFeatures(r *Replay[float32]) error {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return fmt.Errorf("replay buffer: value %d is %v", i, v)
 		}
+	}
+	return nil
+}
+
+// restoreReplay loads a replay buffer from a checkpoint: its rows from the
+// replay file's tensor name (of dtype, read by data; absent while the
+// buffer was empty), its head and count from st, then check validates it.
+func restoreReplay[E int32 | float32](r *Replay[E], ck *checkpoints.Checkpoint, st trainerState, name, dtype string, data func(checkpoints.Tensor) []E, check func(*Replay[E]) error) error {
+	if rs, ok := ck.Tensors[fileReplay]; ok {
+		t, ok := rs[name]
+		if !ok || data(t) == nil {
+			return fmt.Errorf("%s: want an %s tensor %q", fileReplay, dtype, name)
+		}
+		r.Data = append(r.Data[:0], data(t)...)
+	}
+	r.Head, r.Count = st.ReplayHead, st.ReplayCount
+	if err := check(r); err != nil {
+		return fmt.Errorf("%s: %w", fileReplay, err)
 	}
 	return nil
 }

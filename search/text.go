@@ -773,16 +773,8 @@ func (r *textRun) save(st *trainerState, tensors map[string]map[string]checkpoin
 
 // restore loads what save stored.
 func (r *textRun) restore(ck *checkpoints.Checkpoint, st trainerState) error {
-	if rs, ok := ck.Tensors[fileReplay]; ok {
-		t, ok := rs["features"]
-		if !ok || t.F32 == nil {
-			return fmt.Errorf("%s: want an F32 tensor \"features\"", fileReplay)
-		}
-		r.replay.Data = append(r.replay.Data[:0], t.F32...)
-	}
-	r.replay.Head, r.replay.Count = st.ReplayHead, st.ReplayCount
-	if err := validateFeatures(r.replay); err != nil {
-		return fmt.Errorf("%s: %w", fileReplay, err)
+	if err := restoreReplay(r.replay, ck, st, "features", "F32", func(t checkpoints.Tensor) []float32 { return t.F32 }, validateFeatures); err != nil {
+		return err
 	}
 	ts := st.Text
 	switch {
