@@ -224,7 +224,11 @@ func Run(ctx context.Context, tr *Trainer, opt RunOptions) (Result, error) {
 		args := []any{"step", st.Step, "phase", cfg.PhaseOf(max(st.Step, 1))}
 		for _, k := range evalKeys {
 			if v, ok := st.Values[k]; ok {
-				args = append(args, k, fmt.Sprintf("%.4f", v))
+				f := "%.4f"
+				if k == "calls" {
+					f = "%.0f" // a count
+				}
+				args = append(args, k, fmt.Sprintf(f, v))
 			}
 		}
 		log.Info("eval", args...)

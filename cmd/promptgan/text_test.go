@@ -710,9 +710,12 @@ func TestTextReportShowsLearnedPrompts(t *testing.T) {
 	needORT(t)
 	dir := filepath.Join(t.TempDir(), "run")
 	out, errOut, code := run(t, "train", "--task", textFixture(t, "reviews.jsonl"), "--target", tinyGPT2,
-		"--config", textFixture(t, "tiny.yaml"), "--out", dir, "--quiet")
+		"--config", textFixture(t, "tiny.yaml"), "--out", dir)
 	if code != 0 {
 		t.Fatalf("train: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if evals := regexp.MustCompile(`msg=eval .* calls=\d+(\s|$)`).FindAllString(errOut, -1); len(evals) != 2 {
+		t.Errorf("want 2 evaluation log lines with calls as a whole number:\n%s", errOut)
 	}
 	hallRow := regexp.MustCompile(`(?m)^  [0-9.]+\s+[0-9.]+\s+\d+\s+".+"$`)
 	callsRow := regexp.MustCompile(`(?m)^  calls\s+\d+\s+target calls so far$`)
