@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"promptgan/audit"
 	"promptgan/english"
-	"promptgan/internal/cache"
 	"promptgan/targets"
 	"promptgan/task"
 )
@@ -133,12 +131,8 @@ func RunBench(ctx context.Context, b Bench) (*BenchResult, error) {
 	if tc.Target, err = english.LMDir(b.TargetDir); err != nil {
 		return nil, err
 	}
-	if b.TasksDir == "" {
-		p, err := cache.Find("english/tasks/positive-reviews.jsonl", "the English task files", "make setup")
-		if err != nil {
-			return nil, err
-		}
-		b.TasksDir = filepath.Dir(p)
+	if b.TasksDir, err = english.TasksDir(b.TasksDir); err != nil {
+		return nil, err
 	}
 	docs, err := english.LoadCorpus(corpus)
 	if err != nil {

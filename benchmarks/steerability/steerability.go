@@ -9,14 +9,12 @@ package steerability
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
 	"promptgan/audit"
 	"promptgan/english"
-	"promptgan/internal/cache"
 	"promptgan/targets"
 	"promptgan/task"
 )
@@ -189,11 +187,10 @@ func reference(ref string) (audit.PerplexityModel, error) {
 	}
 	dir := strings.TrimPrefix(strings.TrimPrefix(ref, "lm"), ":")
 	if dir == "" {
-		p, err := cache.Find("english/"+english.RefDir+"/"+english.WeightsFile, "the English reference LM", "make english")
-		if err != nil {
+		var err error
+		if dir, err = english.RefLMDir(); err != nil {
 			return nil, err
 		}
-		dir = filepath.Dir(p)
 	}
 	lm, err := english.LoadLM(dir)
 	if err != nil {

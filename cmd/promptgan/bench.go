@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"promptgan/internal/interrupt"
 	"promptgan/search"
 	"time"
 
@@ -28,7 +29,7 @@ func benchRun[O any, P interface {
 	if err := opt.Validate(); err != nil {
 		return usageError{err}
 	}
-	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, "finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)")
+	ctx, stop, _ := interrupt.Context(c.Context, c.App.ErrWriter, onSignalStop)
 	defer stop()
 	res, err := run(ctx, *opt)
 	return benchPrint(c, res, err, table)

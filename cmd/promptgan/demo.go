@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"promptgan/internal/interrupt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -51,7 +52,7 @@ func demoAction(c *cli.Context) error {
 	if err := runAndReport(c, d.Run.Trainer, opt.Out); err != nil {
 		return err
 	}
-	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, "finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)")
+	ctx, stop, _ := interrupt.Context(c.Context, c.App.ErrWriter, onSignalStop)
 	defer stop()
 	rep, err := d.Compare(ctx)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"promptgan/internal/interrupt"
 	"slices"
 	"strings"
 
@@ -109,7 +110,7 @@ func scoreAction(c *cli.Context) error {
 	if c.Int("samples") < 1 {
 		return usagef("--samples %d: each prompt needs at least one generation", c.Int("samples"))
 	}
-	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, "stopping; the calls answered so far are in the run's ledger (press Ctrl-C again to abort at once)")
+	ctx, stop, _ := interrupt.Context(c.Context, c.App.ErrWriter, onSignalScore)
 	defer stop()
 	w := c.App.Writer
 	if pairsFile != "" {
@@ -192,7 +193,7 @@ func searchAction(c *cli.Context) error {
 	if opt.Draws < 1 || opt.Screen < 1 || opt.Top < 1 || opt.Verify < 1 || !(opt.Temperature > 0) {
 		return usagef("--n, --screen, --top and --verify must be >= 1 and --temperature > 0")
 	}
-	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, "stopping; the calls answered so far are in the run's ledger (press Ctrl-C again to abort at once)")
+	ctx, stop, _ := interrupt.Context(c.Context, c.App.ErrWriter, onSignalScore)
 	defer stop()
 	tr, closeRun, err := loadTextRun(c, path, true)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"promptgan/internal/interrupt"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -102,7 +103,7 @@ func serveAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop, _ := signalContext(c.Context, c.App.ErrWriter, "stopping the server after the requests in flight (press Ctrl-C again to stop at once)")
+	ctx, stop, _ := interrupt.Context(c.Context, c.App.ErrWriter, onSignalServe)
 	defer stop()
 	what := "the scoring API of " + c.String("run")
 	if cfg.ModelDir != "" {

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
+	"promptgan/internal/interrupt"
 	"syscall"
 	"time"
 
@@ -160,7 +157,7 @@ func resumeAction(c *cli.Context) error {
 // lines), then prints its report (search.WriteFinished) and draws its
 // plots. An interruption becomes exit status 130/143 with where to resume.
 func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
-	ctx, stop, sig := signalContext(c.Context, c.App.ErrWriter, "finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)")
+	ctx, stop, sig := interrupt.Context(c.Context, c.App.ErrWriter, onSignalTrain)
 	defer stop()
 	opt, finish := search.ConsoleOptions(c.App.ErrWriter, c.Bool("quiet"))
 	opt.Dir, opt.NoCache = out, c.Bool("no-cache")
@@ -189,30 +186,10 @@ func runAndReport(c *cli.Context, tr *search.Trainer, out string) error {
 	return nil
 }
 
-// signalContext cancels on the first SIGINT/SIGTERM (the work in hand
-// ends cleanly: a run checkpoints, a server drains) and says so on w,
-// "promptgan: interrupted: " + what; a second signal kills the process at
-// once, as the default handler does.
-func signalContext(parent context.Context, w io.Writer, what string) (context.Context, func(), func() os.Signal) {
-	ctx, cancel := context.WithCancel(parent)
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	var got os.Signal
-	done := make(chan struct{})
-	go func() {
-		select {
-		case s := <-ch:
-			got = s
-			fmt.Fprintln(w, "\npromptgan: interrupted: "+what)
-			signal.Reset(os.Interrupt, syscall.SIGTERM)
-			cancel()
-		case <-done:
-		}
-	}()
-	stop := func() {
-		close(done)
-		signal.Stop(ch)
-		cancel()
-	}
-	return ctx, stop, func() os.Signal { return got }
-}
+// What a command says on its first SIGINT/SIGTERM (interrupt.Context).
+const (
+	onSignalTrain = "promptgan: interrupted: finishing the current step and saving a checkpoint (press Ctrl-C again to abort at once)"
+	onSignalStop  = "promptgan: interrupted: stopping after the work in hand (press Ctrl-C again to abort at once)"
+	onSignalScore = "promptgan: interrupted: stopping; the calls answered so far are in the run's ledger (press Ctrl-C again to abort at once)"
+	onSignalServe = "promptgan: interrupted: stopping the server after the requests in flight (press Ctrl-C again to stop at once)"
+)
