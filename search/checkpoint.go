@@ -293,7 +293,7 @@ func restoreValidated(ck *checkpoints.Checkpoint, cfg Config, tg targets.Model) 
 	if got, want := fp["kind"], ck.Manifest.Fingerprints["kind"]; got != want {
 		return nil, fmt.Errorf("%w: the checkpoint is of a %s run, the config makes a %s run", ErrArchitectureChanged, want, got)
 	}
-	if err := tr.critic.sameData(ck.Manifest.Fingerprints); err != nil {
+	if err := tr.critic.sameData(fp, ck.Manifest.Fingerprints); err != nil {
 		return nil, err
 	}
 	if got, want := fp["target"], ck.Manifest.Fingerprints["target"]; got != want && tg != nil {

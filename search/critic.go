@@ -51,9 +51,10 @@ type critic interface {
 	restore(ck *checkpoints.Checkpoint, st trainerState) error
 
 	// fingerprints identify the data the run trains on (and its kind);
-	// sameData refuses a checkpoint whose fingerprints say other data.
+	// sameData refuses a checkpoint whose fingerprints (saved) say other
+	// data than the run's own (fp, from fingerprints).
 	fingerprints() map[string]string
-	sameData(saved map[string]string) error
+	sameData(fp, saved map[string]string) error
 }
 
 // judged is one D update's round as the rewards read it: the prompts and

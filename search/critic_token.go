@@ -257,8 +257,8 @@ func (c *tokenCritic) fingerprints() map[string]string {
 	return fp
 }
 
-func (c *tokenCritic) sameData(saved map[string]string) error {
-	cfg, fp := c.tr.Cfg, c.fingerprints()
+func (c *tokenCritic) sameData(fp, saved map[string]string) error {
+	cfg := c.tr.Cfg
 	for _, f := range []struct{ key, file string }{{"train", cfg.Train}, {"held_out", cfg.Test}, {"prior", cfg.Prior}, {"oracle", cfg.Oracle}} {
 		got, want := fp[f.key], saved[f.key]
 		if got == want {

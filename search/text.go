@@ -737,8 +737,7 @@ func (r *textRun) fingerprints() map[string]string {
 
 // sameData refuses a checkpoint of another task, split, prompt vocabulary,
 // example prompts, encoder or template.
-func (r *textRun) sameData(saved map[string]string) error {
-	fp := r.fingerprints()
+func (r *textRun) sameData(fp, saved map[string]string) error {
 	for _, key := range []string{"task", "split", "prompt_vocab", "prompt_examples", "encoder", "template"} {
 		if (key == "prompt_vocab" || key == "prompt_examples") && r.vocab == nil {
 			continue // loaded without the target to score pairs: no prompts are written
